@@ -1,0 +1,1 @@
+"""Telegram bot that reports which segments Kling's image-recognize API finds in a photo."""

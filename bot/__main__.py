@@ -1,0 +1,40 @@
+"""Entry point: `python -m bot` runs the bot with long polling until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import sys
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import LONG_POLL_TIMEOUT, build_application
+from bot.config import ConfigError, load_settings
+from bot.logs import configure_logging
+
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 1
+
+
+def main() -> int:
+    """Run the bot; return the process exit status."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level, settings.secrets())
+    app = build_application(settings)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=LONG_POLL_TIMEOUT)
+    except InvalidToken:
+        # The library's message quotes the token; say it in our own words.
+        print("configuration error: TELEGRAM_BOT_TOKEN was rejected by Telegram", file=sys.stderr)
+        return EXIT_CONFIG
+    except NetworkError as exc:
+        print(f"cannot reach the Telegram Bot API: {type(exc).__name__}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

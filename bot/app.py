@@ -1,0 +1,89 @@
+"""Composition root: settings in, a ready python-telegram-bot `Application` out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.request import HTTPXRequest
+
+from bot.config import Settings
+from bot.handlers import AnyApplication, Handlers, TelegramDownloader
+from bot.pipeline import PhotoPipeline
+from bot.recognizer import Recognizer, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+# Updates fetched but not yet handled; when full, polling waits instead of
+# piling updates up in memory.
+UPDATE_QUEUE_SIZE = 256
+LONG_POLL_TIMEOUT = 30
+COMMANDS = (
+    BotCommand("help", "What I do and which images I accept"),
+    BotCommand("start", "Introduction"),
+)
+
+
+def build_application(settings: Settings) -> AnyApplication:
+    """Wire settings, the API client, the pipeline and the handlers into an Application."""
+    recognizer = Recognizer(
+        base_url=settings.deerapi_base_url,
+        api_key=settings.deerapi_api_key.get_secret_value(),
+        attempt_timeout=settings.api_attempt_timeout_seconds,
+        max_concurrent_calls=settings.api_max_concurrent_calls,
+        policy=RetryPolicy(
+            max_attempts=settings.api_max_attempts,
+            base_delay=settings.api_retry_base_delay_seconds,
+            total_deadline=settings.api_total_deadline_seconds,
+        ),
+    )
+    timeout = settings.telegram_timeout_seconds
+    # Each handled update may hold a connection for a reply, a download and a
+    # chat action at once.
+    request = HTTPXRequest(
+        connection_pool_size=settings.max_concurrent_updates + 8,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        pool_timeout=timeout,
+    )
+    get_updates_request = HTTPXRequest(
+        connection_pool_size=1,
+        connect_timeout=timeout,
+        read_timeout=LONG_POLL_TIMEOUT + timeout,
+        pool_timeout=timeout,
+    )
+
+    async def post_init(app: AnyApplication) -> None:
+        await app.bot.set_my_commands(COMMANDS)
+        logger.info("bot @%s is running", app.bot.username)
+
+    async def post_shutdown(_: AnyApplication) -> None:
+        await recognizer.aclose()
+
+    app: AnyApplication = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .request(request)
+        .get_updates_request(get_updates_request)
+        .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
+        .concurrent_updates(settings.max_concurrent_updates)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    pipeline = PhotoPipeline(
+        recognizer,
+        TelegramDownloader(app.bot, timeout),
+        max_concurrent_downloads=settings.max_concurrent_downloads,
+        max_concurrent_decodes=os.cpu_count() or 1,
+        deadline=settings.photo_deadline_seconds,
+    )
+    Handlers(pipeline).register(app)
+    return app

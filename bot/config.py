@@ -1,0 +1,96 @@
+"""Settings read from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be told from outside. Secrets are `SecretStr`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    telegram_bot_token: SecretStr
+    deerapi_api_key: SecretStr
+    deerapi_base_url: str = "https://api.deerapi.com"
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+
+    api_attempt_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    api_max_attempts: int = Field(default=4, ge=1, le=10)
+    api_max_concurrent_calls: int = Field(default=8, ge=1, le=256)
+    api_retry_base_delay_seconds: float = Field(default=0.5, ge=0, le=30)
+    api_total_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
+    telegram_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    max_concurrent_downloads: int = Field(default=8, ge=1, le=256)
+    max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    photo_deadline_seconds: float = Field(default=90.0, gt=0, le=600)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_SHAPE.match(value.get_secret_value()):
+            raise ValueError("must look like 123456:ABC-def (as BotFather gives it)")
+        return value
+
+    @field_validator("deerapi_api_key")
+    @classmethod
+    def _key_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("deerapi_base_url", "telegram_api_base_url", "telegram_file_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("deerapi_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        # The endpoint path is appended with its own leading slash.
+        return value.rstrip("/")
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values, for log redaction."""
+        return (
+            self.telegram_bot_token.get_secret_value(),
+            self.deerapi_api_key.get_secret_value(),
+        )
+
+
+def load_settings(env_file: str | None = ".env") -> Settings:
+    """Read settings; raise `ConfigError` with one readable line per problem."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            reason = "is required" if error["type"] == "missing" else error["msg"]
+            problems.append(f"{name} {reason}")
+        raise ConfigError("; ".join(problems)) from None

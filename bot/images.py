@@ -1,0 +1,339 @@
+"""The recognition API's image rules, and the work to meet them.
+
+`check_declared` refuses early from what Telegram tells before a download;
+`prepare` inspects the downloaded bytes (format by magic bytes, never by name or
+claimed MIME type) and returns bytes the API accepts: JPEG or PNG, at most
+10 MB, each side at least 300 px, aspect ratio within 1:2.5..2.5:1. What can be
+fixed (other formats, EXIF rotation, too many bytes) is fixed; what cannot is
+refused with an `ImageRejected` that carries the actual numbers.
+
+`prepare` is CPU-bound and blocking: call it off the event loop.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+MAX_UPLOAD_BYTES = 10_000_000
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+MIN_SIDE = 300
+MIN_ASPECT = 0.4
+MAX_ASPECT = 2.5
+# 50 MP covers every phone camera's default output; a bigger canvas in a file of
+# at most 20 MB is either a panorama we cannot send or a decompression bomb.
+MAX_PIXELS = 50_000_000
+JPEG_QUALITY = 90
+
+register_heif_opener()
+Image.init()
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Pillow only warns between 1x and 2x its pixel limit; for bytes from strangers
+# the warning must stop the decode like the error above 2x does.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+_PASS_THROUGH = frozenset({"JPEG", "MPO", "PNG"})
+_CONVERTIBLE = ("WEBP", "HEIF", "AVIF", "GIF", "BMP", "TIFF")
+READABLE_FORMATS: tuple[str, ...] = tuple(
+    name for name in ("JPEG", "MPO", "PNG", *_CONVERTIBLE) if name in Image.OPEN
+)
+_ROTATING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_EXIF_ORIENTATION = 0x0112
+# A trailer after the image that starts like another file (or holds a ZIP
+# directory) makes the upload a polyglot; other trailers are vendor metadata.
+_FOREIGN_SIGNATURES = (
+    b"PK\x03\x04",
+    b"%PDF",
+    b"<",
+    b"\x7fELF",
+    b"MZ",
+    b"#!",
+    b"Rar!",
+    b"7z\xbc\xaf",
+    b"\x1f\x8b",
+)
+_ZIP_DIRECTORY_END = b"PK\x05\x06"
+
+
+class ImageRejected(Exception):
+    """The image cannot be sent to the API; subclasses carry the numbers to show."""
+
+
+class NotAnImage(ImageRejected):
+    """The bytes are empty or no readable image format."""
+
+
+class CorruptImage(ImageRejected):
+    """The format is known but the file is truncated or damaged."""
+
+
+class HiddenPayload(ImageRejected):
+    """Another file is appended to the image (a polyglot)."""
+
+
+@dataclass
+class TooLargeToDownload(ImageRejected):
+    """Over the Bot API's download limit."""
+
+    size: int
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.size} bytes")
+
+
+@dataclass
+class TooSmall(ImageRejected):
+    """A side is under `MIN_SIDE`."""
+
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.width}x{self.height}")
+
+
+@dataclass
+class BadAspectRatio(ImageRejected):
+    """Width/height is outside `MIN_ASPECT`..`MAX_ASPECT`."""
+
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.width}x{self.height}")
+
+
+@dataclass
+class TooManyPixels(ImageRejected):
+    """The canvas is over `MAX_PIXELS`; sizes are unknown when Pillow stopped it first."""
+
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.width}x{self.height}")
+
+
+class Change(enum.Enum):
+    """What `prepare` did to the bytes before upload."""
+
+    CONVERTED = "converted"
+    SHRUNK = "shrunk"
+    ROTATED = "rotated"
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Bytes ready for the API, and what was done to get them."""
+
+    data: bytes
+    mime: Literal["image/jpeg", "image/png"]
+    width: int
+    height: int
+    source_format: str
+    changes: frozenset[Change] = field(default_factory=frozenset)
+
+
+def check_dimensions(width: int, height: int) -> None:
+    """Raise `TooSmall` or `BadAspectRatio` when the upright size breaks a rule."""
+    if min(width, height) < MIN_SIDE:
+        raise TooSmall(width, height)
+    if not MIN_ASPECT <= width / height <= MAX_ASPECT:
+        raise BadAspectRatio(width, height)
+
+
+def check_declared(*, file_size: int | None, width: int | None, height: int | None) -> None:
+    """Refuse from what Telegram declares, before anything is downloaded."""
+    if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
+        raise TooLargeToDownload(file_size)
+    if width and height:
+        check_dimensions(width, height)
+
+
+def prepare(data: bytes) -> PreparedImage:
+    """Return bytes the API accepts, or raise `ImageRejected`. Blocking."""
+    if not data:
+        raise NotAnImage("empty file")
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise TooLargeToDownload(len(data))
+    try:
+        with _open(data) as image:
+            return _prepare_open(data, image)
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooManyPixels() from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImage(type(exc).__name__) from None
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        return Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
+    except UnidentifiedImageError:
+        raise NotAnImage("unrecognised bytes") from None
+
+
+def _prepare_open(data: bytes, image: Image.Image) -> PreparedImage:
+    source_format = image.format or "unknown"
+    width, height = image.size
+    orientation = _orientation(image)
+    if orientation in _ROTATING_ORIENTATIONS:
+        width, height = height, width
+    check_dimensions(width, height)
+    if width * height > MAX_PIXELS:
+        raise TooManyPixels(width, height)
+
+    if source_format in _PASS_THROUGH:
+        data = _strip_trailer(data, source_format)
+        if orientation == 1 and len(data) <= MAX_UPLOAD_BYTES:
+            _check_integrity(image, source_format)
+            mime: Literal["image/jpeg", "image/png"] = (
+                "image/png" if source_format == "PNG" else "image/jpeg"
+            )
+            return PreparedImage(data, mime, width, height, source_format)
+    return _reencode(image, source_format, rotated=orientation != 1, source_bytes=len(data))
+
+
+def _orientation(image: Image.Image) -> int:
+    value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _check_integrity(image: Image.Image, source_format: str) -> None:
+    """Decode cheaply enough to catch damage: JPEG at 1/8 scale, PNG by its CRCs."""
+    if source_format == "PNG":
+        image.verify()
+        return
+    image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+    image.load()
+
+
+def _reencode(
+    image: Image.Image, source_format: str, *, rotated: bool, source_bytes: int
+) -> PreparedImage:
+    changes = {Change.ROTATED} if rotated else set()
+    if source_format not in _PASS_THROUGH:
+        changes.add(Change.CONVERTED)
+    original_pixels = image.width * image.height
+    if source_format in ("JPEG", "MPO") and source_bytes > MAX_UPLOAD_BYTES:
+        # Re-encoded size tracks the source size: decode at the smallest DCT
+        # scale that still leaves enough pixels for the target, instead of full.
+        scale = math.sqrt(MAX_UPLOAD_BYTES / source_bytes)
+        target = (int(image.width * scale), int(image.height * scale))
+        if min(target) >= MIN_SIDE:
+            image.draft("RGB", target)
+    image.load()
+    upright = ImageOps.exif_transpose(image)
+    keep_alpha = _has_visible_alpha(upright)
+    pixels = upright.convert("RGBA" if keep_alpha else "RGB")
+    mime: Literal["image/jpeg", "image/png"] = "image/png" if keep_alpha else "image/jpeg"
+    if source_format == "PNG" and not keep_alpha:
+        changes.add(Change.CONVERTED)
+
+    encoded = _encode(pixels, mime)
+    while len(encoded) > MAX_UPLOAD_BYTES:
+        pixels = _shrink(pixels, len(encoded))
+        encoded = _encode(pixels, mime)
+    if pixels.width * pixels.height < original_pixels:
+        changes.add(Change.SHRUNK)
+    check_dimensions(*pixels.size)
+    return PreparedImage(encoded, mime, *pixels.size, source_format, frozenset(changes))
+
+
+def _shrink(pixels: Image.Image, encoded_size: int) -> Image.Image:
+    width, height = pixels.size
+    # Encoded size scales roughly with the pixel count; aim 10 % under the limit.
+    factor = math.sqrt(MAX_UPLOAD_BYTES / encoded_size) * 0.9
+    factor = max(factor, MIN_SIDE / min(width, height))
+    if factor >= 1:
+        raise CorruptImage("cannot fit the upload limit at the minimum size")
+    new_size = (max(MIN_SIDE, int(width * factor)), max(MIN_SIDE, int(height * factor)))
+    return pixels.resize(new_size, Image.Resampling.LANCZOS)
+
+
+def _encode(pixels: Image.Image, mime: str) -> bytes:
+    out = io.BytesIO()
+    if mime == "image/png":
+        pixels.save(out, format="PNG", compress_level=6)
+    else:
+        pixels.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return out.getvalue()
+
+
+def _has_visible_alpha(image: Image.Image) -> bool:
+    if image.mode in ("RGBA", "LA", "PA"):
+        extrema = image.getchannel("A").getextrema()
+        return isinstance(extrema, tuple) and isinstance(extrema[0], int) and extrema[0] < 255
+    if "transparency" in image.info:
+        return _has_visible_alpha(image.convert("RGBA"))
+    return False
+
+
+def _strip_trailer(data: bytes, source_format: str) -> bytes:
+    """Cut bytes after the image's end; refuse when they are another file."""
+    end = _png_end(data) if source_format == "PNG" else _jpeg_end(data)
+    trailer = data[end:]
+    if not trailer.strip(b"\x00\r\n\t "):
+        return data
+    head = trailer.lstrip(b"\x00\r\n\t ")
+    if head.startswith(_FOREIGN_SIGNATURES) or _ZIP_DIRECTORY_END in trailer:
+        raise HiddenPayload(f"{len(trailer)} bytes after the image")
+    return data[:end]
+
+
+def _png_end(data: bytes) -> int:
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunk_type = data[pos + 4 : pos + 8]
+        pos += 12 + length
+        if chunk_type == b"IEND":
+            if pos > len(data):
+                break
+            return pos
+    raise CorruptImage("PNG ends before its IEND chunk")
+
+
+def _jpeg_end(data: bytes) -> int:
+    """Walk JPEG segments to the end of the first image (its EOI marker)."""
+    pos = 2
+    size = len(data)
+    while pos + 1 < size:
+        if data[pos] != 0xFF:
+            raise CorruptImage("JPEG segment does not start with a marker")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return pos + 2
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if pos + 4 > size:
+            break
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:
+            pos = _entropy_end(data, pos)
+    raise CorruptImage("JPEG ends before its EOI marker")
+
+
+def _entropy_end(data: bytes, pos: int) -> int:
+    """Skip entropy-coded data: 0xFF there is always followed by 0x00 or a restart marker."""
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return len(data)
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            pos += 1 if following == 0xFF else 2
+            continue
+        return pos
