@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import LONG_POLL_TIMEOUT, build_application
+from bot.app import BotService
 from bot.config import ConfigError, load_settings
 from bot.logs import configure_logging
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
+
+
+async def _serve(service: BotService) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await service.run(stop)
 
 
 def main() -> int:
@@ -23,9 +32,8 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets())
-    app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=LONG_POLL_TIMEOUT)
+        asyncio.run(_serve(BotService(settings)))
     except InvalidToken:
         # The library's message quotes the token; say it in our own words.
         print("configuration error: TELEGRAM_BOT_TOKEN was rejected by Telegram", file=sys.stderr)

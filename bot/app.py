@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
@@ -21,25 +21,65 @@ logger = logging.getLogger(__name__)
 # piling updates up in memory.
 UPDATE_QUEUE_SIZE = 256
 LONG_POLL_TIMEOUT = 30
+SHUTDOWN_SLACK = 15.0
 COMMANDS = (
     BotCommand("help", "What I do and which images I accept"),
     BotCommand("start", "Introduction"),
 )
 
 
-def build_application(settings: Settings) -> AnyApplication:
-    """Wire settings, the API client, the pipeline and the handlers into an Application."""
-    recognizer = Recognizer(
-        base_url=settings.deerapi_base_url,
-        api_key=settings.deerapi_api_key.get_secret_value(),
-        attempt_timeout=settings.api_attempt_timeout_seconds,
-        max_concurrent_calls=settings.api_max_concurrent_calls,
-        policy=RetryPolicy(
-            max_attempts=settings.api_max_attempts,
-            base_delay=settings.api_retry_base_delay_seconds,
-            total_deadline=settings.api_total_deadline_seconds,
-        ),
-    )
+class BotService:
+    """The whole bot: settings in; `run` serves updates until told to stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ready = asyncio.Event()
+        self.recognizer = Recognizer(
+            base_url=settings.deerapi_base_url,
+            api_key=settings.deerapi_api_key.get_secret_value(),
+            attempt_timeout=settings.api_attempt_timeout_seconds,
+            max_concurrent_calls=settings.api_max_concurrent_calls,
+            policy=RetryPolicy(
+                max_attempts=settings.api_max_attempts,
+                base_delay=settings.api_retry_base_delay_seconds,
+                total_deadline=settings.api_total_deadline_seconds,
+            ),
+        )
+        self.app = _build_application(settings)
+        pipeline = PhotoPipeline(
+            self.recognizer,
+            TelegramDownloader(self.app.bot, settings.telegram_timeout_seconds),
+            max_concurrent_downloads=settings.max_concurrent_downloads,
+            max_concurrent_decodes=os.cpu_count() or 1,
+            deadline=settings.photo_deadline_seconds,
+        )
+        Handlers(pipeline).register(self.app)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll for updates until `stop` is set, then finish the photos in flight."""
+        app = self.app
+        try:
+            async with app:
+                await app.bot.set_my_commands(COMMANDS)
+                assert app.updater is not None
+                await app.updater.start_polling(
+                    timeout=LONG_POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
+                )
+                await app.start()
+                logger.info("bot @%s is running", app.bot.username)
+                self.ready.set()
+                await stop.wait()
+                logger.info("stopping: no new updates; finishing photos in flight")
+                await app.updater.stop()
+                # In-flight photos end by their own deadline; this bounds the wait
+                # even if one of them hangs in a reply.
+                async with asyncio.timeout(self.settings.photo_deadline_seconds + SHUTDOWN_SLACK):
+                    await app.stop()
+        finally:
+            await self.recognizer.aclose()
+
+
+def _build_application(settings: Settings) -> AnyApplication:
     timeout = settings.telegram_timeout_seconds
     # Each handled update may hold a connection for a reply, a download and a
     # chat action at once.
@@ -56,14 +96,6 @@ def build_application(settings: Settings) -> AnyApplication:
         read_timeout=LONG_POLL_TIMEOUT + timeout,
         pool_timeout=timeout,
     )
-
-    async def post_init(app: AnyApplication) -> None:
-        await app.bot.set_my_commands(COMMANDS)
-        logger.info("bot @%s is running", app.bot.username)
-
-    async def post_shutdown(_: AnyApplication) -> None:
-        await recognizer.aclose()
-
     app: AnyApplication = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -74,16 +106,6 @@ def build_application(settings: Settings) -> AnyApplication:
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
         .concurrent_updates(settings.max_concurrent_updates)
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .post_init(post_init)
-        .post_shutdown(post_shutdown)
         .build()
     )
-    pipeline = PhotoPipeline(
-        recognizer,
-        TelegramDownloader(app.bot, timeout),
-        max_concurrent_downloads=settings.max_concurrent_downloads,
-        max_concurrent_decodes=os.cpu_count() or 1,
-        deadline=settings.photo_deadline_seconds,
-    )
-    Handlers(pipeline).register(app)
     return app

@@ -34,9 +34,11 @@ JPEG_QUALITY = 90
 
 register_heif_opener()
 Image.init()
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-# Pillow only warns between 1x and 2x its pixel limit; for bytes from strangers
-# the warning must stop the decode like the error above 2x does.
+# Our own check (which can name the size) refuses anything over MAX_PIXELS
+# before decoding; Pillow's bomb check, applied while reading the header, is
+# the backstop at twice that. Pillow only warns up to twice its limit: for
+# bytes from strangers the warning must stop the decode like the error does.
+Image.MAX_IMAGE_PIXELS = 2 * MAX_PIXELS
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 _PASS_THROUGH = frozenset({"JPEG", "MPO", "PNG"})
@@ -126,6 +128,7 @@ class Change(enum.Enum):
 
     CONVERTED = "converted"
     SHRUNK = "shrunk"
+    RECOMPRESSED = "recompressed"
     ROTATED = "rotated"
 
 
@@ -184,17 +187,17 @@ def _open(data: bytes) -> Image.Image:
 def _prepare_open(data: bytes, image: Image.Image) -> PreparedImage:
     source_format = image.format or "unknown"
     width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise TooManyPixels(width, height)
     orientation = _orientation(image)
     if orientation in _ROTATING_ORIENTATIONS:
         width, height = height, width
     check_dimensions(width, height)
-    if width * height > MAX_PIXELS:
-        raise TooManyPixels(width, height)
 
     if source_format in _PASS_THROUGH:
         data = _strip_trailer(data, source_format)
         if orientation == 1 and len(data) <= MAX_UPLOAD_BYTES:
-            _check_integrity(image, source_format)
+            _check_integrity(data, image, source_format)
             mime: Literal["image/jpeg", "image/png"] = (
                 "image/png" if source_format == "PNG" else "image/jpeg"
             )
@@ -203,14 +206,20 @@ def _prepare_open(data: bytes, image: Image.Image) -> PreparedImage:
 
 
 def _orientation(image: Image.Image) -> int:
+    if image.format == "PNG" and "exif" not in image.info:
+        # Pillow would decode the whole PNG looking for an eXIf chunk after the
+        # pixel data; one there is rare enough to ignore.
+        return 1
     value = image.getexif().get(_EXIF_ORIENTATION, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _check_integrity(image: Image.Image, source_format: str) -> None:
+def _check_integrity(data: bytes, image: Image.Image, source_format: str) -> None:
     """Decode cheaply enough to catch damage: JPEG at 1/8 scale, PNG by its CRCs."""
     if source_format == "PNG":
-        image.verify()
+        # verify() must come straight after open, and reading EXIF came first.
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as fresh:
+            fresh.verify()
         return
     image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
     image.load()
@@ -244,6 +253,8 @@ def _reencode(
         encoded = _encode(pixels, mime)
     if pixels.width * pixels.height < original_pixels:
         changes.add(Change.SHRUNK)
+    elif source_bytes > MAX_UPLOAD_BYTES:
+        changes.add(Change.RECOMPRESSED)
     check_dimensions(*pixels.size)
     return PreparedImage(encoded, mime, *pixels.size, source_format, frozenset(changes))
 

@@ -54,6 +54,8 @@ def change_note(image: PreparedImage) -> str:
         notes.append(f"converted from {image.source_format} to {target}")
     if Change.SHRUNK in image.changes:
         notes.append(f"shrunk to {image.width} x {image.height} px to fit the 10 MB limit")
+    if Change.RECOMPRESSED in image.changes:
+        notes.append("compressed to fit the 10 MB limit")
     if not notes:
         return ""
     return "ℹ️ Your image was " + " and ".join(notes) + " before the check."
