@@ -1,0 +1,143 @@
+"""A fake Kling image-recognize API on 127.0.0.1 that records requests and answers as scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+PATH = "/kling/v1/videos/image-recognize"
+SEGMENT_TYPES = ("head_seg", "face_seg", "cloth_seg", "object_seg")
+
+
+def success(
+    *,
+    head: bool = True,
+    face: bool = True,
+    cloth: bool = True,
+    obj: bool = True,
+    extra: dict[str, bool] | None = None,
+    request_id: str | None = "req-ok",
+) -> dict[str, Any]:
+    """A success body shaped like Kling's sample (with the per-item `url` it documents)."""
+    flags = dict(zip(SEGMENT_TYPES, (head, face, cloth, obj), strict=True)) | (extra or {})
+    images = [
+        {"type": kind, "is_contain": found, "url": f"https://cdn.example/{kind}.png"}
+        for kind, found in flags.items()
+    ]
+    body: dict[str, Any] = {
+        "code": 0,
+        "message": "SUCCEED",
+        "data": {"task_result": {"images": images}, "final_unit_deduction": "1"},
+    }
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def kling_error(code: int, message: str = "error", request_id: str = "req-err") -> dict[str, Any]:
+    """A Kling failure body."""
+    return {"code": code, "message": message, "request_id": request_id, "data": None}
+
+
+@dataclass
+class Reply:
+    """One scripted answer: a JSON body (dict), raw text/bytes, or a dropped connection."""
+
+    status: int = 200
+    body: dict[str, Any] | str | bytes = field(default_factory=success)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+
+@dataclass
+class Received:
+    """One request as the fake got it."""
+
+    headers: dict[str, str]
+    image: str
+    decoded: bytes | None
+
+
+class FakeRecognizer:
+    """Answers scripted replies in order, then `default` for every later call."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.script: deque[Reply] = deque()
+        self.default = Reply()
+        self.violations: list[str] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._arrived = asyncio.Condition()
+        self._server: TestServer | None = None
+
+    async def start(self) -> None:
+        """Listen on an ephemeral port of 127.0.0.1."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post(PATH, self._recognize)
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server(access_log=None)
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def base_url(self) -> str:
+        """The value for DEERAPI_BASE_URL."""
+        assert self._server is not None
+        return str(self._server.make_url("")).rstrip("/")
+
+    async def wait_received(self, count: int, within: float = 10.0) -> None:
+        """Wait until `count` requests have arrived (answered or not)."""
+        async with asyncio.timeout(within), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.received) >= count)
+
+    def answer(self, *replies: Reply) -> None:
+        """Script the next answers, in order."""
+        self.script.extend(replies)
+
+    async def _recognize(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        image = ""
+        try:
+            image = str(json.loads(raw)["image"])
+        except (ValueError, KeyError, TypeError):
+            self.violations.append("body is not JSON with an image field")
+        if image.startswith(("http://", "https://", "data:")) or "/bot" in image:
+            self.violations.append(f"image is not raw Base64: {image[:60]!r}")
+        try:
+            decoded: bytes | None = base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError):
+            decoded = None
+        self.received.append(Received(dict(request.headers), image, decoded))
+        async with self._arrived:
+            self._arrived.notify_all()
+
+        reply = self.script.popleft() if self.script else self.default
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            self.in_flight -= 1
+        if reply.drop:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        if isinstance(reply.body, dict):
+            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        return web.Response(
+            body=reply.body, status=reply.status, headers=reply.headers, content_type="text/html"
+        )

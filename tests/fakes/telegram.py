@@ -1,0 +1,360 @@
+"""A fake Telegram Bot API on 127.0.0.1: real HTTP, scripted faults, everything recorded.
+
+It speaks enough of the Bot API for python-telegram-bot's real HTTP layer:
+getMe, getUpdates (long polling), getFile, file downloads, sendMessage,
+editMessageText, sendChatAction, setMyCommands, deleteWebhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Segment bot", "username": "segment_bot"}
+MAX_BOT_DOWNLOAD = 20 * 1024 * 1024
+
+
+@dataclass
+class Fault:
+    """A scripted answer that replaces the normal one for one call.
+
+    `status`/`body` answer with an error; `retry_after` answers 429 the way
+    Telegram does; `delay` waits before answering; `cut_at` sends a download's
+    headers for the whole file but closes the connection after that many bytes.
+    """
+
+    status: int = 500
+    description: str = "Internal Server Error"
+    retry_after: int | None = None
+    delay: float = 0.0
+    cut_at: int | None = None
+
+
+@dataclass
+class ApiCall:
+    """One Bot API call as the fake received it."""
+
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeBotApi:
+    """Serve the Bot API for one token; see the module doc for what it answers."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[ApiCall] = []
+        self.files: dict[str, bytes] = {}
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.served_at: dict[int, float] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._sent = asyncio.Condition()
+        self._server: TestServer | None = None
+
+    async def start(self) -> None:
+        """Listen on an ephemeral port of 127.0.0.1."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server(access_log=None)
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def root(self) -> str:
+        """http://127.0.0.1:PORT"""
+        assert self._server is not None
+        return str(self._server.make_url("")).rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """python-telegram-bot `base_url` (the token is appended)."""
+        return f"{self.root}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """python-telegram-bot `base_file_url` (the token is appended)."""
+        return f"{self.root}/file/bot"
+
+    # -- scripting -------------------------------------------------------
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        """Answer the next calls of `method` (or "download") with these faults, in order."""
+        self.faults[method].extend(faults)
+
+    def add_file(self, data: bytes) -> tuple[str, str]:
+        """Store bytes for getFile/download; return (file_id, file_unique_id)."""
+        n = next(self._file_ids)
+        file_id = f"file-{n}"
+        self.files[file_id] = data
+        return file_id, f"unique-{n}"
+
+    def push(self, update: dict[str, Any]) -> int:
+        """Queue an update (its `update_id` is assigned here) and return that id."""
+        update_id = next(self._update_ids)
+        update["update_id"] = update_id
+        message = update.get("message") or update.get("edited_message")
+        if message:
+            self._chats[message["chat"]["id"]] = message["chat"]
+        self._pending.append(update)
+        self._new_update.set()
+        return update_id
+
+    # -- building updates ------------------------------------------------
+
+    def message(
+        self,
+        chat_id: int,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        language: str = "en",
+        **content: Any,
+    ) -> dict[str, Any]:
+        """An update carrying a new message with `content` (text=..., photo=[...], ...)."""
+        user = {
+            "id": user_id or chat_id,
+            "is_bot": False,
+            "first_name": "Ann",
+            "language_code": language,
+        }
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        if chat_type == "private":
+            chat["first_name"] = "Ann"
+        else:
+            chat["title"] = "A group"
+        return {
+            "message": {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": chat,
+                "from": user,
+                **content,
+            }
+        }
+
+    def photo_update(
+        self, chat_id: int, data: bytes, width: int, height: int, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A photo message whose largest size is `data` (with a small thumbnail first)."""
+        file_id, unique_id = self.add_file(data)
+        thumb_id, thumb_unique = self.add_file(b"thumbnail")
+        sizes = [
+            {
+                "file_id": thumb_id,
+                "file_unique_id": thumb_unique,
+                "width": 90,
+                "height": 90,
+                "file_size": 9,
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": unique_id,
+                "width": width,
+                "height": height,
+                "file_size": len(data),
+            },
+        ]
+        return self.message(chat_id, photo=sizes, **kwargs)
+
+    def document_update(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        file_name: str = "image.png",
+        mime_type: str = "image/png",
+        file_size: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A file message; `file_size` may claim a size other than the real one."""
+        file_id, unique_id = self.add_file(data)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data) if file_size is None else file_size,
+        }
+        return self.message(chat_id, document=document, **kwargs)
+
+    # -- reading what the bot did ----------------------------------------
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        """Every call of `method`, oldest first."""
+        return [call for call in self.calls if call.method == method]
+
+    def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
+        """Parameters of every sendMessage to `chat_id`."""
+        return [
+            c.params for c in self.calls_to("sendMessage") if int(c.params["chat_id"]) == chat_id
+        ]
+
+    async def wait_sent(
+        self, chat_id: int, count: int = 1, within: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Wait until `count` messages went to `chat_id`; return them all."""
+        async with asyncio.timeout(within), self._sent:
+            await self._sent.wait_for(lambda: len(self.sent_to(chat_id)) >= count)
+        return self.sent_to(chat_id)
+
+    # -- HTTP ------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append(ApiCall(method, params))
+        if self.faults[method]:
+            return await _fault(self.faults[method].popleft())
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        result: web.StreamResponse = await handler(params)
+        if method in ("sendMessage", "editMessageText"):
+            async with self._sent:
+                self._sent.notify_all()
+        return result
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        self.calls.append(ApiCall("download", {"file_id": file_id}))
+        data = self.files.get(file_id)
+        if data is None:
+            return web.Response(status=404)
+        fault = self.faults["download"].popleft() if self.faults["download"] else None
+        if fault is None or fault.cut_at is None:
+            if fault is not None:
+                return await _fault(fault)
+            return web.Response(body=data, content_type="application/octet-stream")
+        response = web.StreamResponse(headers={"Content-Length": str(len(data))})
+        await response.prepare(request)
+        await response.write(data[: fault.cut_at])
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def _m_getMe(self, _: dict[str, Any]) -> web.Response:
+        return _ok(BOT_USER)
+
+    async def _m_deleteWebhook(self, _: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _m_setMyCommands(self, _: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _m_sendChatAction(self, _: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        if not self._pending:
+            self._new_update.clear()
+            # Short waits keep the bot's shutdown fast; the bot polls again at once.
+            wait = min(float(params.get("timeout") or 0), 0.5)
+            try:
+                async with asyncio.timeout(wait):
+                    await self._new_update.wait()
+            except TimeoutError:
+                pass
+        now = time.monotonic()
+        for update in self._pending:
+            self.served_at.setdefault(update["update_id"], now)
+        return _ok(self._pending[:100])
+
+    async def _m_getFile(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params.get("file_id"))
+        data = self.files.get(file_id)
+        if data is None:
+            return _error(400, "Bad Request: invalid file_id")
+        if len(data) > MAX_BOT_DOWNLOAD:
+            return _error(400, "Bad Request: file is too big")
+        return _ok(
+            {
+                "file_id": file_id,
+                "file_unique_id": "u" + file_id,
+                "file_size": len(data),
+                "file_path": f"documents/{file_id}",
+            }
+        )
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        return _ok(self._message_json(params))
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> web.Response:
+        return _ok(self._message_json(params, message_id=int(params["message_id"])))
+
+    def _message_json(
+        self, params: dict[str, Any], message_id: int | None = None
+    ) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        chat = self._chats.get(chat_id, {"id": chat_id, "type": "private"})
+        return {
+            "message_id": message_id or next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": BOT_USER,
+            "text": params.get("text", ""),
+        }
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        body = await request.json()
+        return dict(body) if isinstance(body, dict) else {}
+    form = await request.post()
+    params: dict[str, Any] = {}
+    for key, value in form.items():
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            params[key] = json.loads(value)
+        else:
+            params[key] = value
+    return params
+
+
+async def _fault(fault: Fault) -> web.Response:
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
+    if fault.retry_after is not None:
+        return web.json_response(
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {fault.retry_after}",
+                "parameters": {"retry_after": fault.retry_after},
+            },
+            status=429,
+        )
+    return _error(fault.status, fault.description)
+
+
+def _ok(result: object) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(status: int, description: str) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error_code": status, "description": description}, status=status
+    )

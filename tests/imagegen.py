@@ -1,0 +1,55 @@
+"""Images made on the fly with Pillow, so the tests need no binary blobs."""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+from PIL import Image
+
+
+def image_bytes(
+    width: int,
+    height: int,
+    fmt: str = "JPEG",
+    *,
+    mode: str = "RGB",
+    noise: bool = False,
+    orientation: int | None = None,
+    seed: int = 0,
+    **save: Any,
+) -> bytes:
+    """An image of the given size and format; `noise` makes it incompressible."""
+    if noise:
+        channels = len(mode)
+        data = random.Random(seed).randbytes(width * height * channels)
+        image = Image.frombytes(mode, (width, height), data)
+    else:
+        color: Any = (seed % 256, 120, 200, 255)[: len(mode)] if mode != "P" else 3
+        if mode in ("L", "P"):
+            color = seed % 256
+        image = Image.new(mode, (width, height), color)
+        # A gradient band so decoders and encoders have real work to do.
+        for x in range(0, width, max(1, width // 50)):
+            image.paste(
+                (x * 255 // width,) * len(mode) if mode not in ("L", "P") else x % 256,
+                (x, 0, min(width, x + 2), height),
+            )
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        save["exif"] = exif
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save)
+    return out.getvalue()
+
+
+def jpeg(width: int, height: int, **kwargs: Any) -> bytes:
+    """A JPEG of the given size."""
+    return image_bytes(width, height, "JPEG", **kwargs)
+
+
+def png(width: int, height: int, **kwargs: Any) -> bytes:
+    """A PNG of the given size."""
+    return image_bytes(width, height, "PNG", **kwargs)

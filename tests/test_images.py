@@ -1,0 +1,236 @@
+"""Image rules: early checks, pass-through, conversion, shrinking and hostile bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from bot import images
+from bot.images import (
+    BadAspectRatio,
+    Change,
+    CorruptImage,
+    HiddenPayload,
+    ImageRejected,
+    NotAnImage,
+    TooLargeToDownload,
+    TooManyPixels,
+    TooSmall,
+    check_declared,
+    check_dimensions,
+    prepare,
+)
+from tests.imagegen import image_bytes, jpeg, png
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    body = kind + payload
+    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG that claims a huge canvas: what a decompression bomb looks like."""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + _chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + _chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(300, 300), (300, 750), (750, 300), (4000, 3000), (400, 1000)]
+)
+def test_sizes_within_the_rules_pass(width: int, height: int) -> None:
+    check_dimensions(width, height)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "error"),
+    [
+        (299, 600, TooSmall),
+        (600, 299, TooSmall),
+        (751, 300, BadAspectRatio),
+        (300, 751, BadAspectRatio),
+        (2000, 500, BadAspectRatio),
+    ],
+)
+def test_sizes_outside_the_rules_are_refused_with_the_numbers(
+    width: int, height: int, error: type[ImageRejected]
+) -> None:
+    with pytest.raises(error) as caught:
+        check_dimensions(width, height)
+    assert (caught.value.width, caught.value.height) == (width, height)  # type: ignore[attr-defined]
+
+
+@given(st.integers(1, 5000), st.integers(1, 5000))
+def test_dimension_rule_matches_its_definition(width: int, height: int) -> None:
+    allowed = min(width, height) >= 300 and 0.4 <= width / height <= 2.5
+    try:
+        check_dimensions(width, height)
+    except (TooSmall, BadAspectRatio):
+        assert not allowed
+    else:
+        assert allowed
+
+
+def test_declared_size_over_the_download_limit_is_refused_early() -> None:
+    with pytest.raises(TooLargeToDownload) as caught:
+        check_declared(file_size=images.MAX_DOWNLOAD_BYTES + 1, width=None, height=None)
+    assert caught.value.size == images.MAX_DOWNLOAD_BYTES + 1
+    check_declared(file_size=images.MAX_DOWNLOAD_BYTES, width=None, height=None)
+
+
+@pytest.mark.parametrize("maker", [jpeg, png])
+def test_acceptable_jpeg_and_png_pass_through_byte_for_byte(maker: object) -> None:
+    data = maker(1280, 960)  # type: ignore[operator]
+    prepared = prepare(data)
+    assert prepared.data == data
+    assert prepared.changes == frozenset()
+    assert (prepared.width, prepared.height) == (1280, 960)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "expected_mime"),
+    [
+        ("WEBP", "RGB", "image/jpeg"),
+        ("GIF", "P", "image/jpeg"),
+        ("BMP", "RGB", "image/jpeg"),
+        ("TIFF", "RGB", "image/jpeg"),
+        ("HEIF", "RGB", "image/jpeg"),
+    ],
+)
+def test_other_formats_are_converted(fmt: str, mode: str, expected_mime: str) -> None:
+    prepared = prepare(image_bytes(640, 480, fmt, mode=mode))
+    assert prepared.mime == expected_mime
+    assert prepared.source_format == fmt
+    assert Change.CONVERTED in prepared.changes
+    assert Image.open(io.BytesIO(prepared.data)).size == (640, 480)
+
+
+def test_transparency_is_kept_as_png() -> None:
+    image = Image.new("RGBA", (500, 500), (255, 0, 0, 0))
+    out = io.BytesIO()
+    image.save(out, "WEBP", lossless=True)
+    prepared = prepare(out.getvalue())
+    assert prepared.mime == "image/png"
+
+
+def test_exif_rotation_is_applied_and_checked_upright() -> None:
+    # Stored 900x400 (2.25:1), shown upright as 400x900.
+    prepared = prepare(jpeg(900, 400, orientation=6))
+    assert (prepared.width, prepared.height) == (400, 900)
+    assert Change.ROTATED in prepared.changes
+    assert Image.open(io.BytesIO(prepared.data)).size == (400, 900)
+
+
+def test_png_over_10_mb_is_made_to_fit() -> None:
+    data = png(2000, 2000, noise=True)
+    assert len(data) > images.MAX_UPLOAD_BYTES
+    prepared = prepare(data)
+    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert prepared.mime == "image/jpeg"
+    assert min(prepared.width, prepared.height) >= images.MIN_SIDE
+
+
+def test_jpeg_over_10_mb_is_recompressed_when_that_suffices() -> None:
+    data = jpeg(3000, 3000, noise=True, quality=100)
+    assert len(data) > images.MAX_UPLOAD_BYTES
+    prepared = prepare(data)
+    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert prepared.changes == {Change.RECOMPRESSED}
+    assert (prepared.width, prepared.height) == (3000, 3000)
+
+
+def test_jpeg_over_10_mb_is_shrunk_when_recompressing_is_not_enough() -> None:
+    data = jpeg(3600, 3400, noise=True, quality=95)
+    assert len(data) > images.MAX_UPLOAD_BYTES
+    prepared = prepare(data)
+    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert prepared.changes == {Change.SHRUNK}
+    assert 3400 > prepared.height >= images.MIN_SIDE
+    assert abs(prepared.width / prepared.height - 3600 / 3400) < 0.01
+
+
+@pytest.mark.parametrize("data", [b"", b"hello world", b"%PDF-1.4 x", b"\x00" * 1000])
+def test_non_images_are_refused(data: bytes) -> None:
+    with pytest.raises(NotAnImage):
+        prepare(data)
+
+
+@pytest.mark.parametrize("maker", [jpeg, png])
+def test_truncated_files_are_refused_as_corrupt(maker: object) -> None:
+    data = maker(800, 600, noise=True)  # type: ignore[operator]
+    with pytest.raises(CorruptImage):
+        prepare(data[: len(data) // 2])
+
+
+def test_pixel_bomb_is_refused_from_the_header_with_its_size() -> None:
+    with pytest.raises(TooManyPixels) as caught:
+        prepare(_png_header_only(8000, 8000))
+    assert (caught.value.width, caught.value.height) == (8000, 8000)
+
+
+def test_pixel_bomb_far_over_the_budget_is_stopped_by_pillow() -> None:
+    with pytest.raises(TooManyPixels):
+        prepare(_png_header_only(30000, 30000))
+
+
+@pytest.mark.parametrize(
+    "payload", [b"PK\x03\x04zipdata", b"<script>alert(1)</script>", b"%PDF-1.7"]
+)
+def test_image_with_another_file_appended_is_refused(payload: bytes) -> None:
+    with pytest.raises(HiddenPayload):
+        prepare(jpeg(600, 600) + payload)
+
+
+def test_png_with_a_zip_appended_is_refused() -> None:
+    with pytest.raises(HiddenPayload):
+        prepare(png(600, 600) + b"\x00" * 4 + b"data PK\x05\x06" + b"\x00" * 18)
+
+
+def test_vendor_trailer_after_a_jpeg_is_cut_off() -> None:
+    data = jpeg(600, 600)
+    prepared = prepare(data + b"\x00\x00SEFH vendor metadata SEFT")
+    assert prepared.data == data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_never_raise_anything_but_a_refusal(data: bytes) -> None:
+    with contextlib.suppress(ImageRejected):
+        prepare(data)
+
+
+_SAMPLES = {
+    "jpeg": jpeg(400, 400, noise=True),
+    "png": png(400, 400, noise=True),
+    "gif": image_bytes(400, 400, "GIF", mode="P"),
+    "webp": image_bytes(400, 400, "WEBP", noise=True),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(sorted(_SAMPLES)), st.floats(0.0, 0.999), st.integers(0, 255))
+def test_damaged_images_are_refused_or_prepared_never_crash(
+    name: str, where: float, value: int
+) -> None:
+    data = bytearray(_SAMPLES[name])
+    cut = int(len(data) * where)
+    variants = [bytes(data[:cut])]
+    data[cut] = value
+    variants.append(bytes(data))
+    for variant in variants:
+        try:
+            prepared = prepare(variant)
+        except ImageRejected:
+            continue
+        assert prepared.mime in ("image/jpeg", "image/png")
+        assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
