@@ -10,8 +10,10 @@ from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.alerts import OperatorAlerts
+from bot.budget import ByteBudget
 from bot.config import Settings
-from bot.handlers import AnyApplication, Handlers, TelegramDownloader
+from bot.handlers import AnyApplication, Handlers, TelegramDownloader, admin_sender
 from bot.pipeline import PhotoPipeline
 from bot.recognizer import Recognizer, RetryPolicy
 
@@ -51,9 +53,12 @@ class BotService:
             TelegramDownloader(self.app.bot, settings.telegram_timeout_seconds),
             max_concurrent_downloads=settings.max_concurrent_downloads,
             max_concurrent_decodes=os.cpu_count() or 1,
+            memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
         )
-        Handlers(pipeline).register(self.app)
+        admin = settings.admin_chat_id
+        alerts = OperatorAlerts(admin_sender(self.app.bot, admin) if admin is not None else None)
+        Handlers(pipeline, alerts).register(self.app)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll for updates until `stop` is set, then finish the photos in flight."""

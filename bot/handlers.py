@@ -18,12 +18,14 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import messages
+from bot.alerts import OperatorAlerts, Send
 from bot.images import MAX_DOWNLOAD_BYTES, TooLargeToDownload
 from bot.pipeline import DownloadError, IncomingImage, PhotoPipeline
 
 logger = logging.getLogger(__name__)
 
 REPLY_ATTEMPTS = 3
+DOWNLOAD_ATTEMPTS = 2
 CHAT_ACTION_INTERVAL = 4.5  # Telegram shows a chat action for about 5 s.
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -37,28 +39,57 @@ class TelegramDownloader:
         self._timeout = timeout
 
     async def __call__(self, incoming: IncomingImage) -> bytes:
-        """Return the file's bytes or raise `DownloadError` / `TooLargeToDownload`."""
+        """Return the file's bytes or raise `DownloadError` / `TooLargeToDownload`.
+
+        getFile and the download are idempotent, so a network failure is tried again once.
+        """
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                return await self._fetch(incoming)
+            except BadRequest as exc:
+                if "too big" in exc.message.lower():
+                    size = incoming.file_size or MAX_DOWNLOAD_BYTES + 1
+                    raise TooLargeToDownload(size) from None
+                logger.warning("download refused by Telegram: %s", exc.message)
+                raise DownloadError(exc.message) from None
+            except TelegramError as exc:
+                retry = attempt < DOWNLOAD_ATTEMPTS and isinstance(exc, NetworkError)
+                logger.warning(
+                    "download attempt %d failed: %s: %s%s",
+                    attempt,
+                    type(exc).__name__,
+                    exc.message,
+                    "; retrying" if retry else "",
+                )
+                if not retry:
+                    raise DownloadError(type(exc).__name__) from None
+        raise AssertionError("unreachable")
+
+    async def _fetch(self, incoming: IncomingImage) -> bytes:
+        file = await self._bot.get_file(incoming.file_id, read_timeout=self._timeout)
+        if file.file_size and file.file_size > MAX_DOWNLOAD_BYTES:
+            raise TooLargeToDownload(file.file_size)
+        return bytes(await file.download_as_bytearray(read_timeout=self._timeout))
+
+
+def admin_sender(bot: Bot, chat_id: int) -> Send:
+    """A `Send` that posts operator alerts to `chat_id`; a failure to post is only logged."""
+
+    async def send(text: str) -> None:
         try:
-            file = await self._bot.get_file(incoming.file_id, read_timeout=self._timeout)
-            if file.file_size and file.file_size > MAX_DOWNLOAD_BYTES:
-                raise TooLargeToDownload(file.file_size)
-            data = await file.download_as_bytearray(read_timeout=self._timeout)
-        except BadRequest as exc:
-            if "too big" in exc.message.lower():
-                raise TooLargeToDownload(incoming.file_size or MAX_DOWNLOAD_BYTES + 1) from None
-            logger.warning("download refused by Telegram: %s", exc.message)
-            raise DownloadError(exc.message) from None
+            await bot.send_message(chat_id, text)
         except TelegramError as exc:
-            logger.warning("download failed: %s: %s", type(exc).__name__, exc.message)
-            raise DownloadError(type(exc).__name__) from None
-        return bytes(data)
+            logger.error("could not deliver the operator alert: %s", exc.message)
+
+    return send
 
 
 class Handlers:
     """The bot's update callbacks, bound to one pipeline."""
 
-    def __init__(self, pipeline: PhotoPipeline) -> None:
+    def __init__(self, pipeline: PhotoPipeline, alerts: OperatorAlerts) -> None:
         self._pipeline = pipeline
+        self._alerts = alerts
 
     def register(self, app: AnyApplication) -> None:
         """Attach every handler; edited messages are ignored so no photo is answered twice."""
@@ -121,7 +152,9 @@ class Handlers:
     async def _answer(self, message: Message, incoming: IncomingImage) -> None:
         async with _showing_work(message):
             try:
-                text = messages.reply_for(await self._pipeline.run(incoming))
+                outcome = await self._pipeline.run(incoming)
+                await self._alerts.observe(outcome)
+                text = messages.reply_for(outcome)
             except Exception:
                 error_id = _new_error_id()
                 logger.exception("unexpected error id=%s while handling a photo", error_id)

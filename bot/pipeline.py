@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.images import ImageRejected, PreparedImage, check_declared, prepare
+from bot.budget import ByteBudget
+from bot.images import (
+    MAX_DOWNLOAD_BYTES,
+    ImageRejected,
+    PreparedImage,
+    check_declared,
+    prepare,
+)
 from bot.recognizer import RecognitionError, RecognitionResult
 
 logger = logging.getLogger(__name__)
@@ -44,6 +51,18 @@ class RecognizerLike(Protocol):
 
 
 Downloader = Callable[[IncomingImage], Awaitable[bytes]]
+
+# Copies of an image alive at once on its path: the HTTP response, the
+# library's bytearray and our bytes while downloading; later the bytes, the
+# prepared bytes and the Base64 JSON body (4/3 the size).
+COPIES_IN_FLIGHT = 4
+BASE_COST = 256 * 1024
+
+
+def memory_cost(declared_size: int | None) -> int:
+    """Bytes to reserve for one image, from the size Telegram declares."""
+    size = MAX_DOWNLOAD_BYTES if declared_size is None else declared_size
+    return BASE_COST + COPIES_IN_FLIGHT * min(size, MAX_DOWNLOAD_BYTES)
 
 
 @dataclass(frozen=True)
@@ -81,12 +100,14 @@ class PhotoPipeline:
         *,
         max_concurrent_downloads: int,
         max_concurrent_decodes: int,
+        memory: ByteBudget,
         deadline: float,
     ) -> None:
         self._recognizer = recognizer
         self._download = download
         self._downloads = asyncio.Semaphore(max_concurrent_downloads)
         self._decodes = asyncio.Semaphore(max_concurrent_decodes)
+        self._memory = memory
         self._deadline = deadline
 
     async def run(self, incoming: IncomingImage) -> Outcome:
@@ -96,13 +117,8 @@ class PhotoPipeline:
                 check_declared(
                     file_size=incoming.file_size, width=incoming.width, height=incoming.height
                 )
-                async with self._downloads:
-                    data = await self._download(incoming)
-                async with self._decodes:
-                    prepared = await asyncio.to_thread(prepare, data)
-                del data
-                result = await self._recognizer.recognize(prepared.data)
-                return Recognised(result, prepared)
+                async with self._memory.hold(memory_cost(incoming.file_size)):
+                    return await self._fetch_and_recognise(incoming)
         except ImageRejected as reason:
             logger.info("image refused: %s %s", type(reason).__name__, reason)
             return Refused(reason)
@@ -111,3 +127,12 @@ class PhotoPipeline:
         except TimeoutError:
             logger.warning("photo deadline of %.0fs exceeded", self._deadline)
             return Failed(DeadlineExceeded(f"{self._deadline:g}s"))
+
+    async def _fetch_and_recognise(self, incoming: IncomingImage) -> Recognised:
+        async with self._downloads:
+            data = await self._download(incoming)
+        async with self._decodes:
+            prepared = await asyncio.to_thread(prepare, data)
+        del data
+        result = await self._recognizer.recognize(prepared.data)
+        return Recognised(result, prepared)

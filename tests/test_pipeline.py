@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.images import TooSmall
+from bot.budget import ByteBudget
+from bot.images import MAX_DOWNLOAD_BYTES, TooSmall
 from bot.pipeline import (
     DeadlineExceeded,
     DownloadError,
@@ -13,6 +14,7 @@ from bot.pipeline import (
     PhotoPipeline,
     Recognised,
     Refused,
+    memory_cost,
 )
 from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
 from tests.imagegen import jpeg
@@ -40,6 +42,7 @@ def _pipeline(recognizer: _Recognizer, download: object, deadline: float = 5.0) 
         download,  # type: ignore[arg-type]
         max_concurrent_downloads=2,
         max_concurrent_decodes=1,
+        memory=ByteBudget(100_000_000),
         deadline=deadline,
     )
 
@@ -104,5 +107,38 @@ async def test_downloads_are_bounded() -> None:
         return DATA
 
     pipeline = _pipeline(_Recognizer(), slow)
-    await asyncio.gather(*(pipeline.run(IncomingImage(str(i), str(i))) for i in range(6)))
+    await asyncio.gather(
+        *(pipeline.run(IncomingImage(str(i), str(i), file_size=len(DATA))) for i in range(6))
+    )
     assert peak == 2
+
+
+async def test_bytes_in_flight_are_bounded_by_the_memory_budget() -> None:
+    active = peak = 0
+
+    class _Slow(_Recognizer):
+        async def recognize(self, image: bytes) -> RecognitionResult:
+            nonlocal active, peak
+            active += 1
+            peak = max(peak, active)
+            await asyncio.sleep(0.05)
+            active -= 1
+            return await super().recognize(image)
+
+    size = 10_000_000
+    pipeline = PhotoPipeline(
+        _Slow(),
+        _serve,
+        max_concurrent_downloads=8,
+        max_concurrent_decodes=8,
+        memory=ByteBudget(3 * memory_cost(size)),
+        deadline=5,
+    )
+    await asyncio.gather(
+        *(pipeline.run(IncomingImage(str(i), str(i), file_size=size)) for i in range(8))
+    )
+    assert peak == 3
+
+
+def test_unknown_size_reserves_for_the_largest_download() -> None:
+    assert memory_cost(None) == memory_cost(MAX_DOWNLOAD_BYTES) > memory_cost(1_000_000)
