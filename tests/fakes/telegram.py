@@ -53,6 +53,7 @@ class FakeBotApi:
     def __init__(self, token: str) -> None:
         self.token = token
         self.calls: list[ApiCall] = []
+        self.delivered: list[dict[str, Any]] = []
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.served_at: dict[int, float] = {}
@@ -203,10 +204,8 @@ class FakeBotApi:
         return [call for call in self.calls if call.method == method]
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
-        """Parameters of every sendMessage to `chat_id`."""
-        return [
-            c.params for c in self.calls_to("sendMessage") if int(c.params["chat_id"]) == chat_id
-        ]
+        """Parameters of every message delivered to `chat_id` (failed sends excluded)."""
+        return [m for m in self.delivered if int(m["chat_id"]) == chat_id]
 
     async def wait_sent(
         self, chat_id: int, count: int = 1, within: float = 10.0
@@ -301,6 +300,7 @@ class FakeBotApi:
         )
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        self.delivered.append(params)
         return _ok(self._message_json(params))
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> web.Response:
