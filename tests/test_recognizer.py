@@ -249,3 +249,15 @@ async def test_total_deadline_bounds_all_attempts(kling: FakeRecognizer) -> None
         with pytest.raises(RecognitionError) as caught:
             await recognizer.recognize(IMAGE)
     assert caught.value.kind is ErrorKind.TIMEOUT
+
+
+async def test_the_fake_api_flags_a_url_instead_of_base64(kling: FakeRecognizer) -> None:
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            kling.base_url + "/kling/v1/videos/image-recognize",
+            json={"image": "https://api.telegram.org/file/bot123:abc/photos/1.jpg"},
+        )
+    assert kling.violations == [
+        "image is not raw Base64: 'https://api.telegram.org/file/bot123:abc/photos/1.jpg'"
+    ]
+    kling.violations.clear()
