@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import signal
 import sys
 
@@ -14,6 +16,23 @@ from bot.logs import configure_logging
 
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 1
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 1024 * 1024
+
+
+def _return_large_buffers_to_the_os() -> None:
+    """Pin glibc's mmap threshold so multi-megabyte image buffers are unmapped when freed.
+
+    By default glibc raises the threshold after each large free, so later
+    15 MB buffers come from the heap and stay resident after they die: with 50
+    large documents at once that left the process ~175 MB above its live set.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if sys.platform != "linux" or libc_name is None:
+        return
+    mallopt = getattr(ctypes.CDLL(libc_name), "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
 
 
 async def _serve(service: BotService) -> None:
@@ -32,6 +51,7 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets())
+    _return_large_buffers_to_the_os()
     try:
         asyncio.run(_serve(BotService(settings)))
     except InvalidToken:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
@@ -52,8 +51,8 @@ class BotService:
             self.recognizer,
             TelegramDownloader(self.app.bot, settings.telegram_timeout_seconds),
             max_concurrent_downloads=settings.max_concurrent_downloads,
-            max_concurrent_decodes=os.cpu_count() or 1,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
+            decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
         )
         admin = settings.admin_chat_id

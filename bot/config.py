@@ -22,6 +22,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,
         hide_input_in_errors=True,
     )
 
@@ -40,7 +41,8 @@ class Settings(BaseSettings):
     max_concurrent_downloads: int = Field(default=8, ge=1, le=256)
     max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
     photo_deadline_seconds: float = Field(default=90.0, gt=0, le=600)
-    memory_budget_mb: int = Field(default=200, ge=50, le=100_000)
+    memory_budget_mb: int = Field(default=160, ge=50, le=100_000)
+    decode_budget_mb: int = Field(default=120, ge=50, le=100_000)
     admin_chat_id: int | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

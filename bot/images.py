@@ -12,10 +12,12 @@ refused with an `ImageRejected` that carries the actual numbers.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +33,10 @@ MAX_ASPECT = 2.5
 # at most 20 MB is either a panorama we cannot send or a decompression bomb.
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 90
+# A decoded pixel takes up to 4 bytes (RGBA); up to two such buffers live at
+# once (decoded + converted or resized), plus the encoder's output and its copy.
+_BYTES_PER_PIXEL = 2 * 4
+_ENCODE_BUFFERS = 2 * MAX_UPLOAD_BYTES
 
 register_heif_opener()
 Image.init()
@@ -133,6 +139,17 @@ class Change(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Inspection:
+    """What the header tells: the upright size, and what a re-encode would cost."""
+
+    source_format: str
+    width: int
+    height: int
+    orientation: int
+    working_memory: int  # bytes of pixel and encode buffers `prepare` may hold; 0 if none
+
+
+@dataclass(frozen=True)
 class PreparedImage:
     """Bytes ready for the API, and what was done to get them."""
 
@@ -160,15 +177,40 @@ def check_declared(*, file_size: int | None, width: int | None, height: int | No
         check_dimensions(width, height)
 
 
+def inspect(data: bytes) -> Inspection:
+    """Read only the header: refuse what breaks a rule, and tell what `prepare` will cost.
+
+    Blocking but cheap; nothing is decoded.
+    """
+    with _reading(data) as image:
+        return _inspect_open(data, image)
+
+
 def prepare(data: bytes) -> PreparedImage:
-    """Return bytes the API accepts, or raise `ImageRejected`. Blocking."""
+    """Return bytes the API accepts, or raise `ImageRejected`. Blocking: may decode."""
+    with _reading(data) as image:
+        plan = _inspect_open(data, image)
+        if plan.source_format in _PASS_THROUGH:
+            data = _strip_trailer(data, plan.source_format)
+            if plan.orientation == 1 and len(data) <= MAX_UPLOAD_BYTES:
+                _check_integrity(data, image, plan.source_format)
+                mime: Literal["image/jpeg", "image/png"] = (
+                    "image/png" if plan.source_format == "PNG" else "image/jpeg"
+                )
+                return PreparedImage(data, mime, plan.width, plan.height, plan.source_format)
+        return _reencode(image, plan, source_bytes=len(data))
+
+
+@contextlib.contextmanager
+def _reading(data: bytes) -> Iterator[Image.Image]:
+    """Open untrusted bytes; map every way that can fail to an `ImageRejected`."""
     if not data:
         raise NotAnImage("empty file")
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise TooLargeToDownload(len(data))
     try:
         with _open(data) as image:
-            return _prepare_open(data, image)
+            yield image
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -184,7 +226,7 @@ def _open(data: bytes) -> Image.Image:
         raise NotAnImage("unrecognised bytes") from None
 
 
-def _prepare_open(data: bytes, image: Image.Image) -> PreparedImage:
+def _inspect_open(data: bytes, image: Image.Image) -> Inspection:
     source_format = image.format or "unknown"
     width, height = image.size
     if width * height > MAX_PIXELS:
@@ -193,16 +235,14 @@ def _prepare_open(data: bytes, image: Image.Image) -> PreparedImage:
     if orientation in _ROTATING_ORIENTATIONS:
         width, height = height, width
     check_dimensions(width, height)
-
-    if source_format in _PASS_THROUGH:
-        data = _strip_trailer(data, source_format)
-        if orientation == 1 and len(data) <= MAX_UPLOAD_BYTES:
-            _check_integrity(data, image, source_format)
-            mime: Literal["image/jpeg", "image/png"] = (
-                "image/png" if source_format == "PNG" else "image/jpeg"
-            )
-            return PreparedImage(data, mime, width, height, source_format)
-    return _reencode(image, source_format, rotated=orientation != 1, source_bytes=len(data))
+    needs_reencode = (
+        source_format not in _PASS_THROUGH or orientation != 1 or len(data) > MAX_UPLOAD_BYTES
+    )
+    working_memory = 0
+    if needs_reencode:
+        decoded_w, decoded_h = _decoded_size(image, source_format, len(data))
+        working_memory = decoded_w * decoded_h * _BYTES_PER_PIXEL + _ENCODE_BUFFERS
+    return Inspection(source_format, width, height, orientation, working_memory)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -225,13 +265,8 @@ def _check_integrity(data: bytes, image: Image.Image, source_format: str) -> Non
     image.load()
 
 
-def _reencode(
-    image: Image.Image, source_format: str, *, rotated: bool, source_bytes: int
-) -> PreparedImage:
-    changes = {Change.ROTATED} if rotated else set()
-    if source_format not in _PASS_THROUGH:
-        changes.add(Change.CONVERTED)
-    original_pixels = image.width * image.height
+def _decoded_size(image: Image.Image, source_format: str, source_bytes: int) -> tuple[int, int]:
+    """The pixel size a re-encode decodes at: JPEG over the limit decodes reduced."""
     if source_format in ("JPEG", "MPO") and source_bytes > MAX_UPLOAD_BYTES:
         # Re-encoded size tracks the source size: decode at the smallest DCT
         # scale that still leaves enough pixels for the target, instead of full.
@@ -239,12 +274,26 @@ def _reencode(
         target = (int(image.width * scale), int(image.height * scale))
         if min(target) >= MIN_SIDE:
             image.draft("RGB", target)
+    return image.size
+
+
+def _reencode(image: Image.Image, plan: Inspection, *, source_bytes: int) -> PreparedImage:
+    rotated = plan.orientation != 1
+    changes = {Change.ROTATED} if rotated else set()
+    if plan.source_format not in _PASS_THROUGH:
+        changes.add(Change.CONVERTED)
+    original_pixels = image.width * image.height
+    _decoded_size(image, plan.source_format, source_bytes)
     image.load()
-    upright = ImageOps.exif_transpose(image)
+    # Each step below replaces the pixels only when it must, so at most two
+    # full-size buffers are alive at once.
+    upright = ImageOps.exif_transpose(image) if rotated else image
     keep_alpha = _has_visible_alpha(upright)
-    pixels = upright.convert("RGBA" if keep_alpha else "RGB")
+    mode = "RGBA" if keep_alpha else "RGB"
+    pixels = upright if upright.mode == mode else upright.convert(mode)
+    del upright
     mime: Literal["image/jpeg", "image/png"] = "image/png" if keep_alpha else "image/jpeg"
-    if source_format == "PNG" and not keep_alpha:
+    if plan.source_format == "PNG" and not keep_alpha:
         changes.add(Change.CONVERTED)
 
     encoded = _encode(pixels, mime)
@@ -256,7 +305,7 @@ def _reencode(
     elif source_bytes > MAX_UPLOAD_BYTES:
         changes.add(Change.RECOMPRESSED)
     check_dimensions(*pixels.size)
-    return PreparedImage(encoded, mime, *pixels.size, source_format, frozenset(changes))
+    return PreparedImage(encoded, mime, *pixels.size, plan.source_format, frozenset(changes))
 
 
 def _shrink(pixels: Image.Image, encoded_size: int) -> Image.Image:

@@ -18,6 +18,7 @@ from bot.images import (
     ImageRejected,
     PreparedImage,
     check_declared,
+    inspect,
     prepare,
 )
 from bot.recognizer import RecognitionError, RecognitionResult
@@ -99,15 +100,15 @@ class PhotoPipeline:
         download: Downloader,
         *,
         max_concurrent_downloads: int,
-        max_concurrent_decodes: int,
         memory: ByteBudget,
+        decode_memory: ByteBudget,
         deadline: float,
     ) -> None:
         self._recognizer = recognizer
         self._download = download
         self._downloads = asyncio.Semaphore(max_concurrent_downloads)
-        self._decodes = asyncio.Semaphore(max_concurrent_decodes)
         self._memory = memory
+        self._decode_memory = decode_memory
         self._deadline = deadline
 
     async def run(self, incoming: IncomingImage) -> Outcome:
@@ -131,7 +132,11 @@ class PhotoPipeline:
     async def _fetch_and_recognise(self, incoming: IncomingImage) -> Recognised:
         async with self._downloads:
             data = await self._download(incoming)
-        async with self._decodes:
+        # The header tells what decoding will cost before any pixel is decoded;
+        # this budget is taken while the image's own bytes are held, never the
+        # other way round, so the two budgets cannot deadlock.
+        inspection = await asyncio.to_thread(inspect, data)
+        async with self._decode_memory.hold(inspection.working_memory):
             prepared = await asyncio.to_thread(prepare, data)
         del data
         result = await self._recognizer.recognize(prepared.data)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from tests.conftest import API_KEY, TOKEN
 
-_VARS = ("TELEGRAM_BOT_TOKEN", "DEERAPI_API_KEY", "LOG_LEVEL", "API_MAX_ATTEMPTS")
+_VARS = tuple(name.upper() for name in Settings.model_fields)
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +38,21 @@ def test_env_file_is_read(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nDEERAPI_API_KEY={API_KEY}\n")
     assert load_settings(env_file=str(env)).deerapi_api_key.get_secret_value() == API_KEY
+
+
+def test_env_example_lists_every_setting_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).parents[1] / ".env.example"
+    names = {
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert names == {name.upper() for name in Settings.model_fields}
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
+    settings = load_settings(env_file=str(example))
+    assert settings.admin_chat_id is None
+    assert settings == Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_missing_settings_are_named() -> None:

@@ -41,8 +41,8 @@ def _pipeline(recognizer: _Recognizer, download: object, deadline: float = 5.0) 
         recognizer,
         download,  # type: ignore[arg-type]
         max_concurrent_downloads=2,
-        max_concurrent_decodes=1,
         memory=ByteBudget(100_000_000),
+        decode_memory=ByteBudget(100_000_000),
         deadline=deadline,
     )
 
@@ -130,8 +130,8 @@ async def test_bytes_in_flight_are_bounded_by_the_memory_budget() -> None:
         _Slow(),
         _serve,
         max_concurrent_downloads=8,
-        max_concurrent_decodes=8,
         memory=ByteBudget(3 * memory_cost(size)),
+        decode_memory=ByteBudget(100_000_000),
         deadline=5,
     )
     await asyncio.gather(

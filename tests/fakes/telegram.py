@@ -54,6 +54,7 @@ class FakeBotApi:
         self.token = token
         self.calls: list[ApiCall] = []
         self.delivered: list[dict[str, Any]] = []
+        self.polled = asyncio.Event()
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.served_at: dict[int, float] = {}
@@ -207,6 +208,11 @@ class FakeBotApi:
         """Parameters of every message delivered to `chat_id` (failed sends excluded)."""
         return [m for m in self.delivered if int(m["chat_id"]) == chat_id]
 
+    async def wait_delivered(self, count: int, within: float = 10.0) -> None:
+        """Wait until `count` messages in all have been delivered, to any chat."""
+        async with asyncio.timeout(within), self._sent:
+            await self._sent.wait_for(lambda: len(self.delivered) >= count)
+
     async def wait_sent(
         self, chat_id: int, count: int = 1, within: float = 10.0
     ) -> list[dict[str, Any]]:
@@ -223,6 +229,8 @@ class FakeBotApi:
         method = request.match_info["method"]
         params = await _params(request)
         self.calls.append(ApiCall(method, params))
+        if method == "getUpdates":
+            self.polled.set()
         if self.faults[method]:
             return await _fault(self.faults[method].popleft())
         handler = getattr(self, f"_m_{method}", None)

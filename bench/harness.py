@@ -1,0 +1,96 @@
+"""Run the real bot as a subprocess against the fake servers, and measure it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from tests.fakes.recognizer import FakeRecognizer, Reply
+from tests.fakes.telegram import FakeBotApi
+
+TOKEN = "123456:BENCH-token-for-the-fakes-only"
+API_KEY = "bench-deerapi-key-for-the-fakes"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RssSampler:
+    """Samples a process's resident memory every `interval` seconds; keeps the peak."""
+
+    pid: int
+    interval: float = 0.01
+    peak: int = 0
+    samples: list[int] = field(default_factory=list)
+
+    async def run(self) -> None:
+        """Sample until cancelled."""
+        process = psutil.Process(self.pid)
+        with contextlib.suppress(psutil.Error):
+            while True:
+                rss = process.memory_info().rss
+                self.peak = max(self.peak, rss)
+                self.samples.append(rss)
+                await asyncio.sleep(self.interval)
+
+
+@dataclass
+class Rig:
+    """The fakes, the bot process and its memory sampler."""
+
+    telegram: FakeBotApi
+    kling: FakeRecognizer
+    process: asyncio.subprocess.Process
+    rss: RssSampler
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    *, api_latency: float, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Rig]:
+    """Start both fakes and `python -m bot` pointed at them; stop everything afterwards."""
+    telegram = FakeBotApi(TOKEN)
+    kling = FakeRecognizer()
+    kling.default = Reply(delay=api_latency)
+    await telegram.start()
+    await kling.start()
+    env = os.environ | {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "DEERAPI_API_KEY": API_KEY,
+        "DEERAPI_BASE_URL": kling.base_url,
+        "TELEGRAM_API_BASE_URL": telegram.base_url,
+        "TELEGRAM_FILE_BASE_URL": telegram.base_file_url,
+        "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=ROOT / "bench", env=env
+    )
+    sampler = RssSampler(process.pid)
+    sampling = asyncio.create_task(sampler.run())
+    try:
+        await asyncio.wait_for(telegram.polled.wait(), 30)
+        yield Rig(telegram, kling, process, sampler)
+    finally:
+        sampling.cancel()
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+        await telegram.close()
+        await kling.close()
+
+
+def now() -> float:
+    """Monotonic seconds, the clock the fakes stamp calls with."""
+    return time.monotonic()
