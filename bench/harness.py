@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.fakes import bot_environment
 from tests.fakes.recognizer import FakeRecognizer, Reply
 from tests.fakes.telegram import FakeBotApi
 
@@ -62,15 +63,12 @@ async def running_bot(
     kling.default = Reply(delay=api_latency)
     await telegram.start()
     await kling.start()
-    env = os.environ | {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "DEERAPI_API_KEY": API_KEY,
-        "DEERAPI_BASE_URL": kling.base_url,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "TELEGRAM_FILE_BASE_URL": telegram.base_file_url,
-        "LOG_LEVEL": "WARNING",
-        **(extra_env or {}),
-    }
+    env = (
+        os.environ
+        | bot_environment(telegram, kling, API_KEY)
+        | {"LOG_LEVEL": "WARNING"}
+        | (extra_env or {})
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=ROOT / "bench", env=env
     )

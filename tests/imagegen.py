@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import random
+import struct
+import zlib
 from typing import Any
 
 from PIL import Image
@@ -53,3 +55,18 @@ def jpeg(width: int, height: int, **kwargs: Any) -> bytes:
 def png(width: int, height: int, **kwargs: Any) -> bytes:
     """A PNG of the given size."""
     return image_bytes(width, height, "PNG", **kwargs)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG that claims a huge canvas: what a decompression bomb looks like."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )

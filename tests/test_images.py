@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import struct
-import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -27,22 +25,7 @@ from bot.images import (
     check_dimensions,
     prepare,
 )
-from tests.imagegen import image_bytes, jpeg, png
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    body = kind + payload
-    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG that claims a huge canvas: what a decompression bomb looks like."""
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + _chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
-        + _chunk(b"IEND", b"")
-    )
+from tests.imagegen import image_bytes, jpeg, png, png_bomb
 
 
 @pytest.mark.parametrize(
@@ -174,13 +157,13 @@ def test_truncated_files_are_refused_as_corrupt(maker: object) -> None:
 
 def test_pixel_bomb_is_refused_from_the_header_with_its_size() -> None:
     with pytest.raises(TooManyPixels) as caught:
-        prepare(_png_header_only(8000, 8000))
+        prepare(png_bomb(8000, 8000))
     assert (caught.value.width, caught.value.height) == (8000, 8000)
 
 
 def test_pixel_bomb_far_over_the_budget_is_stopped_by_pillow() -> None:
     with pytest.raises(TooManyPixels):
-        prepare(_png_header_only(30000, 30000))
+        prepare(png_bomb(30000, 30000))
 
 
 @pytest.mark.parametrize(

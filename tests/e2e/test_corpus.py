@@ -8,8 +8,6 @@ person is told where it matters), or refused for a named rule with no API call.
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,23 +18,9 @@ from bot.app import BotService
 from bot.images import MAX_UPLOAD_BYTES
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi
-from tests.imagegen import image_bytes, jpeg, png
+from tests.imagegen import image_bytes, jpeg, png, png_bomb
 
 CHAT = 6006
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    body = kind + payload
-    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
-
-
-def _png_bomb() -> bytes:
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", struct.pack(">IIBBBBB", 8000, 8000, 8, 2, 0, 0, 0))
-        + _chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
-        + _chunk(b"IEND", b"")
-    )
 
 
 def _animated_gif() -> bytes:
@@ -126,7 +110,12 @@ CASES = [
     Case("truncated png", lambda: png(800, 600, noise=True)[:40_000], "refused", "damaged"),
     Case("jpeg + zip", lambda: jpeg(640, 480) + b"PK\x03\x04" + b"\0" * 40, "refused", "another"),
     Case("png + html", lambda: png(640, 480) + b"<html><script>x</script>", "refused", "another"),
-    Case("pixel bomb", _png_bomb, "refused", "8000 x 8000 px; I can check at most 50"),
+    Case(
+        "pixel bomb",
+        lambda: png_bomb(8000, 8000),
+        "refused",
+        "8000 x 8000 px; I can check at most 50",
+    ),
     Case("over 20 MB", lambda: b"x", "refused", "25.0 MB", declared_size=25_000_000),
 ]
 

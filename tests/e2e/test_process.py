@@ -8,7 +8,8 @@ import os
 import signal
 from pathlib import Path
 
-from tests.conftest import API_KEY, SECRETS, TOKEN
+from tests.conftest import API_KEY, SECRETS
+from tests.fakes import bot_environment
 from tests.fakes.recognizer import FakeRecognizer, Reply
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import jpeg
@@ -20,14 +21,7 @@ RUN_SCRIPT = Path(__file__).parents[2] / "scripts" / "run"
 async def test_process_answers_and_finishes_photos_in_flight_on_sigterm(
     telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
 ) -> None:
-    env = os.environ | {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "DEERAPI_API_KEY": API_KEY,
-        "DEERAPI_BASE_URL": kling.base_url,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "TELEGRAM_FILE_BASE_URL": telegram.base_file_url,
-        "LOG_LEVEL": "DEBUG",
-    }
+    env = os.environ | bot_environment(telegram, kling, API_KEY) | {"LOG_LEVEL": "DEBUG"}
     process = await asyncio.create_subprocess_exec(
         RUN_SCRIPT, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
     )

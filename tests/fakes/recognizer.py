@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.fakes.server import LocalServer
 
 PATH = "/kling/v1/videos/image-recognize"
 SEGMENT_TYPES = ("head_seg", "face_seg", "cloth_seg", "object_seg")
@@ -67,7 +68,7 @@ class Received:
     decoded: bytes | None
 
 
-class FakeRecognizer:
+class FakeRecognizer(LocalServer):
     """Answers scripted replies in order, then `default` for every later call."""
 
     def __init__(self) -> None:
@@ -78,25 +79,15 @@ class FakeRecognizer:
         self.in_flight = 0
         self.peak_in_flight = 0
         self._arrived = asyncio.Condition()
-        self._server: TestServer | None = None
 
-    async def start(self) -> None:
-        """Listen on an ephemeral port of 127.0.0.1."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
+        """The one endpoint."""
         app.router.add_post(PATH, self._recognize)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server(access_log=None)
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            await self._server.close()
 
     @property
     def base_url(self) -> str:
         """The value for DEERAPI_BASE_URL."""
-        assert self._server is not None
-        return str(self._server.make_url("")).rstrip("/")
+        return self.root
 
     async def wait_received(self, count: int, within: float = 10.0) -> None:
         """Wait until `count` requests have arrived (answered or not)."""

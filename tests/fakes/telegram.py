@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.fakes.server import LocalServer
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Segment bot", "username": "segment_bot"}
 MAX_BOT_DOWNLOAD = 20 * 1024 * 1024
@@ -47,7 +48,7 @@ class ApiCall:
     at: float = field(default_factory=time.monotonic)
 
 
-class FakeBotApi:
+class FakeBotApi(LocalServer):
     """Serve the Bot API for one token; see the module doc for what it answers."""
 
     def __init__(self, token: str) -> None:
@@ -65,26 +66,11 @@ class FakeBotApi:
         self._file_ids = itertools.count(1)
         self._chats: dict[int, dict[str, Any]] = {}
         self._sent = asyncio.Condition()
-        self._server: TestServer | None = None
 
-    async def start(self) -> None:
-        """Listen on an ephemeral port of 127.0.0.1."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
+        """Bot API methods and file downloads, both under the token."""
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server(access_log=None)
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            await self._server.close()
-
-    @property
-    def root(self) -> str:
-        """http://127.0.0.1:PORT"""
-        assert self._server is not None
-        return str(self._server.make_url("")).rstrip("/")
 
     @property
     def base_url(self) -> str:
