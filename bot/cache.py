@@ -1,0 +1,85 @@
+"""Recognition results kept for a while, and identical images in flight sharing one call."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from types import MappingProxyType
+
+from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
+from bot.storage import Storage
+
+
+def file_key(file_unique_id: str) -> str:
+    """Cache key for a Telegram file (the same file forwarded or sent again)."""
+    return f"file:{file_unique_id}"
+
+
+def bytes_key(data: bytes) -> str:
+    """Cache key for the exact bytes sent to the API."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class ResultCache:
+    """Results by key for `ttl` seconds, in `Storage`; one API call per key at a time."""
+
+    def __init__(
+        self, storage: Storage, ttl: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._storage = storage
+        self._ttl = ttl
+        self._clock = clock
+        # Bounded by the number of photos in flight: an entry lives for one call.
+        self._flights: dict[str, asyncio.Future[RecognitionResult]] = {}
+
+    async def get(self, key: str) -> RecognitionResult | None:
+        """The cached result for `key`, if fresh."""
+        raw = await self._storage.cached_result(key, self._clock())
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return RecognitionResult(MappingProxyType(dict(data["segments"])), data["request_id"])
+
+    async def put(self, keys: Sequence[str], result: RecognitionResult) -> None:
+        """Keep `result` under every key for the TTL."""
+        raw = json.dumps({"segments": dict(result.segments), "request_id": result.request_id})
+        now = self._clock()
+        await self._storage.cache_result(keys, raw, now=now, expires_at=now + self._ttl)
+
+    async def shared(
+        self, key: str, compute: Callable[[], Awaitable[RecognitionResult]]
+    ) -> tuple[RecognitionResult, bool]:
+        """The result for `key`: cached, joined from a call in flight, or computed once.
+
+        Returns (result, True) when no new call was made for this caller.
+        """
+        cached = await self.get(key)
+        if cached is not None:
+            return cached, True
+        flight = self._flights.get(key)
+        if flight is not None:
+            return await asyncio.shield(flight), True
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        try:
+            result = await compute()
+        except asyncio.CancelledError:
+            flight.set_exception(
+                RecognitionError(ErrorKind.TIMEOUT, detail="shared call was cancelled")
+            )
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(result)
+            return result, False
+        finally:
+            del self._flights[key]
+            # Mark a failure as seen: with no follower waiting, asyncio would
+            # otherwise warn that the exception was never retrieved.
+            if flight.done() and not flight.cancelled():
+                flight.exception()

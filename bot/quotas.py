@@ -1,0 +1,104 @@
+"""Daily limits on API calls: per person and for the whole bot, reset at 00:00 UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from bot.storage import Storage
+
+GLOBAL = "global"
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+class QuotaExceeded(Exception):
+    """A daily limit is used up."""
+
+    def __init__(self, scope: Literal["user", "global"], limit: int, resets_at: datetime) -> None:
+        self.scope = scope
+        self.limit = limit
+        self.resets_at = resets_at
+        super().__init__(f"{scope} daily limit of {limit} reached")
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Uses counted for one API call, to give back if the call fails."""
+
+    day: str
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What is left today; None where there is no limit."""
+
+    user: int | None
+    overall: int | None
+    resets_at: datetime
+
+
+class Quotas:
+    """Counts API calls against the limits; a limit of 0 means none."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        per_user: int,
+        overall: int,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._storage = storage
+        self._per_user = per_user
+        self._overall = overall
+        self._clock = clock
+
+    def resets_at(self) -> datetime:
+        """The next 00:00 UTC."""
+        today = self._clock().astimezone(UTC).date()
+        return datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+
+    def _day(self) -> str:
+        return self._clock().astimezone(UTC).date().isoformat()
+
+    async def take(self, user_id: int | None) -> Charge:
+        """Count one call for `user_id` (None: only the overall limit); raise if over."""
+        charges = []
+        if self._overall:
+            charges.append((GLOBAL, self._overall))
+        if user_id is not None and self._per_user:
+            charges.append((_user(user_id), self._per_user))
+        day = self._day()
+        if charges:
+            over = await self._storage.take_quota(day, charges)
+            if over == GLOBAL:
+                raise QuotaExceeded("global", self._overall, self.resets_at())
+            if over is not None:
+                raise QuotaExceeded("user", self._per_user, self.resets_at())
+        return Charge(day, tuple(subject for subject, _ in charges))
+
+    async def refund(self, charge: Charge) -> None:
+        """Give back what `take` counted."""
+        if charge.subjects:
+            await self._storage.refund_quota(charge.day, charge.subjects)
+
+    async def remaining(self, user_id: int) -> Remaining:
+        """Calls left today for `user_id` and overall."""
+        day = self._day()
+        user = overall = None
+        if self._per_user:
+            user = max(0, self._per_user - await self._storage.quota_used(day, _user(user_id)))
+        if self._overall:
+            overall = max(0, self._overall - await self._storage.quota_used(day, GLOBAL))
+        return Remaining(user, overall, self.resets_at())
+
+
+def _user(user_id: int) -> str:
+    return f"user:{user_id}"

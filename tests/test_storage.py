@@ -1,0 +1,74 @@
+"""The SQLite backend: settings, quotas, cache and counts behave and persist."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+from bot.moderation import Action, ChatSettings
+from bot.recognizer import Segment
+from bot.storage import SqliteStorage
+
+
+async def test_settings_default_update_and_survive_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "nested" / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    assert await storage.chat_settings(1) == ChatSettings()
+    wanted = ChatSettings(moderate=True, forbid=frozenset({Segment.FACE}), action=Action.REPORT)
+    assert await storage.update_chat_settings(1, lambda _: wanted) == wanted
+    await storage.close()
+
+    reopened = await SqliteStorage.open(path)
+    assert await reopened.chat_settings(1) == wanted
+    assert await reopened.chat_settings(2) == ChatSettings()
+    await reopened.close()
+
+
+async def test_concurrent_setting_changes_all_apply(storage: SqliteStorage) -> None:
+    changes = [
+        lambda s: s.forbidding(Segment.FACE),
+        lambda s: s.requiring(Segment.CLOTHING),
+        lambda s: replace(s, moderate=True),
+        lambda s: replace(s, action=Action.DELETE),
+    ]
+    await asyncio.gather(*(storage.update_chat_settings(5, change) for change in changes))
+    assert await storage.chat_settings(5) == ChatSettings(
+        moderate=True,
+        forbid=frozenset({Segment.FACE}),
+        require=frozenset({Segment.CLOTHING}),
+        action=Action.DELETE,
+    )
+
+
+async def test_a_change_that_returns_none_stores_nothing(storage: SqliteStorage) -> None:
+    assert await storage.update_chat_settings(5, lambda _: None) == ChatSettings()
+
+
+async def test_quota_is_all_or_nothing_and_refundable(storage: SqliteStorage) -> None:
+    day = "2026-11-25"
+    charges = [("global", 3), ("user:1", 1)]
+    assert await storage.take_quota(day, charges) is None
+    assert await storage.take_quota(day, charges) == "user:1"
+    assert await storage.quota_used(day, "global") == 1, "a refused take counts nothing"
+    await storage.refund_quota(day, ["global", "user:1"])
+    assert await storage.quota_used(day, "user:1") == 0
+    results = await asyncio.gather(*(storage.take_quota(day, [("global", 3)]) for _ in range(5)))
+    assert results.count(None) == 3
+    assert await storage.quota_used("2026-11-26", "global") == 0
+
+
+async def test_cache_entries_expire(storage: SqliteStorage) -> None:
+    await storage.cache_result(["a", "b"], "{}", now=100.0, expires_at=200.0)
+    assert await storage.cached_result("a", 150.0) == "{}"
+    assert await storage.cached_result("b", 199.9) == "{}"
+    assert await storage.cached_result("a", 200.0) is None
+    await storage.cache_result(["c"], "[]", now=300.0, expires_at=400.0)
+    assert await storage.cached_result("a", 0.0) is None, "expired rows are swept on writes"
+
+
+async def test_daily_counts(storage: SqliteStorage) -> None:
+    for name in ("photos", "photos", "api_calls"):
+        await storage.add_count("2026-11-25", name)
+    assert await storage.counts("2026-11-25") == {"photos": 2, "api_calls": 1}
+    assert await storage.counts("2026-11-26") == {}
