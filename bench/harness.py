@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ async def running_bot(
         | {"LOG_LEVEL": "WARNING"}
         | (extra_env or {})
     )
+    workdir = tempfile.TemporaryDirectory(prefix="bench-")
+    env["DATABASE_PATH"] = str(Path(workdir.name) / "bot.sqlite3")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=ROOT / "bench", env=env
     )
@@ -87,6 +90,7 @@ async def running_bot(
                 process.kill()
         await telegram.close()
         await kling.close()
+        workdir.cleanup()
 
 
 def now() -> float:

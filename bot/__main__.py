@@ -11,7 +11,7 @@ import sys
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import BotService
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 
 EXIT_CONFIG = 2
@@ -35,7 +35,8 @@ def _return_large_buffers_to_the_os() -> None:
         mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
 
 
-async def _serve(service: BotService) -> None:
+async def _serve(settings: Settings) -> None:
+    service = await BotService.open(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -53,7 +54,7 @@ def main() -> int:
     configure_logging(settings.log_level, settings.secrets())
     _return_large_buffers_to_the_os()
     try:
-        asyncio.run(_serve(BotService(settings)))
+        asyncio.run(_serve(settings))
     except InvalidToken:
         # The library's message quotes the token; say it in our own words.
         print("configuration error: TELEGRAM_BOT_TOKEN was rejected by Telegram", file=sys.stderr)

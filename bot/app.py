@@ -1,4 +1,4 @@
-"""Composition root: settings in, a ready python-telegram-bot `Application` out."""
+"""Composition root: settings in, the whole bot out, and its run loop."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.access import Access
 from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
+from bot.cache import ResultCache
 from bot.config import Settings
-from bot.handlers import AnyApplication, Handlers, TelegramDownloader, admin_sender
+from bot.handlers import AnyApplication, Handlers, Services, TelegramDownloader, admin_sender
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
+from bot.moderator import Moderator
 from bot.pipeline import PhotoPipeline
+from bot.quotas import Quotas
 from bot.recognizer import Recognizer, RetryPolicy
+from bot.stats import Stats
+from bot.storage import SqliteStorage, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -24,17 +31,27 @@ UPDATE_QUEUE_SIZE = 256
 LONG_POLL_TIMEOUT = 30
 SHUTDOWN_SLACK = 15.0
 COMMANDS = (
-    BotCommand("help", "What I do and which images I accept"),
-    BotCommand("start", "Introduction"),
+    ("help", N_("What I do and which images I accept")),
+    ("check", N_("Check the photo this replies to")),
+    ("quota", N_("Checks left today")),
+    ("policy", N_("This chat's moderation settings")),
+    ("moderate", N_("Admins: moderation on or off")),
+    ("forbid", N_("Admins: forbid a segment")),
+    ("require", N_("Admins: require a segment")),
+    ("allow", N_("Admins: drop the rule for a segment")),
+    ("action", N_("Admins: warn, delete or report")),
+    ("lang", N_("Language: en, ru, zh or auto")),
 )
 
 
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, storage: Storage) -> None:
         self.settings = settings
+        self.storage = storage
         self.ready = asyncio.Event()
+        self.catalogs = Catalogs()
         self.recognizer = Recognizer(
             base_url=settings.deerapi_base_url,
             api_key=settings.deerapi_api_key.get_secret_value(),
@@ -47,24 +64,61 @@ class BotService:
             ),
         )
         self.app = _build_application(settings)
+        bot = self.app.bot
+        quotas = Quotas(
+            storage, per_user=settings.user_daily_limit, overall=settings.global_daily_limit
+        )
+        stats = Stats(storage)
         pipeline = PhotoPipeline(
             self.recognizer,
-            TelegramDownloader(self.app.bot, settings.telegram_timeout_seconds),
+            TelegramDownloader(bot, settings.telegram_timeout_seconds),
+            cache=ResultCache(storage, ttl=settings.cache_ttl_hours * 3600),
+            quotas=quotas,
+            stats=stats,
             max_concurrent_downloads=settings.max_concurrent_downloads,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
             decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
         )
         admin = settings.admin_chat_id
-        alerts = OperatorAlerts(admin_sender(self.app.bot, admin) if admin is not None else None)
-        Handlers(pipeline, alerts).register(self.app)
+        alerts = OperatorAlerts(admin_sender(bot, admin) if admin is not None else None)
+        services = Services(
+            pipeline=pipeline,
+            storage=storage,
+            quotas=quotas,
+            stats=stats,
+            access=Access(
+                allowed_users=settings.allowed_user_ids,
+                allowed_chats=settings.allowed_chat_ids,
+                bot_admins=settings.admin_user_ids,
+            ),
+            catalogs=self.catalogs,
+            alerts=alerts,
+            moderator=Moderator(
+                bot, storage, pipeline, alerts, report_chat_id=settings.report_chat_id
+            ),
+            album_quiet_seconds=settings.album_quiet_seconds,
+        )
+        Handlers(services, self.app).register(self.app)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> BotService:
+        """Open the storage the settings name and build the bot on it."""
+        return cls(settings, await SqliteStorage.open(settings.database_path))
+
+    async def _set_commands(self) -> None:
+        for language in LANGUAGES:
+            tr = self.catalogs.get(language)
+            commands = [BotCommand(name, tr.gettext(text)) for name, text in COMMANDS]
+            code = None if language == DEFAULT_LANGUAGE else language
+            await self.app.bot.set_my_commands(commands, language_code=code)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll for updates until `stop` is set, then finish the photos in flight."""
         app = self.app
         try:
             async with app:
-                await app.bot.set_my_commands(COMMANDS)
+                await self._set_commands()
                 assert app.updater is not None
                 await app.updater.start_polling(
                     timeout=LONG_POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
@@ -81,6 +135,7 @@ class BotService:
                     await app.stop()
         finally:
             await self.recognizer.aclose()
+            await self.storage.close()
 
 
 def _build_application(settings: Settings) -> AnyApplication:

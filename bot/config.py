@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
@@ -41,11 +41,28 @@ class Settings(BaseSettings):
     max_concurrent_downloads: int = Field(default=8, ge=1, le=256)
     max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
     photo_deadline_seconds: float = Field(default=90.0, gt=0, le=600)
+    database_path: str = "data/bot.sqlite3"
+    cache_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    user_daily_limit: int = Field(default=50, ge=0)
+    global_daily_limit: int = Field(default=2000, ge=0)
+    admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    report_chat_id: int | None = None
+    album_quiet_seconds: float = Field(default=1.0, gt=0, le=30)
     memory_budget_mb: int = Field(default=160, ge=50, le=100_000)
     decode_budget_mb: int = Field(default=120, ge=50, le=100_000)
     admin_chat_id: int | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        # Comma- or space-separated ids, as people write them in .env files.
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(",", " ").split())
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

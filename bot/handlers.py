@@ -1,6 +1,7 @@
 """Telegram glue: turn updates into pipeline calls and outcomes into one reply each.
 
-Telegram types stop here; everything below takes plain values.
+Telegram types stop in this layer (with `moderator.py`); everything below takes
+plain values.
 """
 
 from __future__ import annotations
@@ -8,27 +9,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import Bot, Message, ReplyParameters, Update
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction, ChatMemberStatus, ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import messages
+from bot.access import Access
+from bot.albums import AlbumCollector
 from bot.alerts import OperatorAlerts, Send
+from bot.i18n import LANGUAGES, Catalogs, Translations, pick_language
 from bot.images import MAX_DOWNLOAD_BYTES, TooLargeToDownload
-from bot.pipeline import DownloadError, IncomingImage, PhotoPipeline
+from bot.moderation import Action, ChatSettings, parse_segment
+from bot.moderator import Moderator
+from bot.pipeline import DownloadError, IncomingImage, PhotoPipeline, Requester
+from bot.quotas import Quotas, utc_now
+from bot.stats import Stats
+from bot.storage import Storage
 
 logger = logging.getLogger(__name__)
 
 REPLY_ATTEMPTS = 3
 DOWNLOAD_ATTEMPTS = 2
 CHAT_ACTION_INTERVAL = 4.5  # Telegram shows a chat action for about 5 s.
+ADMIN_CACHE_SECONDS = 60.0
+ADMIN_CACHE_SIZE = 10_000
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+Context = ContextTypes.DEFAULT_TYPE
+Item = tuple[Message, IncomingImage]
+Changed = ChatSettings | str  # new settings, or a sentence saying what was wrong
 
 
 class TelegramDownloader:
@@ -84,82 +101,364 @@ def admin_sender(bot: Bot, chat_id: int) -> Send:
     return send
 
 
-class Handlers:
-    """The bot's update callbacks, bound to one pipeline."""
+@dataclass(frozen=True)
+class Services:
+    """What the handlers work with."""
 
-    def __init__(self, pipeline: PhotoPipeline, alerts: OperatorAlerts) -> None:
-        self._pipeline = pipeline
-        self._alerts = alerts
+    pipeline: PhotoPipeline
+    storage: Storage
+    quotas: Quotas
+    stats: Stats
+    access: Access
+    catalogs: Catalogs
+    alerts: OperatorAlerts
+    moderator: Moderator
+    album_quiet_seconds: float
+
+
+def incoming_image(message: Message) -> IncomingImage | None:
+    """The image a message carries: the largest photo size, or any document."""
+    if message.photo:
+        largest = message.photo[-1]
+        return IncomingImage(
+            file_id=largest.file_id,
+            file_unique_id=largest.file_unique_id,
+            file_size=largest.file_size,
+            width=largest.width,
+            height=largest.height,
+        )
+    if message.document:
+        # Its bytes decide whether it is an image, not its name or MIME type.
+        return IncomingImage(
+            file_id=message.document.file_id,
+            file_unique_id=message.document.file_unique_id,
+            file_size=message.document.file_size,
+        )
+    return None
+
+
+class Handlers:
+    """The bot's update callbacks."""
+
+    def __init__(self, services: Services, app: AnyApplication) -> None:
+        self._s = services
+        self._bot = app.bot
+        self._albums: AlbumCollector[Item] = AlbumCollector(
+            app.create_task, quiet=services.album_quiet_seconds
+        )
+        self._admin_cache: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
 
     def register(self, app: AnyApplication) -> None:
         """Attach every handler; edited messages are ignored so no photo is answered twice."""
         new = filters.UpdateType.MESSAGE
-        app.add_handler(CommandHandler(["start", "help"], self.help, filters=new))
-        app.add_handler(MessageHandler(new & filters.PHOTO, self.photo, block=False))
-        app.add_handler(MessageHandler(new & filters.Document.ALL, self.document, block=False))
+        commands: dict[str, Callable[[Update, Context], Coroutine[Any, Any, None]]] = {
+            "start": self.help,
+            "help": self.help,
+            "check": self.check,
+            "moderate": self.moderate,
+            "forbid": self.segment_rule,
+            "require": self.segment_rule,
+            "allow": self.segment_rule,
+            "action": self.action,
+            "policy": self.policy,
+            "lang": self.lang,
+            "quota": self.quota,
+            "stats": self.stats,
+        }
+        for name, callback in commands.items():
+            app.add_handler(CommandHandler(name, callback, filters=new, block=False))
+        images = new & (filters.PHOTO | filters.Document.ALL)
+        app.add_handler(MessageHandler(images, self.image, block=False))
         app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE, self.hint))
         app.add_error_handler(self.error)
 
-    async def help(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    # -- helpers ---------------------------------------------------------
+
+    async def _context(self, message: Message) -> tuple[ChatSettings, Translations]:
+        settings = await self._s.storage.chat_settings(message.chat_id)
+        user = message.from_user
+        language = pick_language(settings.language, user.language_code if user else None)
+        return settings, self._s.catalogs.get(language)
+
+    async def _tr(self, message: Message) -> Translations:
+        return (await self._context(message))[1]
+
+    def _allowed(self, message: Message) -> bool:
+        return self._s.access.allows(
+            user_id=message.from_user.id if message.from_user else None,
+            chat_id=message.chat_id,
+            private=message.chat.type == ChatType.PRIVATE,
+        )
+
+    def _requester(self, message: Message) -> Requester:
+        user_id = message.from_user.id if message.from_user else None
+        return Requester(user_id, exempt=self._s.access.is_bot_admin(user_id))
+
+    async def _admitted(self, message: Message, tr: Translations) -> bool:
+        """Whether to serve this message; a private stranger is told why not."""
+        if self._allowed(message):
+            return True
+        if message.chat.type == ChatType.PRIVATE:
+            await _reply(message, messages.not_allowed(tr))
+        return False
+
+    async def _is_chat_admin(self, message: Message) -> bool:
+        """Bot admins, anyone in a private chat, and the group's admins (asked of
+        Telegram, remembered for a minute)."""
+        user = message.from_user
+        if message.chat.type == ChatType.PRIVATE or self._s.access.is_bot_admin(
+            user.id if user else None
+        ):
+            return True
+        if message.sender_chat is not None and message.sender_chat.id == message.chat_id:
+            return True  # an anonymous admin posting as the group
+        if user is None:
+            return False
+        key = (message.chat_id, user.id)
+        cached = self._admin_cache.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            member = await self._bot.get_chat_member(message.chat_id, user.id)
+        except TelegramError as exc:
+            logger.warning("could not check admin rights: %s", exc.message)
+            return False
+        is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        self._admin_cache[key] = (is_admin, now + ADMIN_CACHE_SECONDS)
+        self._admin_cache.move_to_end(key)
+        if len(self._admin_cache) > ADMIN_CACHE_SIZE:
+            self._admin_cache.popitem(last=False)
+        return is_admin
+
+    async def _change_settings(
+        self, update: Update, change: Callable[[ChatSettings, list[str], Translations], Changed]
+    ) -> None:
+        """Shared path of the settings commands: admission, admin check, change, answer.
+
+        `change` returns the new settings, or a sentence when the arguments are wrong.
+        """
+        message = update.effective_message
+        if message is None:
+            return
+        tr = await self._tr(message)
+        if not await self._admitted(message, tr):
+            return
+        if not await self._is_chat_admin(message):
+            await _reply(message, messages.admins_only(tr))
+            return
+        args = [word.lower() for word in (message.text or "").split()[1:]]
+        problem: str | None = None
+
+        def apply(current: ChatSettings) -> ChatSettings | None:
+            nonlocal problem
+            changed = change(current, args, tr)
+            if isinstance(changed, str):
+                problem = changed
+                return None
+            return changed
+
+        saved = await self._s.storage.update_chat_settings(message.chat_id, apply)
+        if problem is not None:
+            await _reply(message, problem)
+            return
+        await _reply(message, messages.settings_saved(saved, await self._tr(message)))
+
+    # -- commands --------------------------------------------------------
+
+    async def help(self, update: Update, _: Context) -> None:
         """/start and /help: what the bot does and what it accepts."""
-        if update.effective_message:
-            await _reply(update.effective_message, messages.HELP)
+        message = update.effective_message
+        if message is None:
+            return
+        tr = await self._tr(message)
+        if await self._admitted(message, tr):
+            await _reply(message, messages.help_text(tr))
 
-    async def hint(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    async def hint(self, update: Update, _: Context) -> None:
         """Anything else in a private chat: one line on what to send."""
-        if update.effective_message:
-            await _reply(update.effective_message, messages.HINT)
-
-    async def photo(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        """A compressed photo: the largest size Telegram offers."""
         message = update.effective_message
-        if message is None or not message.photo:
+        if message is None:
             return
-        largest = message.photo[-1]
-        await self._answer(
-            message,
-            IncomingImage(
-                file_id=largest.file_id,
-                file_unique_id=largest.file_unique_id,
-                file_size=largest.file_size,
-                width=largest.width,
-                height=largest.height,
-            ),
-        )
+        tr = await self._tr(message)
+        if await self._admitted(message, tr):
+            await _reply(message, messages.hint(tr))
 
-    async def document(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        """A file: its bytes decide whether it is an image, not its name or MIME type."""
+    async def moderate(self, update: Update, _: Context) -> None:
+        """/moderate on|off."""
+
+        def change(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
+            if args[:1] == ["on"]:
+                return replace(settings, moderate=True)
+            if args[:1] == ["off"]:
+                return replace(settings, moderate=False)
+            return messages.usage("moderate", tr)
+
+        await self._change_settings(update, change)
+
+    async def segment_rule(self, update: Update, _: Context) -> None:
+        """/forbid, /require and /allow a segment."""
         message = update.effective_message
-        if message is None or message.document is None:
-            return
-        document = message.document
-        await self._answer(
-            message,
-            IncomingImage(
-                file_id=document.file_id,
-                file_unique_id=document.file_unique_id,
-                file_size=document.file_size,
-            ),
-        )
+        command = (message.text or "").split()[0].lstrip("/").split("@")[0] if message else ""
 
-    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        def change(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
+            if len(args) != 1:
+                return messages.usage(command, tr)
+            segment = parse_segment(args[0])
+            if segment is None:
+                return messages.unknown_segment(args[0], tr)
+            if command == "forbid":
+                return settings.forbidding(segment)
+            if command == "require":
+                return settings.requiring(segment)
+            return settings.allowing(segment)
+
+        await self._change_settings(update, change)
+
+    async def action(self, update: Update, _: Context) -> None:
+        """/action warn|delete|report."""
+
+        def change(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
+            try:
+                return replace(settings, action=Action(args[0] if args else ""))
+            except ValueError:
+                return messages.usage("action", tr)
+
+        await self._change_settings(update, change)
+
+    async def lang(self, update: Update, _: Context) -> None:
+        """/lang en|ru|zh|auto: the chat's language (auto: each person's own)."""
+
+        def change(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
+            choice = args[0] if args else ""
+            if choice == "auto":
+                return replace(settings, language=None)
+            if choice in LANGUAGES:
+                return replace(settings, language=choice)
+            return messages.usage("lang", tr)
+
+        await self._change_settings(update, change)
+
+    async def policy(self, update: Update, _: Context) -> None:
+        """/policy: anyone may see the chat's settings."""
+        message = update.effective_message
+        if message is None:
+            return
+        settings, tr = await self._context(message)
+        if await self._admitted(message, tr):
+            await _reply(message, messages.settings_text(settings, tr))
+
+    async def quota(self, update: Update, _: Context) -> None:
+        """/quota: checks left today."""
+        message = update.effective_message
+        if message is None or message.from_user is None:
+            return
+        tr = await self._tr(message)
+        if not await self._admitted(message, tr):
+            return
+        remaining = None
+        if not self._s.access.is_bot_admin(message.from_user.id):
+            remaining = await self._s.quotas.remaining(message.from_user.id)
+        await _reply(message, messages.quota_report(remaining, tr, utc_now()))
+
+    async def stats(self, update: Update, _: Context) -> None:
+        """/stats for the bot's admins."""
+        message = update.effective_message
+        if message is None:
+            return
+        tr = await self._tr(message)
+        if not self._s.access.is_bot_admin(message.from_user.id if message.from_user else None):
+            await _reply(message, messages.bot_admins_only(tr))
+            return
+        today = await self._s.stats.today()
+        await _reply(message, messages.stats_report(self._s.stats.since_start, today, tr))
+
+    async def check(self, update: Update, _: Context) -> None:
+        """/check as a reply to a photo or image file: its summary, in groups too."""
+        message = update.effective_message
+        if message is None:
+            return
+        tr = await self._tr(message)
+        if not await self._admitted(message, tr):
+            return
+        target = message.reply_to_message
+        incoming = incoming_image(target) if target else None
+        if target is None or incoming is None:
+            await _reply(message, messages.check_usage(tr))
+            return
+        await self._answer(target, incoming, self._requester(message), tr)
+
+    # -- images ----------------------------------------------------------
+
+    async def image(self, update: Update, _: Context) -> None:
+        """A photo or a file: answered in private chats, moderated in groups that ask."""
+        message = update.effective_message
+        if message is None:
+            return
+        incoming = incoming_image(message)
+        settings, tr = await self._context(message)
+        if incoming is None or not await self._admitted(message, tr):
+            return
+        private = message.chat.type == ChatType.PRIVATE
+        if not private and not settings.moderate:
+            return
+        if message.media_group_id:
+            key = f"{message.chat_id}:{message.media_group_id}"
+            complete = self._answer_album if private else self._moderate_album
+            self._albums.add(key, (message, incoming), complete)
+            return
+        if private:
+            await self._answer(message, incoming, self._requester(message), tr)
+        else:
+            await self._s.moderator.moderate([(message, incoming)], settings, tr)
+
+    async def _answer(
+        self, message: Message, incoming: IncomingImage, requester: Requester, tr: Translations
+    ) -> None:
+        async with _showing_work(message):
+            try:
+                outcome = await self._s.pipeline.run(incoming, requester)
+                await self._s.alerts.observe(outcome)
+                text = messages.reply_for(outcome, tr, utc_now())
+            except Exception:
+                error_id = _new_error_id()
+                logger.exception("unexpected error id=%s while handling a photo", error_id)
+                text = messages.apology(error_id, tr)
+        await _reply(message, text)
+
+    async def _answer_album(self, items: list[Item]) -> None:
+        first = items[0][0]
+        tr = await self._tr(first)
+        requester = self._requester(first)
+        async with _showing_work(first):
+            try:
+                outcomes = await asyncio.gather(
+                    *(self._s.pipeline.run(incoming, requester) for _, incoming in items)
+                )
+                for outcome in outcomes:
+                    await self._s.alerts.observe(outcome)
+                text = messages.album_reply(outcomes, tr, utc_now())
+            except Exception:
+                error_id = _new_error_id()
+                logger.exception("unexpected error id=%s while handling an album", error_id)
+                text = messages.apology(error_id, tr)
+        await _reply(first, text)
+
+    async def _moderate_album(self, items: list[Item]) -> None:
+        settings, tr = await self._context(items[0][0])
+        try:
+            await self._s.moderator.moderate(items, settings, tr)
+        except Exception:
+            logger.exception("unexpected error while moderating an album")
+
+    async def error(self, update: object, context: Context) -> None:
         """Anything unexpected: the log gets the traceback, the person an id to quote."""
         error_id = _new_error_id()
         logger.error("unhandled error id=%s", error_id, exc_info=context.error)
         if isinstance(update, Update) and update.effective_message:
-            await _reply(update.effective_message, messages.apology(error_id))
-
-    async def _answer(self, message: Message, incoming: IncomingImage) -> None:
-        async with _showing_work(message):
-            try:
-                outcome = await self._pipeline.run(incoming)
-                await self._alerts.observe(outcome)
-                text = messages.reply_for(outcome)
-            except Exception:
-                error_id = _new_error_id()
-                logger.exception("unexpected error id=%s while handling a photo", error_id)
-                text = messages.apology(error_id)
-        await _reply(message, text)
+            user = update.effective_user
+            tr = self._s.catalogs.get(pick_language(None, user.language_code if user else None))
+            await _reply(update.effective_message, messages.apology(error_id, tr))
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,13 @@
-"""Every sentence a person reads: help, hints, refusals, failures."""
+"""Every sentence a person reads, in their language: help, hints, refusals, failures,
+group moderation notices and command answers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
 from bot import images
+from bot.i18n import LANGUAGE_NAMES, N_, Translations
 from bot.images import (
     BadAspectRatio,
     Change,
@@ -15,118 +20,351 @@ from bot.images import (
     TooManyPixels,
     TooSmall,
 )
-from bot.pipeline import DeadlineExceeded, DownloadError, Failed, Outcome, Recognised, Refused
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.summary import summarise
-
-HELP = (
-    "Send me a photo and I will tell you which parts the Kling recognition service "
-    "finds in it: a head (face with hair), a face, clothing and a main object.\n\n"
-    "Accepted: JPG and PNG, at least 300 px on each side, with an aspect ratio "
-    "between 1:2.5 and 2.5:1. WebP, HEIC, GIF, BMP and TIFF are converted for you; "
-    "images over 10 MB are shrunk. Files up to 20 MB can be downloaded.\n\n"
-    "Tip: send the image as a file (📎 → File) to keep its original quality; "
-    "Telegram compresses photos."
+from bot.moderation import Action, Breach, ChatSettings, segment_word
+from bot.pipeline import (
+    DeadlineExceeded,
+    DownloadError,
+    Failed,
+    Limited,
+    Outcome,
+    Recognised,
+    Refused,
 )
-HINT = "Send me a photo (or an image as a file) and I will tell you what I find in it. /help"
-BUSY = "The recognition service is busy right now. Please try again in a minute."
+from bot.quotas import QuotaExceeded, Remaining
+from bot.recognizer import ErrorKind, RecognitionError, Segment
+from bot.summary import SEGMENT_NAMES, summarise, summarise_line
 
 _MB = 1_000_000
+_ACTION_NAMES: Mapping[Action, str] = {
+    Action.WARN: N_("warn (reply to the photo)"),
+    Action.DELETE: N_("delete (remove the photo and post a notice)"),
+    Action.REPORT: N_("report (forward it to the admins)"),
+}
 
 
-def reply_for(outcome: Outcome) -> str:
+def help_text(tr: Translations) -> str:
+    """/start and /help."""
+    _ = tr.gettext
+    return _(
+        "Send me a photo and I will tell you which parts the Kling recognition service "
+        "finds in it: a head (face with hair), a face, clothing and a main object.\n\n"
+        "Accepted: JPG and PNG, at least 300 px on each side, with an aspect ratio "
+        "between 1:2.5 and 2.5:1. WebP, HEIC, GIF, BMP and TIFF are converted for you; "
+        "images over 10 MB are shrunk. Files up to 20 MB can be downloaded.\n\n"
+        "Tip: send the image as a file (📎 → File) to keep its original quality; "
+        "Telegram compresses photos.\n\n"
+        "In groups: reply to a photo with /check. Admins can turn on moderation of "
+        "every photo: /moderate on|off, /forbid, /require or /allow a segment "
+        "(head, face, clothing, object), /action warn|delete|report, /policy to see "
+        "the settings. To see every photo I must be an admin (or privacy mode must be "
+        "off in @BotFather); to delete photos I need the 'Delete messages' right.\n\n"
+        "/quota shows your checks left today; /lang en|ru|zh sets the language."
+    )
+
+
+def hint(tr: Translations) -> str:
+    """Anything else in a private chat."""
+    return tr.gettext(
+        "Send me a photo (or an image as a file) and I will tell you what I find in it. /help"
+    )
+
+
+def reply_for(outcome: Outcome, tr: Translations, now: datetime) -> str:
     """The one answer a person gets for one image."""
     match outcome:
         case Recognised(result=result, image=image):
-            note = change_note(image)
-            return summarise(result) + (f"\n\n{note}" if note else "")
+            note = change_note(image, tr) if image else ""
+            return summarise(result, tr) + (f"\n\n{note}" if note else "")
         case Refused(reason=reason):
-            return refusal(reason)
+            return refusal(reason, tr)
+        case Limited(exceeded=exceeded):
+            return limit_reached(exceeded, tr, now)
         case Failed(error=error):
-            return failure(error)
+            return failure(error, tr)
 
 
-def change_note(image: PreparedImage) -> str:
+def album_reply(outcomes: Sequence[Outcome], tr: Translations, now: datetime) -> str:
+    """One answer for an album: a line per image, in the order they were sent."""
+    _ = tr.gettext
+    lines = [_("Results for {count} images:").format(count=len(outcomes))]
+    for number, outcome in enumerate(outcomes, start=1):
+        if isinstance(outcome, Recognised):
+            line = summarise_line(outcome.result, tr)
+        else:
+            line = reply_for(outcome, tr, now)
+        lines.append(f"{number}. {line}")
+    return "\n".join(lines)
+
+
+def change_note(image: PreparedImage, tr: Translations) -> str:
     """Tell the person what was done to their image before it was checked."""
+    _ = tr.gettext
     notes = []
     if Change.CONVERTED in image.changes:
         target = "PNG" if image.mime == "image/png" else "JPEG"
-        notes.append(f"converted from {image.source_format} to {target}")
+        notes.append(
+            _("converted from {source} to {target}").format(
+                source=image.source_format, target=target
+            )
+        )
     if Change.SHRUNK in image.changes:
-        notes.append(f"shrunk to {image.width} x {image.height} px to fit the 10 MB limit")
+        notes.append(
+            _("shrunk to {width} x {height} px to fit the 10 MB limit").format(
+                width=image.width, height=image.height
+            )
+        )
     if Change.RECOMPRESSED in image.changes:
-        notes.append("compressed to fit the 10 MB limit")
+        notes.append(_("compressed to fit the 10 MB limit"))
     if not notes:
         return ""
-    return "ℹ️ Your image was " + " and ".join(notes) + " before the check."
+    return "ℹ️ " + _("Your image was {changes} before the check.").format(
+        changes=_(" and ").join(notes)
+    )
 
 
-def refusal(reason: ImageRejected) -> str:
+def refusal(reason: ImageRejected, tr: Translations) -> str:
     """Which rule the image broke, its actual value, and what to do."""
+    _ = tr.gettext
     match reason:
         case TooSmall(width=w, height=h):
-            return (
-                f"This image is {w} x {h} px; each side must be at least "
-                f"{images.MIN_SIDE} px. Please send a larger image."
-            )
+            return _(
+                "This image is {width} x {height} px; each side must be at least "
+                "{minimum} px. Please send a larger image."
+            ).format(width=w, height=h, minimum=images.MIN_SIDE)
         case BadAspectRatio(width=w, height=h):
-            return (
-                f"This image is {w} x {h} px, an aspect ratio of {_ratio(w, h)}; it must be "
-                "between 1:2.5 and 2.5:1. Please crop it and send it again."
-            )
+            return _(
+                "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "
+                "be between 1:2.5 and 2.5:1. Please crop it and send it again."
+            ).format(width=w, height=h, ratio=_ratio(w, h))
         case TooLargeToDownload(size=size):
-            return (
-                f"This file is {size / _MB:.1f} MB; Telegram lets bots download at most "
-                f"{images.MAX_DOWNLOAD_BYTES / _MB:.0f} MB. Please send a smaller file, "
-                "or send it as a photo so Telegram compresses it."
-            )
-        case TooManyPixels(width=w, height=h):
-            shown = f"{w} x {h} px" if w and h else "too large"
-            return (
-                f"This image is {shown}; I can check at most "
-                f"{images.MAX_PIXELS // _MB} megapixels. Please send a smaller version."
-            )
+            return _(
+                "This file is {size:.1f} MB; Telegram lets bots download at most {limit:.0f} "
+                "MB. Please send a smaller file, or send it as a photo so Telegram "
+                "compresses it."
+            ).format(size=size / _MB, limit=images.MAX_DOWNLOAD_BYTES / _MB)
+        case TooManyPixels(width=w, height=h) if w and h:
+            return _(
+                "This image is {width} x {height} px; I can check at most {limit} "
+                "megapixels. Please send a smaller version."
+            ).format(width=w, height=h, limit=images.MAX_PIXELS // _MB)
+        case TooManyPixels():
+            return _(
+                "This image is too large; I can check at most {limit} megapixels. "
+                "Please send a smaller version."
+            ).format(limit=images.MAX_PIXELS // _MB)
         case HiddenPayload():
-            return (
+            return _(
                 "This image has another file attached to its end, so I will not pass it "
                 "on. Please send a plain photo."
             )
         case CorruptImage():
-            return "This image file is damaged or incomplete. Please export it again and resend."
+            return _("This image file is damaged or incomplete. Please export it again and resend.")
         case NotAnImage():
-            return (
+            return _(
                 "I could not read this file as an image. Please send a JPG or PNG "
                 "(WebP, HEIC, GIF, BMP and TIFF are converted)."
             )
-    return "I cannot check this image. Please send a JPG or PNG photo."
+    return _("I cannot check this image. Please send a JPG or PNG photo.")
 
 
-def failure(error: RecognitionError | DownloadError | DeadlineExceeded) -> str:
+def busy(tr: Translations) -> str:
+    """The service is overloaded or unreachable."""
+    return tr.gettext("The recognition service is busy right now. Please try again in a minute.")
+
+
+def failure(error: RecognitionError | DownloadError | DeadlineExceeded, tr: Translations) -> str:
     """A sentence for a failure of Telegram, the API or the clock."""
+    _ = tr.gettext
     if isinstance(error, DownloadError):
-        return "I could not download this image from Telegram. Please send it again."
+        return _("I could not download this image from Telegram. Please send it again.")
     if isinstance(error, DeadlineExceeded):
-        return "This is taking too long; the service is busy. Please try again later."
+        return _("This is taking too long; the service is busy. Please try again later.")
     if error.operator_problem:
-        return (
+        return _(
             "The recognition service is not set up correctly on this bot. "
             "The operator has been told; please try again later."
         )
     if error.kind is ErrorKind.CONTENT_POLICY:
-        return "The recognition service refused this image under its content policy."
+        return _("The recognition service refused this image under its content policy.")
     if error.kind is ErrorKind.INVALID_REQUEST:
-        return "The recognition service could not process this image. Please try another one."
+        return _("The recognition service could not process this image. Please try another one.")
     if error.kind is ErrorKind.BAD_RESPONSE:
-        return "The recognition service gave an answer I could not read. Please try again later."
-    return BUSY
+        return _("The recognition service gave an answer I could not read. Please try again later.")
+    return busy(tr)
 
 
-def apology(error_id: str) -> str:
+def apology(error_id: str, tr: Translations) -> str:
     """The answer when something unexpected broke; the id matches the log line."""
-    return (
-        f"Sorry, something went wrong on my side (error id {error_id}). "
+    return tr.gettext(
+        "Sorry, something went wrong on my side (error id {error_id}). "
         "Please try again; if it keeps happening, tell the operator this id."
+    ).format(error_id=error_id)
+
+
+def _until(resets_at: datetime, now: datetime) -> str:
+    minutes = max(0, int((resets_at - now).total_seconds() // 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def limit_reached(exceeded: QuotaExceeded, tr: Translations, now: datetime) -> str:
+    """A daily limit is used up: which, and when it resets."""
+    _ = tr.gettext
+    if exceeded.scope == "user":
+        text = _("You have used all {limit} of your checks for today.")
+    else:
+        text = _("The bot has used all {limit} of its checks for today.")
+    return (
+        text.format(limit=exceeded.limit)
+        + " "
+        + _("They reset at 00:00 UTC, in {time}.").format(time=_until(exceeded.resets_at, now))
     )
+
+
+def quota_report(remaining: Remaining | None, tr: Translations, now: datetime) -> str:
+    """/quota; None for bot admins, who have no limit."""
+    _ = tr.gettext
+    if remaining is None:
+        return _("You are one of the bot's admins: no daily limit applies to you.")
+    unlimited = _("no limit")
+    lines = [
+        _("Checks left today for you: {left}").format(
+            left=unlimited if remaining.user is None else remaining.user
+        ),
+        _("Checks left today for the whole bot: {left}").format(
+            left=unlimited if remaining.overall is None else remaining.overall
+        ),
+        _("They reset at 00:00 UTC, in {time}.").format(time=_until(remaining.resets_at, now)),
+    ]
+    return "\n".join(lines)
+
+
+def stats_report(since_start: Mapping[str, int], today: Mapping[str, int], tr: Translations) -> str:
+    """/stats for bot admins: every counter since start and today."""
+    _ = tr.gettext
+    names = sorted(set(since_start) | set(today))
+    if not names:
+        return _("No photos yet.")
+    lines = [_("Since start / today:")]
+    lines += [f"{name}: {since_start.get(name, 0)} / {today.get(name, 0)}" for name in names]
+    return "\n".join(lines)
+
+
+def not_allowed(tr: Translations) -> str:
+    """A person outside the allow-list, in a private chat."""
+    return tr.gettext("Sorry, this bot is private. Ask its operator for access.")
+
+
+def admins_only(tr: Translations) -> str:
+    """A non-admin tried to change a chat's settings."""
+    return tr.gettext("Only this chat's admins can change its settings.")
+
+
+def bot_admins_only(tr: Translations) -> str:
+    """A command for the bot's own admins."""
+    return tr.gettext("Only the bot's admins can use this command.")
+
+
+def segment_list() -> str:
+    """The segment words people can type."""
+    return ", ".join(segment_word(segment) for segment in SEGMENT_NAMES)
+
+
+def unknown_segment(word: str, tr: Translations) -> str:
+    """A segment name nobody knows."""
+    return tr.gettext("Unknown segment “{word}”. Use one of: {names}.").format(
+        word=word, names=segment_list()
+    )
+
+
+def usage(command: str, tr: Translations) -> str:
+    """How a command is typed."""
+    _ = tr.gettext
+    forms = {
+        "moderate": "/moderate on | off",
+        "forbid": f"/forbid {segment_list().replace(', ', ' | ')}",
+        "require": f"/require {segment_list().replace(', ', ' | ')}",
+        "allow": f"/allow {segment_list().replace(', ', ' | ')}",
+        "action": "/action warn | delete | report",
+        "lang": "/lang en | ru | zh | auto",
+    }
+    return _("Use: {form}").format(form=forms[command])
+
+
+def settings_text(settings: ChatSettings, tr: Translations) -> str:
+    """/policy: the chat's settings."""
+    _ = tr.gettext
+    none = _("none")
+
+    def names(segments: frozenset[Segment]) -> str:
+        chosen = [
+            tr.gettext(name) for segment, name in SEGMENT_NAMES.items() if segment in segments
+        ]
+        return ", ".join(chosen) or none
+
+    language = LANGUAGE_NAMES.get(settings.language or "", _("each person's own"))
+    return "\n".join(
+        [
+            _("Moderation: {state}").format(state=_("on") if settings.moderate else _("off")),
+            _("Forbidden: {segments}").format(segments=names(settings.forbid)),
+            _("Required: {segments}").format(segments=names(settings.require)),
+            _("Action: {action}").format(action=_(_ACTION_NAMES[settings.action])),
+            _("Language: {language}").format(language=language),
+        ]
+    )
+
+
+def settings_saved(settings: ChatSettings, tr: Translations) -> str:
+    """The answer to a settings command: done, and what the settings are now."""
+    return tr.gettext("Saved.") + "\n\n" + settings_text(settings, tr)
+
+
+def breaches_text(breaches: Sequence[Breach], tr: Translations) -> str:
+    """Which rules a photo breaks, as a clause."""
+    _ = tr.gettext
+    parts = []
+    for breach in breaches:
+        name = tr.gettext(SEGMENT_NAMES[breach.segment])
+        if breach.forbidden:
+            parts.append(_("it shows {segment}, which is forbidden here").format(segment=name))
+        else:
+            parts.append(
+                _("it does not show {segment}, which is required here").format(segment=name)
+            )
+    return "; ".join(parts)
+
+
+def breach_warning(breaches: Sequence[Breach], tr: Translations) -> str:
+    """action=warn: a reply to the photo."""
+    return "⚠️ " + tr.gettext("This photo breaks the chat's rules: {reasons}.").format(
+        reasons=breaches_text(breaches, tr)
+    )
+
+
+def removal_notice(author: str, breaches: Sequence[Breach], tr: Translations) -> str:
+    """action=delete: posted after the photo is removed."""
+    return "🗑 " + tr.gettext("A photo by {author} was removed: {reasons}.").format(
+        author=author, reasons=breaches_text(breaches, tr)
+    )
+
+
+def report_text(chat_title: str, author: str, breaches: Sequence[Breach], tr: Translations) -> str:
+    """action=report: sent to the admins beside the forwarded photo."""
+    return "🚩 " + tr.gettext("In {chat}, a photo by {author} breaks the rules: {reasons}.").format(
+        chat=chat_title, author=author, reasons=breaches_text(breaches, tr)
+    )
+
+
+def missing_delete_right(tr: Translations) -> str:
+    """Said once per chat when the bot cannot delete."""
+    return tr.gettext(
+        "I need the 'Delete messages' admin right to remove photos that break the rules. "
+        "Until I have it, I reply with a warning instead."
+    )
+
+
+def check_usage(tr: Translations) -> str:
+    """/check without a photo to check."""
+    return tr.gettext("Reply to a photo or an image file with /check to check it.")
 
 
 def _ratio(width: int, height: int) -> str:

@@ -1,7 +1,10 @@
-"""The data path from a received image to its outcome: download, check, recognise.
+"""The data path from a received image to its outcome.
 
-Free of Telegram types: the Telegram layer hands in an `IncomingImage` and a
-download function and gets back an `Outcome` to put into words.
+check what Telegram declares → cached? → download → inspect → decode budget →
+prepare → cached or in flight? → quota → recognise → cache.
+
+Free of Telegram types: the Telegram layer hands in an `IncomingImage`, who
+asks, and a download function, and gets back an `Outcome` to put into words.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.budget import ByteBudget
+from bot.cache import ResultCache, bytes_key, file_key
 from bot.images import (
     MAX_DOWNLOAD_BYTES,
     ImageRejected,
@@ -21,7 +25,9 @@ from bot.images import (
     inspect,
     prepare,
 )
+from bot.quotas import QuotaExceeded, Quotas
 from bot.recognizer import RecognitionError, RecognitionResult
+from bot.stats import Stats
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +41,14 @@ class IncomingImage:
     file_size: int | None = None
     width: int | None = None
     height: int | None = None
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who pays for the call: a person's daily limit, or (None) only the overall one."""
+
+    user_id: int | None
+    exempt: bool = False
 
 
 class DownloadError(Exception):
@@ -68,10 +82,11 @@ def memory_cost(declared_size: int | None) -> int:
 
 @dataclass(frozen=True)
 class Recognised:
-    """The API answered: the result, and the image as it was sent."""
+    """The API's result (perhaps from the cache), and the image as sent if it was."""
 
     result: RecognitionResult
-    image: PreparedImage
+    image: PreparedImage | None = None
+    cached: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,13 +97,20 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class Limited:
+    """A daily limit is used up; no API call was made."""
+
+    exceeded: QuotaExceeded
+
+
+@dataclass(frozen=True)
 class Failed:
     """Telegram or the API failed, or time ran out."""
 
     error: RecognitionError | DownloadError | DeadlineExceeded
 
 
-Outcome = Recognised | Refused | Failed
+Outcome = Recognised | Refused | Limited | Failed
 
 
 class PhotoPipeline:
@@ -99,6 +121,9 @@ class PhotoPipeline:
         recognizer: RecognizerLike,
         download: Downloader,
         *,
+        cache: ResultCache,
+        quotas: Quotas,
+        stats: Stats,
         max_concurrent_downloads: int,
         memory: ByteBudget,
         decode_memory: ByteBudget,
@@ -106,30 +131,47 @@ class PhotoPipeline:
     ) -> None:
         self._recognizer = recognizer
         self._download = download
+        self._cache = cache
+        self._quotas = quotas
+        self._stats = stats
         self._downloads = asyncio.Semaphore(max_concurrent_downloads)
         self._memory = memory
         self._decode_memory = decode_memory
         self._deadline = deadline
 
-    async def run(self, incoming: IncomingImage) -> Outcome:
-        """Download, check, normalise and recognise one image; never raises for bad input."""
+    async def run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
+        """Take one image through the path; never raises for bad input or failing services."""
+        await self._stats.count("photos")
+        outcome = await self._run(incoming, requester)
+        await self._stats.count(_stat_name(outcome))
+        return outcome
+
+    async def _run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
         try:
             async with asyncio.timeout(self._deadline):
                 check_declared(
                     file_size=incoming.file_size, width=incoming.width, height=incoming.height
                 )
+                cached = await self._cache.get(file_key(incoming.file_unique_id))
+                if cached is not None:
+                    return Recognised(cached, cached=True)
                 async with self._memory.hold(memory_cost(incoming.file_size)):
-                    return await self._fetch_and_recognise(incoming)
+                    return await self._fetch_and_recognise(incoming, requester)
         except ImageRejected as reason:
             logger.info("image refused: %s %s", type(reason).__name__, reason)
             return Refused(reason)
+        except QuotaExceeded as exceeded:
+            logger.info("quota: %s", exceeded)
+            return Limited(exceeded)
         except (RecognitionError, DownloadError) as error:
             return Failed(error)
         except TimeoutError:
             logger.warning("photo deadline of %.0fs exceeded", self._deadline)
             return Failed(DeadlineExceeded(f"{self._deadline:g}s"))
 
-    async def _fetch_and_recognise(self, incoming: IncomingImage) -> Recognised:
+    async def _fetch_and_recognise(
+        self, incoming: IncomingImage, requester: Requester
+    ) -> Recognised:
         async with self._downloads:
             data = await self._download(incoming)
         # The header tells what decoding will cost before any pixel is decoded;
@@ -139,5 +181,35 @@ class PhotoPipeline:
         async with self._decode_memory.hold(inspection.working_memory):
             prepared = await asyncio.to_thread(prepare, data)
         del data
-        result = await self._recognizer.recognize(prepared.data)
-        return Recognised(result, prepared)
+        sent_key = bytes_key(prepared.data)
+        result, cached = await self._cache.shared(
+            sent_key, lambda: self._recognise(prepared.data, requester)
+        )
+        await self._cache.put([file_key(incoming.file_unique_id), sent_key], result)
+        return Recognised(result, prepared, cached=cached)
+
+    async def _recognise(self, image: bytes, requester: Requester) -> RecognitionResult:
+        charge = None if requester.exempt else await self._quotas.take(requester.user_id)
+        await self._stats.count("api_calls")
+        try:
+            return await self._recognizer.recognize(image)
+        except BaseException:
+            if charge is not None:
+                await asyncio.shield(self._quotas.refund(charge))
+            raise
+
+
+def _stat_name(outcome: Outcome) -> str:
+    match outcome:
+        case Recognised(cached=True):
+            return "cache_hits"
+        case Recognised():
+            return "recognised"
+        case Refused(reason=reason):
+            return f"refused:{type(reason).__name__}"
+        case Limited(exceeded=exceeded):
+            return f"limited:{exceeded.scope}"
+        case Failed(error=RecognitionError() as error):
+            return f"failed:{error.kind.value}"
+        case Failed(error=error):
+            return f"failed:{type(error).__name__}"

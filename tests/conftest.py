@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.config import Settings
 from bot.logs import RedactingFormatter
+from bot.storage import SqliteStorage
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi
 
@@ -40,7 +42,15 @@ async def kling() -> AsyncIterator[FakeRecognizer]:
 
 
 @pytest.fixture
-def settings(telegram: FakeBotApi, kling: FakeRecognizer) -> Settings:
+async def storage() -> AsyncIterator[SqliteStorage]:
+    """A fresh in-memory database."""
+    opened = await SqliteStorage.open(":memory:")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def settings(telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path) -> Settings:
     """Settings that point the bot at the fakes, with test-sized delays."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -54,6 +64,8 @@ def settings(telegram: FakeBotApi, kling: FakeRecognizer) -> Settings:
         api_total_deadline_seconds=8,
         photo_deadline_seconds=10,
         telegram_timeout_seconds=5,
+        database_path=str(tmp_path / "bot.sqlite3"),
+        album_quiet_seconds=0.3,
     )
 
 

@@ -28,9 +28,9 @@ def image_bytes(
         data = random.Random(seed).randbytes(width * height * channels)
         image = Image.frombytes(mode, (width, height), data)
     else:
-        color: Any = (seed % 256, 120, 200, 255)[: len(mode)] if mode != "P" else 3
+        color: Any = (seed * 37 % 256, seed * 91 % 256, 200, 255)[: len(mode)]
         if mode in ("L", "P"):
-            color = seed % 256
+            color = seed * 37 % 256
         image = Image.new(mode, (width, height), color)
         # A gradient band so decoders and encoders have real work to do.
         for x in range(0, width, max(1, width // 50)):

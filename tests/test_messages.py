@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gettext
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.images import (
@@ -15,9 +18,25 @@ from bot.images import (
     TooManyPixels,
     TooSmall,
 )
-from bot.messages import apology, failure, refusal, reply_for
-from bot.pipeline import DeadlineExceeded, DownloadError, Failed, Recognised, Refused
-from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
+from bot.messages import (
+    album_reply,
+    apology,
+    breach_warning,
+    failure,
+    limit_reached,
+    quota_report,
+    refusal,
+    reply_for,
+    settings_text,
+)
+from bot.moderation import Action, Breach, ChatSettings
+from bot.pipeline import DeadlineExceeded, DownloadError, Failed, Limited, Recognised, Refused
+from bot.quotas import QuotaExceeded, Remaining
+from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult, Segment
+
+EN = gettext.NullTranslations()
+NOW = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +53,7 @@ from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
     ],
 )
 def test_refusals_name_the_rule_and_the_value(reason: Exception, expected: str) -> None:
-    assert expected in refusal(reason)  # type: ignore[arg-type]
+    assert expected in refusal(reason, EN)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -55,15 +74,15 @@ def test_refusals_name_the_rule_and_the_value(reason: Exception, expected: str) 
     ],
 )
 def test_api_failures_read_as_sentences(kind: ErrorKind, expected: str) -> None:
-    text = failure(RecognitionError(kind, status=500, code=5000, request_id="r"))
+    text = failure(RecognitionError(kind, status=500, code=5000, request_id="r"), EN)
     assert expected in text
     assert "5000" not in text
     assert "500" not in text
 
 
 def test_telegram_and_deadline_failures() -> None:
-    assert "download" in failure(DownloadError("x"))
-    assert "try again later" in failure(DeadlineExceeded("x"))
+    assert "download" in failure(DownloadError("x"), EN)
+    assert "try again later" in failure(DeadlineExceeded("x"), EN)
 
 
 def test_each_outcome_has_one_answer_and_changes_are_told() -> None:
@@ -71,12 +90,64 @@ def test_each_outcome_has_one_answer_and_changes_are_told() -> None:
         b"x", "image/jpeg", 2000, 1500, "HEIF", frozenset({Change.CONVERTED, Change.SHRUNK})
     )
     result = RecognitionResult({"head_seg": True})
-    text = reply_for(Recognised(result, image))
+    text = reply_for(Recognised(result, image), EN, NOW)
     assert text.startswith("Found 1 of 4")
     assert "converted from HEIF to JPEG and shrunk to 2000 x 1500 px" in text
-    assert reply_for(Refused(TooSmall(1, 1))).startswith("This image is 1 x 1 px")
-    assert reply_for(Failed(DownloadError("x"))).startswith("I could not download")
+    assert reply_for(Refused(TooSmall(1, 1)), EN, NOW).startswith("This image is 1 x 1 px")
+    assert reply_for(Failed(DownloadError("x")), EN, NOW).startswith("I could not download")
 
 
 def test_apology_carries_the_error_id() -> None:
-    assert "error id abc123" in apology("abc123")
+    assert "error id abc123" in apology("abc123", EN)
+
+
+def test_limits_say_which_and_when_they_reset() -> None:
+    text = limit_reached(QuotaExceeded("user", 50, MIDNIGHT), EN, NOW)
+    assert text == (
+        "You have used all 50 of your checks for today. They reset at 00:00 UTC, in 2 h 30 min."
+    )
+    assert reply_for(Limited(QuotaExceeded("global", 9, MIDNIGHT)), EN, NOW).startswith(
+        "The bot has used all 9"
+    )
+    report = quota_report(Remaining(user=3, overall=None, resets_at=MIDNIGHT), EN, NOW)
+    assert report.splitlines() == [
+        "Checks left today for you: 3",
+        "Checks left today for the whole bot: no limit",
+        "They reset at 00:00 UTC, in 2 h 30 min.",
+    ]
+    assert "no daily limit" in quota_report(None, EN, NOW)
+
+
+def test_album_answer_has_one_line_per_image_in_order() -> None:
+    outcomes = [
+        Recognised(RecognitionResult({"head_seg": True, "face_seg": False})),
+        Refused(TooSmall(200, 200)),
+    ]
+    lines = album_reply(outcomes, EN, NOW).splitlines()
+    assert lines[0] == "Results for 2 images:"
+    assert lines[1].startswith("1. ✅ Head (face with hair) · ❌ Face")
+    assert lines[2].startswith("2. This image is 200 x 200 px")
+    assert len(lines) == 3
+
+
+def test_policy_and_breaches_read_naturally() -> None:
+    settings = ChatSettings(
+        moderate=True,
+        forbid=frozenset({Segment.FACE}),
+        require=frozenset({Segment.CLOTHING}),
+        action=Action.DELETE,
+    )
+    assert settings_text(settings, EN).splitlines() == [
+        "Moderation: on",
+        "Forbidden: Face",
+        "Required: Clothing",
+        "Action: delete (remove the photo and post a notice)",
+        "Language: each person's own",
+    ]
+    warning = breach_warning(
+        [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)], EN
+    )
+    assert warning == (
+        "⚠️ This photo breaks the chat's rules: it shows Face, which is forbidden here; "
+        "it does not show Clothing, which is required here."
+    )

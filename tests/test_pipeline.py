@@ -1,25 +1,35 @@
-"""The data path without Telegram: what reaches the API and what comes back."""
+"""The data path without Telegram: what reaches the API, what is cached, what is counted."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+
+import pytest
 
 from bot.budget import ByteBudget
+from bot.cache import ResultCache
 from bot.images import MAX_DOWNLOAD_BYTES, TooSmall
 from bot.pipeline import (
     DeadlineExceeded,
     DownloadError,
     Failed,
     IncomingImage,
+    Limited,
     PhotoPipeline,
     Recognised,
     Refused,
+    Requester,
     memory_cost,
 )
+from bot.quotas import Quotas
 from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
+from bot.stats import Stats
+from bot.storage import SqliteStorage
 from tests.imagegen import jpeg
 
 DATA = jpeg(640, 480)
+PERSON = Requester(user_id=7)
 
 
 class _Recognizer:
@@ -27,118 +37,229 @@ class _Recognizer:
         self.calls: list[bytes] = []
         self.delay = delay
         self.error = error
+        self.active = self.peak = 0
 
     async def recognize(self, image: bytes) -> RecognitionResult:
         self.calls.append(image)
-        await asyncio.sleep(self.delay)
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.active -= 1
         if self.error:
             raise self.error
         return RecognitionResult({"head_seg": True})
 
 
-def _pipeline(recognizer: _Recognizer, download: object, deadline: float = 5.0) -> PhotoPipeline:
+class _Files:
+    """A download function over a dict of file ids, counting what it fetched."""
+
+    def __init__(self, files: dict[str, bytes] | None = None, delay: float = 0.0) -> None:
+        self.files = files or {}
+        self.fetched: list[str] = []
+        self.delay = delay
+        self.active = self.peak = 0
+
+    async def __call__(self, incoming: IncomingImage) -> bytes:
+        self.fetched.append(incoming.file_id)
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        await asyncio.sleep(self.delay)
+        self.active -= 1
+        return self.files.get(incoming.file_id, DATA)
+
+
+def _pipeline(
+    storage: SqliteStorage,
+    recognizer: _Recognizer,
+    download: _Files,
+    *,
+    deadline: float = 5.0,
+    per_user: int = 0,
+    overall: int = 0,
+    memory: int = 100_000_000,
+) -> PhotoPipeline:
     return PhotoPipeline(
         recognizer,
-        download,  # type: ignore[arg-type]
+        download,
+        cache=ResultCache(storage, ttl=3600),
+        quotas=Quotas(storage, per_user=per_user, overall=overall),
+        stats=Stats(storage),
         max_concurrent_downloads=2,
-        memory=ByteBudget(100_000_000),
+        memory=ByteBudget(memory),
         decode_memory=ByteBudget(100_000_000),
         deadline=deadline,
     )
 
 
-async def _serve(_: IncomingImage) -> bytes:
-    return DATA
+def _image(n: int, size: int | None = None) -> IncomingImage:
+    return IncomingImage(f"file-{n}", f"unique-{n}", file_size=size)
 
 
-async def test_downloaded_bytes_are_recognised() -> None:
+async def test_downloaded_bytes_are_recognised(storage: SqliteStorage) -> None:
     recognizer = _Recognizer()
-    outcome = await _pipeline(recognizer, _serve).run(IncomingImage("f", "u"))
+    outcome = await _pipeline(storage, recognizer, _Files()).run(_image(1), PERSON)
     assert isinstance(outcome, Recognised)
     assert recognizer.calls == [DATA]
 
 
-async def test_declared_size_refuses_without_download_or_api_call() -> None:
-    downloads: list[IncomingImage] = []
-
-    async def download(incoming: IncomingImage) -> bytes:
-        downloads.append(incoming)
-        return DATA
-
-    recognizer = _Recognizer()
-    outcome = await _pipeline(recognizer, download).run(
-        IncomingImage("f", "u", width=200, height=900)
+async def test_declared_size_refuses_without_download_or_api_call(
+    storage: SqliteStorage,
+) -> None:
+    files, recognizer = _Files(), _Recognizer()
+    outcome = await _pipeline(storage, recognizer, files).run(
+        IncomingImage("f", "u", width=200, height=900), PERSON
     )
     assert outcome == Refused(TooSmall(200, 900))
-    assert not downloads
+    assert not files.fetched
     assert not recognizer.calls
 
 
-async def test_download_and_api_failures_become_outcomes() -> None:
-    async def broken(_: IncomingImage) -> bytes:
-        raise DownloadError("NetworkError")
+async def test_download_and_api_failures_become_outcomes(storage: SqliteStorage) -> None:
+    class _Broken(_Files):
+        async def __call__(self, incoming: IncomingImage) -> bytes:
+            raise DownloadError("NetworkError")
 
-    outcome = await _pipeline(_Recognizer(), broken).run(IncomingImage("f", "u"))
+    outcome = await _pipeline(storage, _Recognizer(), _Broken()).run(_image(1), PERSON)
     assert isinstance(outcome, Failed)
     assert isinstance(outcome.error, DownloadError)
 
     error = RecognitionError(ErrorKind.SERVER, status=503)
-    outcome = await _pipeline(_Recognizer(error=error), _serve).run(IncomingImage("f", "u"))
+    outcome = await _pipeline(storage, _Recognizer(error=error), _Files()).run(_image(2), PERSON)
     assert outcome == Failed(error)
 
 
-async def test_the_per_photo_deadline_covers_the_whole_path() -> None:
-    outcome = await _pipeline(_Recognizer(delay=5), _serve, deadline=0.2).run(
-        IncomingImage("f", "u")
-    )
+async def test_the_per_photo_deadline_covers_the_whole_path(storage: SqliteStorage) -> None:
+    pipeline = _pipeline(storage, _Recognizer(delay=5), _Files(), deadline=0.2)
+    outcome = await pipeline.run(_image(1), PERSON)
     assert isinstance(outcome, Failed)
     assert isinstance(outcome.error, DeadlineExceeded)
 
 
-async def test_downloads_are_bounded() -> None:
-    active = peak = 0
-
-    async def slow(_: IncomingImage) -> bytes:
-        nonlocal active, peak
-        active += 1
-        peak = max(peak, active)
-        await asyncio.sleep(0.05)
-        active -= 1
-        return DATA
-
-    pipeline = _pipeline(_Recognizer(), slow)
-    await asyncio.gather(
-        *(pipeline.run(IncomingImage(str(i), str(i), file_size=len(DATA))) for i in range(6))
-    )
-    assert peak == 2
+async def test_downloads_are_bounded(storage: SqliteStorage) -> None:
+    files = _Files(delay=0.05)
+    pipeline = _pipeline(storage, _Recognizer(), files)
+    await asyncio.gather(*(pipeline.run(_image(i, len(DATA)), PERSON) for i in range(6)))
+    assert files.peak == 2
 
 
-async def test_bytes_in_flight_are_bounded_by_the_memory_budget() -> None:
-    active = peak = 0
-
-    class _Slow(_Recognizer):
-        async def recognize(self, image: bytes) -> RecognitionResult:
-            nonlocal active, peak
-            active += 1
-            peak = max(peak, active)
-            await asyncio.sleep(0.05)
-            active -= 1
-            return await super().recognize(image)
-
+async def test_bytes_in_flight_are_bounded_by_the_memory_budget(storage: SqliteStorage) -> None:
     size = 10_000_000
-    pipeline = PhotoPipeline(
-        _Slow(),
-        _serve,
-        max_concurrent_downloads=8,
-        memory=ByteBudget(3 * memory_cost(size)),
-        decode_memory=ByteBudget(100_000_000),
-        deadline=5,
-    )
-    await asyncio.gather(
-        *(pipeline.run(IncomingImage(str(i), str(i), file_size=size)) for i in range(8))
-    )
-    assert peak == 3
+    files = _Files({f"file-{i}": jpeg(640, 480, seed=i) for i in range(8)})
+    recognizer = _Recognizer(delay=0.3)
+    pipeline = _pipeline(storage, recognizer, files, memory=3 * memory_cost(size))
+    await asyncio.gather(*(pipeline.run(_image(i, size), PERSON) for i in range(8)))
+    assert recognizer.peak == 3
+    assert len(recognizer.calls) == 8
 
 
 def test_unknown_size_reserves_for_the_largest_download() -> None:
     assert memory_cost(None) == memory_cost(MAX_DOWNLOAD_BYTES) > memory_cost(1_000_000)
+
+
+async def test_the_same_telegram_file_is_recognised_once(storage: SqliteStorage) -> None:
+    files, recognizer = _Files(), _Recognizer()
+    pipeline = _pipeline(storage, recognizer, files)
+    first = await pipeline.run(_image(1), PERSON)
+    second = await pipeline.run(_image(1), PERSON)
+    assert isinstance(first, Recognised)
+    assert not first.cached
+    assert second == Recognised(first.result, cached=True)
+    assert len(files.fetched) == 1
+    assert len(recognizer.calls) == 1
+
+
+async def test_the_same_bytes_under_another_file_id_are_recognised_once(
+    storage: SqliteStorage,
+) -> None:
+    files, recognizer = _Files(), _Recognizer()
+    pipeline = _pipeline(storage, recognizer, files)
+    await pipeline.run(_image(1), PERSON)
+    outcome = await pipeline.run(_image(2), PERSON)
+    assert isinstance(outcome, Recognised)
+    assert outcome.cached
+    assert files.fetched == ["file-1", "file-2"]
+    assert len(recognizer.calls) == 1
+
+
+async def test_identical_images_at_the_same_time_share_one_call(storage: SqliteStorage) -> None:
+    recognizer = _Recognizer(delay=0.5)
+    pipeline = _pipeline(storage, recognizer, _Files())
+    outcomes = await asyncio.gather(*(pipeline.run(_image(i, len(DATA)), PERSON) for i in range(5)))
+    assert all(isinstance(o, Recognised) for o in outcomes)
+    assert len(recognizer.calls) == 1
+    assert sum(o.cached for o in outcomes if isinstance(o, Recognised)) == 4
+
+
+async def test_a_failed_shared_call_fails_every_waiter_and_is_not_cached(
+    storage: SqliteStorage,
+) -> None:
+    error = RecognitionError(ErrorKind.SERVER, status=503)
+    recognizer = _Recognizer(delay=0.5, error=error)
+    pipeline = _pipeline(storage, recognizer, _Files())
+    outcomes = await asyncio.gather(*(pipeline.run(_image(i, len(DATA)), PERSON) for i in range(3)))
+    assert outcomes == [Failed(error)] * 3
+    recognizer.error = None
+    assert isinstance(await pipeline.run(_image(9), PERSON), Recognised)
+    assert len(recognizer.calls) == 2
+
+
+async def test_a_person_over_the_daily_limit_costs_no_call(storage: SqliteStorage) -> None:
+    files = _Files({f"file-{i}": jpeg(640, 480, seed=i) for i in range(4)})
+    recognizer = _Recognizer()
+    pipeline = _pipeline(storage, recognizer, files, per_user=2)
+    outcomes = [await pipeline.run(_image(i), PERSON) for i in range(3)]
+    assert [type(o) for o in outcomes] == [Recognised, Recognised, Limited]
+    limited = outcomes[2]
+    assert isinstance(limited, Limited)
+    assert limited.exceeded.scope == "user"
+    assert limited.exceeded.resets_at.time() == datetime.min.time()
+    assert limited.exceeded.resets_at > datetime.now(UTC)
+    assert len(recognizer.calls) == 2
+    other = await pipeline.run(_image(3), Requester(user_id=8))
+    assert isinstance(other, Recognised), "another person has their own limit"
+
+
+async def test_bot_admins_are_exempt_and_failed_calls_are_refunded(
+    storage: SqliteStorage,
+) -> None:
+    files = _Files({f"file-{i}": jpeg(640, 480, seed=i) for i in range(4)})
+    error = RecognitionError(ErrorKind.SERVER, status=503)
+    recognizer = _Recognizer(error=error)
+    pipeline = _pipeline(storage, recognizer, files, per_user=1, overall=1)
+    assert isinstance(await pipeline.run(_image(0), PERSON), Failed)
+    recognizer.error = None
+    assert isinstance(await pipeline.run(_image(1), PERSON), Recognised), "refunded"
+    over = await pipeline.run(_image(2), Requester(user_id=9))
+    assert isinstance(over, Limited)
+    assert over.exceeded.scope == "global"
+    exempt = await pipeline.run(_image(3), Requester(user_id=9, exempt=True))
+    assert isinstance(exempt, Recognised)
+
+
+@pytest.mark.parametrize("repeat", [1, 2])
+async def test_stats_count_photos_calls_and_hits(storage: SqliteStorage, repeat: int) -> None:
+    stats = Stats(storage)
+    pipeline = PhotoPipeline(
+        _Recognizer(),
+        _Files(),
+        cache=ResultCache(storage, ttl=3600),
+        quotas=Quotas(storage, per_user=0, overall=0),
+        stats=stats,
+        max_concurrent_downloads=2,
+        memory=ByteBudget(100_000_000),
+        decode_memory=ByteBudget(100_000_000),
+        deadline=5,
+    )
+    for _ in range(repeat):
+        await pipeline.run(_image(1), PERSON)
+    await pipeline.run(IncomingImage("f", "u", width=10, height=10), PERSON)
+    expected = {
+        "photos": repeat + 1,
+        "api_calls": 1,
+        "recognised": 1,
+        "refused:TooSmall": 1,
+    } | ({"cache_hits": 1} if repeat == 2 else {})
+    assert dict(stats.since_start) == expected
+    assert await stats.today() == expected

@@ -52,7 +52,7 @@ async def test_slow_photo_does_not_hold_up_other_people(
     kling.answer(Reply(body=success(), delay=3.0))
     telegram.push(telegram.photo_update(CHAT, jpeg(800, 600), 800, 600))
     await asyncio.sleep(0.3)  # the slow one is at the API now
-    telegram.push(telegram.photo_update(CHAT + 1, jpeg(800, 600), 800, 600))
+    telegram.push(telegram.photo_update(CHAT + 1, jpeg(800, 600, seed=1), 800, 600))
 
     await telegram.wait_sent(CHAT + 1, within=2.0)
 

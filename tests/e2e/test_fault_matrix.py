@@ -181,7 +181,7 @@ async def test_reseller_error_body_for_a_bad_key_alerts_once_per_incident(
         headers={"X-Request-Id": "gw-7"},
     )
     for count in (1, 2, 3):
-        telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
+        telegram.push(telegram.photo_update(CHAT, jpeg(640, 640, seed=count), 640, 640))
         replies = await telegram.wait_sent(CHAT, count)
         assert replies[-1]["text"].startswith(MISCONFIGURED)
     [alert] = telegram.sent_to(ADMIN_CHAT)
@@ -190,8 +190,8 @@ async def test_reseller_error_body_for_a_bad_key_alerts_once_per_incident(
 
     # A success ends the incident; the next failure is a new one.
     kling.answer(Reply())
-    telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
+    telegram.push(telegram.photo_update(CHAT, jpeg(640, 640, seed=4), 640, 640))
     await telegram.wait_sent(CHAT, 4)
-    telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
+    telegram.push(telegram.photo_update(CHAT, jpeg(640, 640, seed=5), 640, 640))
     await telegram.wait_sent(CHAT, 5)
     assert len(telegram.sent_to(ADMIN_CHAT)) == 2

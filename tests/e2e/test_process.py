@@ -21,7 +21,11 @@ RUN_SCRIPT = Path(__file__).parents[2] / "scripts" / "run"
 async def test_process_answers_and_finishes_photos_in_flight_on_sigterm(
     telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
 ) -> None:
-    env = os.environ | bot_environment(telegram, kling, API_KEY) | {"LOG_LEVEL": "DEBUG"}
+    env = (
+        os.environ
+        | bot_environment(telegram, kling, API_KEY)
+        | {"LOG_LEVEL": "DEBUG", "DATABASE_PATH": str(tmp_path / "bot.sqlite3")}
+    )
     process = await asyncio.create_subprocess_exec(
         RUN_SCRIPT, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
     )
@@ -33,7 +37,7 @@ async def test_process_answers_and_finishes_photos_in_flight_on_sigterm(
         assert first["text"].startswith("Found 4 of 4 segments")
 
         kling.answer(Reply(delay=1.5))
-        telegram.push(telegram.photo_update(CHAT, jpeg(800, 800), 800, 800))
+        telegram.push(telegram.photo_update(CHAT, jpeg(800, 800, seed=1), 800, 800))
         await kling.wait_received(2)
         process.send_signal(signal.SIGTERM)
 

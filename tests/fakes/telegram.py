@@ -2,7 +2,8 @@
 
 It speaks enough of the Bot API for python-telegram-bot's real HTTP layer:
 getMe, getUpdates (long polling), getFile, file downloads, sendMessage,
-editMessageText, sendChatAction, setMyCommands, deleteWebhook.
+editMessageText, sendChatAction, setMyCommands, deleteWebhook, and for groups
+getChatMember, getChatAdministrators, deleteMessage and forwardMessage.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class FakeBotApi(LocalServer):
         self.token = token
         self.calls: list[ApiCall] = []
         self.delivered: list[dict[str, Any]] = []
+        # Groups: who is admin where, and where the bot lacks the right to delete.
+        self.admins: dict[int, set[int]] = defaultdict(set)
+        self.cannot_delete: set[int] = set()
+        self.deleted: list[tuple[int, int]] = []
+        self.forwarded: list[dict[str, Any]] = []
         self.polled = asyncio.Event()
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -138,6 +144,12 @@ class FakeBotApi(LocalServer):
                 **content,
             }
         }
+
+    def command(self, chat_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
+        """A message whose first word is a bot command, with the entity Telegram adds."""
+        length = len(text.split()[0])
+        entities = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self.message(chat_id, text=text, entities=entities, **kwargs)
 
     def photo_update(
         self, chat_id: int, data: bytes, width: int, height: int, **kwargs: Any
@@ -292,6 +304,30 @@ class FakeBotApi(LocalServer):
                 "file_path": f"documents/{file_id}",
             }
         )
+
+    async def _m_getChatMember(self, params: dict[str, Any]) -> web.Response:
+        return _ok(self._member(int(params["chat_id"]), int(params["user_id"])))
+
+    async def _m_getChatAdministrators(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        return _ok([self._member(chat_id, user_id) for user_id in sorted(self.admins[chat_id])])
+
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if user_id in self.admins[chat_id]:
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        return {"status": "member", "user": user}
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.cannot_delete:
+            return _error(400, "Bad Request: message can't be deleted")
+        self.deleted.append((chat_id, int(params["message_id"])))
+        return _ok(True)
+
+    async def _m_forwardMessage(self, params: dict[str, Any]) -> web.Response:
+        self.forwarded.append(params)
+        return _ok(self._message_json({"chat_id": params["chat_id"]}))
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
         self.delivered.append(params)
