@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
@@ -14,6 +16,7 @@ from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache
 from bot.config import Settings
+from bot.fairness import Fairness
 from bot.handlers import AnyApplication, Handlers, Services, TelegramDownloader, admin_sender
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
 from bot.moderator import Moderator
@@ -42,6 +45,32 @@ COMMANDS = (
     ("action", N_("Admins: warn, delete or report")),
     ("lang", N_("Language: en, ru, zh or auto")),
 )
+
+
+ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+class SendRateLimiter(AIORateLimiter):
+    """Telegram's flood limits (30/s overall, 20/min per group) are about what a bot
+    sends; reading calls (getFile, getChatMember, ...) are not throttled with them."""
+
+    _READS = frozenset({"getFile", "getChatMember", "getChatAdministrators", "getMe", "getUpdates"})
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> ApiResult:
+        """Pass reads straight through; throttle everything else."""
+        if endpoint in self._READS:
+            return await callback(*args, **kwargs)
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
 
 
 class BotService:
@@ -96,6 +125,9 @@ class BotService:
             alerts=alerts,
             moderator=Moderator(
                 bot, storage, pipeline, alerts, report_chat_id=settings.report_chat_id
+            ),
+            fairness=Fairness(
+                per_key=settings.per_user_in_flight, max_waiting=settings.max_waiting_photos
             ),
             album_quiet_seconds=settings.album_quiet_seconds,
         )
@@ -164,7 +196,7 @@ def _build_application(settings: Settings) -> AnyApplication:
         .get_updates_request(get_updates_request)
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
         .concurrent_updates(settings.max_concurrent_updates)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(SendRateLimiter(max_retries=3))
         .build()
     )
     return app

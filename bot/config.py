@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     report_chat_id: int | None = None
+    per_user_in_flight: int = Field(default=2, ge=1, le=64)
+    max_waiting_photos: int = Field(default=1000, ge=1)
     album_quiet_seconds: float = Field(default=1.0, gt=0, le=30)
     memory_budget_mb: int = Field(default=160, ge=50, le=100_000)
     decode_budget_mb: int = Field(default=120, ge=50, le=100_000)

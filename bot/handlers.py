@@ -25,6 +25,7 @@ from bot import messages
 from bot.access import Access
 from bot.albums import AlbumCollector
 from bot.alerts import OperatorAlerts, Send
+from bot.fairness import Fairness, Overloaded
 from bot.i18n import LANGUAGES, Catalogs, Translations, pick_language
 from bot.images import MAX_DOWNLOAD_BYTES, TooLargeToDownload
 from bot.moderation import Action, ChatSettings, parse_segment
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 REPLY_ATTEMPTS = 3
 DOWNLOAD_ATTEMPTS = 2
 CHAT_ACTION_INTERVAL = 4.5  # Telegram shows a chat action for about 5 s.
+# Answers that come within a second need no "typing…"; skipping it saves one
+# call per photo under Telegram's 30 requests/s.
+CHAT_ACTION_DELAY = 1.0
 ADMIN_CACHE_SECONDS = 60.0
 ADMIN_CACHE_SIZE = 10_000
 
@@ -113,6 +117,7 @@ class Services:
     catalogs: Catalogs
     alerts: OperatorAlerts
     moderator: Moderator
+    fairness: Fairness
     album_quiet_seconds: float
 
 
@@ -410,16 +415,19 @@ class Handlers:
         if private:
             await self._answer(message, incoming, self._requester(message), tr)
         else:
-            await self._s.moderator.moderate([(message, incoming)], settings, tr)
+            await self._moderate([(message, incoming)], settings, tr)
 
     async def _answer(
         self, message: Message, incoming: IncomingImage, requester: Requester, tr: Translations
     ) -> None:
         async with _showing_work(message):
             try:
-                outcome = await self._s.pipeline.run(incoming, requester)
+                async with self._s.fairness.turn(_person(message)):
+                    outcome = await self._s.pipeline.run(incoming, requester)
                 await self._s.alerts.observe(outcome)
                 text = messages.reply_for(outcome, tr, utc_now())
+            except Overloaded:
+                text = messages.too_many_at_once(tr)
             except Exception:
                 error_id = _new_error_id()
                 logger.exception("unexpected error id=%s while handling a photo", error_id)
@@ -432,12 +440,15 @@ class Handlers:
         requester = self._requester(first)
         async with _showing_work(first):
             try:
-                outcomes = await asyncio.gather(
-                    *(self._s.pipeline.run(incoming, requester) for _, incoming in items)
-                )
+                async with self._s.fairness.turn(_person(first)):
+                    outcomes = await asyncio.gather(
+                        *(self._s.pipeline.run(incoming, requester) for _, incoming in items)
+                    )
                 for outcome in outcomes:
                     await self._s.alerts.observe(outcome)
                 text = messages.album_reply(outcomes, tr, utc_now())
+            except Overloaded:
+                text = messages.too_many_at_once(tr)
             except Exception:
                 error_id = _new_error_id()
                 logger.exception("unexpected error id=%s while handling an album", error_id)
@@ -447,9 +458,19 @@ class Handlers:
     async def _moderate_album(self, items: list[Item]) -> None:
         settings, tr = await self._context(items[0][0])
         try:
-            await self._s.moderator.moderate(items, settings, tr)
+            await self._moderate(items, settings, tr)
         except Exception:
             logger.exception("unexpected error while moderating an album")
+
+    async def _moderate(self, items: list[Item], settings: ChatSettings, tr: Translations) -> None:
+        try:
+            async with self._s.fairness.turn(_person(items[0][0])):
+                await self._s.moderator.moderate(items, settings, tr)
+        except Overloaded:
+            # Nobody asked for an answer here; the photo simply goes unchecked.
+            logger.warning(
+                "moderation overloaded; a photo in chat %s went unchecked", items[0][0].chat_id
+            )
 
     async def error(self, update: object, context: Context) -> None:
         """Anything unexpected: the log gets the traceback, the person an id to quote."""
@@ -469,6 +490,7 @@ async def _showing_work(message: Message) -> AsyncIterator[None]:
         return
 
     async def keep_typing() -> None:
+        await asyncio.sleep(CHAT_ACTION_DELAY)
         while True:
             try:
                 await message.chat.send_action(ChatAction.TYPING)
@@ -510,6 +532,11 @@ async def _reply(message: Message, text: str) -> None:
         except TelegramError as exc:
             logger.error("reply to chat %s refused: %s", message.chat_id, exc.message)
             return
+
+
+def _person(message: Message) -> int:
+    """Whose turn a message takes: its sender, else its chat."""
+    return message.from_user.id if message.from_user else message.chat_id
 
 
 def _new_error_id() -> str:

@@ -193,6 +193,14 @@ def failure(error: RecognitionError | DownloadError | DeadlineExceeded, tr: Tran
     return busy(tr)
 
 
+def too_many_at_once(tr: Translations) -> str:
+    """A person has more images waiting than the bot queues."""
+    return tr.gettext(
+        "You have sent many images at once and I am still working on them. "
+        "Please send this one again in a minute."
+    )
+
+
 def apology(error_id: str, tr: Translations) -> str:
     """The answer when something unexpected broke; the id matches the log line."""
     return tr.gettext(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.app import BotService
 from tests.conftest import API_KEY
-from tests.fakes.recognizer import FakeRecognizer, success
+from tests.fakes.recognizer import FakeRecognizer, Reply, success
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import image_bytes, jpeg, png
 
@@ -32,7 +32,20 @@ async def test_photo_gets_one_reply_with_the_marks(
     [request] = kling.received
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert request.decoded == data
-    assert telegram.calls_to("sendChatAction"), "no sign of work in progress"
+    assert not telegram.calls_to("sendChatAction"), "a quick answer needs no typing sign"
+
+
+async def test_typing_is_shown_while_a_slow_api_works(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    kling.default = Reply(delay=1.6)
+    telegram.push(telegram.photo_update(CHAT, jpeg(800, 600), 800, 600))
+
+    await telegram.wait_sent(CHAT)
+
+    [action] = telegram.calls_to("sendChatAction")
+    assert action.params["action"] == "typing"
+    assert action.at < telegram.calls_to("sendMessage")[0].at
 
 
 async def test_image_sent_as_a_file_is_checked_in_original_quality(
