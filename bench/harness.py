@@ -56,11 +56,11 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    *, api_latency: float, extra_env: dict[str, str] | None = None
+    *, api_latency: float, extra_env: dict[str, str] | None = None, module: str = "bot"
 ) -> AsyncIterator[Rig]:
-    """Start both fakes and `python -m bot` pointed at them; stop everything afterwards."""
+    """Start both fakes and `python -m MODULE` pointed at them; stop everything afterwards."""
     telegram = FakeBotApi(TOKEN)
-    kling = FakeRecognizer()
+    kling = FakeRecognizer(inspect_bodies=False)
     kling.default = Reply(delay=api_latency)
     await telegram.start()
     await kling.start()
@@ -72,8 +72,10 @@ async def running_bot(
     )
     workdir = tempfile.TemporaryDirectory(prefix="bench-")
     env["DATABASE_PATH"] = str(Path(workdir.name) / "bot.sqlite3")
+    # Run in an empty folder so no developer's .env leaks in; bench/ is found via PYTHONPATH.
+    env["PYTHONPATH"] = str(ROOT)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=ROOT / "bench", env=env
+        sys.executable, "-m", module, cwd=workdir.name, env=env
     )
     sampler = RssSampler(process.pid)
     sampling = asyncio.create_task(sampler.run())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 UPDATE_QUEUE_SIZE = 256
 LONG_POLL_TIMEOUT = 30
 SHUTDOWN_SLACK = 15.0
+STATS_FLUSH_SECONDS = 10.0
 COMMANDS = (
     ("help", N_("What I do and which images I accept")),
     ("check", N_("Check the photo this replies to")),
@@ -97,7 +99,7 @@ class BotService:
         quotas = Quotas(
             storage, per_user=settings.user_daily_limit, overall=settings.global_daily_limit
         )
-        stats = Stats(storage)
+        stats = self.stats = Stats(storage)
         pipeline = PhotoPipeline(
             self.recognizer,
             TelegramDownloader(bot, settings.telegram_timeout_seconds),
@@ -138,6 +140,12 @@ class BotService:
         """Open the storage the settings name and build the bot on it."""
         return cls(settings, await SqliteStorage.open(settings.database_path))
 
+    async def _flush_stats_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATS_FLUSH_SECONDS)
+            await self.stats.flush()
+
     async def _set_commands(self) -> None:
         for language in LANGUAGES:
             tr = self.catalogs.get(language)
@@ -158,7 +166,9 @@ class BotService:
                 await app.start()
                 logger.info("bot @%s is running", app.bot.username)
                 self.ready.set()
+                flushing = asyncio.create_task(self._flush_stats_until(stop))
                 await stop.wait()
+                await flushing
                 logger.info("stopping: no new updates; finishing photos in flight")
                 await app.updater.stop()
                 # In-flight photos end by their own deadline; this bounds the wait
@@ -166,6 +176,7 @@ class BotService:
                 async with asyncio.timeout(self.settings.photo_deadline_seconds + SHUTDOWN_SLACK):
                     await app.stop()
         finally:
+            await self.stats.flush()
             await self.recognizer.aclose()
             await self.storage.close()
 

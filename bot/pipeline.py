@@ -20,6 +20,7 @@ from bot.cache import ResultCache, bytes_key, file_key
 from bot.images import (
     MAX_DOWNLOAD_BYTES,
     ImageRejected,
+    Inspection,
     PreparedImage,
     check_declared,
     inspect,
@@ -141,9 +142,9 @@ class PhotoPipeline:
 
     async def run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
         """Take one image through the path; never raises for bad input or failing services."""
-        await self._stats.count("photos")
+        self._stats.count("photos")
         outcome = await self._run(incoming, requester)
-        await self._stats.count(_stat_name(outcome))
+        self._stats.count(_stat_name(outcome))
         return outcome
 
     async def _run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
@@ -174,14 +175,17 @@ class PhotoPipeline:
     ) -> Recognised:
         async with self._downloads:
             data = await self._download(incoming)
-        # The header tells what decoding will cost before any pixel is decoded;
-        # this budget is taken while the image's own bytes are held, never the
-        # other way round, so the two budgets cannot deadlock.
-        inspection = await asyncio.to_thread(inspect, data)
-        async with self._decode_memory.hold(inspection.working_memory):
-            prepared = await asyncio.to_thread(prepare, data)
+        # The header tells what decoding will cost before any pixel is decoded.
+        # An image that needs no decoding is prepared in the same worker-thread
+        # trip; one that does waits for the decode budget, which is taken while
+        # the image's own bytes are held, never the other way round, so the two
+        # budgets cannot deadlock.
+        inspection, ready = await asyncio.to_thread(_inspect_or_prepare, data)
+        if ready is None:
+            async with self._decode_memory.hold(inspection.working_memory):
+                ready = await asyncio.to_thread(_prepare_keyed, data)
         del data
-        sent_key = bytes_key(prepared.data)
+        prepared, sent_key = ready
         result, cached = await self._cache.shared(
             sent_key, lambda: self._recognise(prepared.data, requester)
         )
@@ -190,13 +194,24 @@ class PhotoPipeline:
 
     async def _recognise(self, image: bytes, requester: Requester) -> RecognitionResult:
         charge = None if requester.exempt else await self._quotas.take(requester.user_id)
-        await self._stats.count("api_calls")
+        self._stats.count("api_calls")
         try:
             return await self._recognizer.recognize(image)
         except BaseException:
             if charge is not None:
                 await asyncio.shield(self._quotas.refund(charge))
             raise
+
+
+def _prepare_keyed(data: bytes) -> tuple[PreparedImage, str]:
+    """Prepare, and hash the bytes to send (hashing 10 MB is worth keeping off the loop)."""
+    prepared = prepare(data)
+    return prepared, bytes_key(prepared.data)
+
+
+def _inspect_or_prepare(data: bytes) -> tuple[Inspection, tuple[PreparedImage, str] | None]:
+    inspection = inspect(data)
+    return inspection, _prepare_keyed(data) if inspection.working_memory == 0 else None
 
 
 def _stat_name(outcome: Outcome) -> str:

@@ -1,4 +1,8 @@
-"""Counters for /stats: since this process started, and today (shared through storage)."""
+"""Counters for /stats: since this process started, and today (shared through storage).
+
+Counting is in memory and costs nothing on a photo's path; `flush` writes the
+day's counts to storage (the bot does so every few seconds and at shutdown).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,22 @@ class Stats:
         self._storage = storage
         self._clock = clock
         self.since_start: Counter[str] = Counter()
+        self._unsaved: Counter[tuple[str, str]] = Counter()
 
-    async def count(self, name: str) -> None:
+    def count(self, name: str) -> None:
         """Add one to `name`."""
         self.since_start[name] += 1
-        await self._storage.add_count(self._day(), name)
+        self._unsaved[(self._day(), name)] += 1
+
+    async def flush(self) -> None:
+        """Write what was counted since the last flush."""
+        unsaved, self._unsaved = self._unsaved, Counter()
+        for (day, name), count in unsaved.items():
+            await self._storage.add_count(day, name, count)
 
     async def today(self) -> dict[str, int]:
-        """Today's counters (UTC day)."""
+        """Today's counters (UTC day), this process's latest included."""
+        await self.flush()
         return await self._storage.counts(self._day())
 
     def _day(self) -> str:

@@ -7,6 +7,7 @@ default backend (one file, created on first start).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, Self
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS daily_counts (
 """
 # Expired cache rows are swept a bounded batch at a time, on writes.
 _SWEEP_BATCH = 200
+_SETTINGS_CACHE_SIZE = 10_000
 
 
 class Storage(Protocol):
@@ -84,8 +86,8 @@ class Storage(Protocol):
         """Cache `result` under every key until `expires_at`; may drop rows expired by `now`."""
         ...
 
-    async def add_count(self, day: str, name: str) -> None:
-        """Add one to the day's counter `name`."""
+    async def add_count(self, day: str, name: str, count: int) -> None:
+        """Add `count` to the day's counter `name`."""
         ...
 
     async def counts(self, day: str) -> dict[str, int]:
@@ -105,6 +107,9 @@ class SqliteStorage:
         # One connection serves every coroutine; the lock keeps read-then-write
         # sequences (quota) from interleaving between awaits.
         self._lock = asyncio.Lock()
+        # Every update reads its chat's settings; this process is their only
+        # writer, so a bounded write-through copy saves a database round trip.
+        self._settings: OrderedDict[int, ChatSettings] = OrderedDict()
 
     @classmethod
     async def open(cls, path: str) -> Self:
@@ -124,11 +129,23 @@ class SqliteStorage:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's settings, or the defaults."""
+        cached = self._settings.get(chat_id)
+        if cached is not None:
+            self._settings.move_to_end(chat_id)
+            return cached
         async with self._db.execute(
             "SELECT settings FROM chat_settings WHERE chat_id = ?", (chat_id,)
         ) as cursor:
             row = await cursor.fetchone()
-        return ChatSettings.from_json(row[0]) if row else ChatSettings()
+        settings = ChatSettings.from_json(row[0]) if row else ChatSettings()
+        self._remember(chat_id, settings)
+        return settings
+
+    def _remember(self, chat_id: int, settings: ChatSettings) -> None:
+        self._settings[chat_id] = settings
+        self._settings.move_to_end(chat_id)
+        if len(self._settings) > _SETTINGS_CACHE_SIZE:
+            self._settings.popitem(last=False)
 
     async def update_chat_settings(
         self, chat_id: int, change: Callable[[ChatSettings], ChatSettings | None]
@@ -145,6 +162,7 @@ class SqliteStorage:
                 (chat_id, changed.to_json()),
             )
             await self._db.commit()
+            self._remember(chat_id, changed)
             return changed
 
     async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
@@ -208,13 +226,13 @@ class SqliteStorage:
             )
             await self._db.commit()
 
-    async def add_count(self, day: str, name: str) -> None:
-        """Add one to the day's counter `name`."""
+    async def add_count(self, day: str, name: str, count: int) -> None:
+        """Add `count` to the day's counter `name`."""
         async with self._lock:
             await self._db.execute(
-                "INSERT INTO daily_counts (day, name, count) VALUES (?, ?, 1) "
-                "ON CONFLICT (day, name) DO UPDATE SET count = count + 1",
-                (day, name),
+                "INSERT INTO daily_counts (day, name, count) VALUES (?, ?, ?) "
+                "ON CONFLICT (day, name) DO UPDATE SET count = count + excluded.count",
+                (day, name, count),
             )
             await self._db.commit()
 

@@ -68,7 +68,7 @@ async def test_cache_entries_expire(storage: SqliteStorage) -> None:
 
 
 async def test_daily_counts(storage: SqliteStorage) -> None:
-    for name in ("photos", "photos", "api_calls"):
-        await storage.add_count("2026-11-25", name)
-    assert await storage.counts("2026-11-25") == {"photos": 2, "api_calls": 1}
+    for name, count in (("photos", 1), ("photos", 2), ("api_calls", 1)):
+        await storage.add_count("2026-11-25", name, count)
+    assert await storage.counts("2026-11-25") == {"photos": 3, "api_calls": 1}
     assert await storage.counts("2026-11-26") == {}
