@@ -53,10 +53,20 @@ ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 
 class SendRateLimiter(AIORateLimiter):
-    """Telegram's flood limits (30/s overall, 20/min per group) are about what a bot
-    sends; reading calls (getFile, getChatMember, ...) are not throttled with them."""
+    """Telegram's flood limits (30 messages/s overall, 20/min per group) are about the
+    messages a bot sends; reading calls (getFile, getChatMember, ...) and the typing
+    sign (at most one per chat every 4.5 s) are not throttled with them."""
 
-    _READS = frozenset({"getFile", "getChatMember", "getChatAdministrators", "getMe", "getUpdates"})
+    _UNTHROTTLED = frozenset(
+        {
+            "getFile",
+            "getChatMember",
+            "getChatAdministrators",
+            "getMe",
+            "getUpdates",
+            "sendChatAction",
+        }
+    )
 
     async def process_request(
         self,
@@ -67,8 +77,8 @@ class SendRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> ApiResult:
-        """Pass reads straight through; throttle everything else."""
-        if endpoint in self._READS:
+        """Pass reads and chat actions straight through; throttle messages."""
+        if endpoint in self._UNTHROTTLED:
             return await callback(*args, **kwargs)
         return await super().process_request(
             callback, args, kwargs, endpoint, data, rate_limit_args

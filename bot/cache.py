@@ -50,9 +50,14 @@ class ResultCache:
         await self._storage.cache_result(keys, raw, now=now, expires_at=now + self._ttl)
 
     async def shared(
-        self, key: str, compute: Callable[[], Awaitable[RecognitionResult]]
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[RecognitionResult]],
+        also: Sequence[str] = (),
     ) -> tuple[RecognitionResult, bool]:
-        """The result for `key`: cached, joined from a call in flight, or computed once.
+        """The result for `key`: cached, joined from a call in flight, or computed once
+        and cached under `key` and `also` before the flight ends, so no later caller
+        can fall between the two.
 
         Returns (result, True) when no new call was made for this caller.
         """
@@ -66,6 +71,7 @@ class ResultCache:
         self._flights[key] = flight
         try:
             result = await compute()
+            await self.put([key, *also], result)
         except asyncio.CancelledError:
             flight.set_exception(
                 RecognitionError(ErrorKind.TIMEOUT, detail="shared call was cancelled")

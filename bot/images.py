@@ -16,6 +16,7 @@ import contextlib
 import enum
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ _FOREIGN_SIGNATURES = (
     b"\x1f\x8b",
 )
 _ZIP_DIRECTORY_END = b"PK\x05\x06"
+_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 
 
 class ImageRejected(Exception):
@@ -387,13 +389,7 @@ def _jpeg_end(data: bytes) -> int:
 
 
 def _entropy_end(data: bytes, pos: int) -> int:
-    """Skip entropy-coded data: 0xFF there is always followed by 0x00 or a restart marker."""
-    while True:
-        pos = data.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= len(data):
-            return len(data)
-        following = data[pos + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-            pos += 1 if following == 0xFF else 2
-            continue
-        return pos
+    """Skip entropy-coded data: 0xFF there is always followed by 0x00 or a restart marker,
+    so the first 0xFF (after any fill bytes) followed by anything else starts a marker."""
+    found = _NEXT_MARKER.search(data, pos)
+    return len(data) if found is None else found.end() - 2

@@ -186,10 +186,13 @@ class PhotoPipeline:
                 ready = await asyncio.to_thread(_prepare_keyed, data)
         del data
         prepared, sent_key = ready
+        this_file = file_key(incoming.file_unique_id)
         result, cached = await self._cache.shared(
-            sent_key, lambda: self._recognise(prepared.data, requester)
+            sent_key, lambda: self._recognise(prepared.data, requester), also=[this_file]
         )
-        await self._cache.put([file_key(incoming.file_unique_id), sent_key], result)
+        if cached:
+            # Remember this Telegram file too, so its next copy needs no download.
+            await self._cache.put([this_file], result)
         return Recognised(result, prepared, cached=cached)
 
     async def _recognise(self, image: bytes, requester: Requester) -> RecognitionResult:

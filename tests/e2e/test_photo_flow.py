@@ -153,3 +153,15 @@ async def test_help_and_a_hint_for_anything_else(bot: BotService, telegram: Fake
     assert "300 px" in help_reply["text"]
     assert "as a file" in help_reply["text"]
     assert replies[1]["text"].startswith("Send me a photo")
+
+
+async def test_several_photos_in_one_chat_share_one_typing_sign(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    kling.default = Reply(delay=1.6)
+    for seed in range(3):
+        telegram.push(telegram.photo_update(CHAT, jpeg(800, 600, seed=seed), 800, 600))
+
+    await telegram.wait_sent(CHAT, 3)
+
+    assert len(telegram.calls_to("sendChatAction")) == 1
