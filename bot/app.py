@@ -7,7 +7,9 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
@@ -26,9 +28,11 @@ from bot.quotas import Quotas
 from bot.recognizer import Recognizer, RetryPolicy
 from bot.stats import Stats
 from bot.storage import SqliteStorage, Storage
+from bot.web import web_app
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_HTTP_PORT = 8080
 # Updates fetched but not yet handled; when full, polling waits instead of
 # piling updates up in memory.
 UPDATE_QUEUE_SIZE = 256
@@ -164,15 +168,27 @@ class BotService:
             await self.app.bot.set_my_commands(commands, language_code=code)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll for updates until `stop` is set, then finish the photos in flight."""
+        """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
+        set, then finish the photos in flight."""
         app = self.app
+        settings = self.settings
+        server: web.AppRunner | None = None
         try:
             async with app:
                 await self._set_commands()
-                assert app.updater is not None
-                await app.updater.start_polling(
-                    timeout=LONG_POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
-                )
+                server = await self._start_http(stop)
+                if settings.webhook_url:
+                    secret = settings.webhook_secret_token
+                    await app.bot.set_webhook(
+                        settings.webhook_url,
+                        secret_token=secret.get_secret_value() if secret else None,
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                else:
+                    assert app.updater is not None
+                    await app.updater.start_polling(
+                        timeout=LONG_POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
+                    )
                 await app.start()
                 logger.info("bot @%s is running", app.bot.username)
                 self.ready.set()
@@ -180,15 +196,47 @@ class BotService:
                 await stop.wait()
                 await flushing
                 logger.info("stopping: no new updates; finishing photos in flight")
-                await app.updater.stop()
+                if server is not None:
+                    await server.cleanup()
+                    server = None
+                if app.updater is not None and app.updater.running:
+                    await app.updater.stop()
                 # In-flight photos end by their own deadline; this bounds the wait
                 # even if one of them hangs in a reply.
-                async with asyncio.timeout(self.settings.photo_deadline_seconds + SHUTDOWN_SLACK):
+                async with asyncio.timeout(settings.photo_deadline_seconds + SHUTDOWN_SLACK):
                     await app.stop()
         finally:
+            if server is not None:
+                await server.cleanup()
             await self.stats.flush()
             await self.recognizer.aclose()
             await self.storage.close()
+
+    async def _start_http(self, stop: asyncio.Event) -> web.AppRunner | None:
+        """Serve the webhook, /healthz and /metrics when a port is set or a webhook used."""
+        settings = self.settings
+        port = settings.http_port
+        if port is None and not settings.webhook_url:
+            return None
+        webhook_path = (
+            (urlsplit(settings.webhook_url).path or "/") if settings.webhook_url else None
+        )
+        secret = settings.webhook_secret_token
+        runner = web.AppRunner(
+            web_app(
+                bot=self.app.bot,
+                updates=self.app.update_queue,
+                ready=lambda: self.ready.is_set() and not stop.is_set(),
+                webhook_path=webhook_path,
+                secret=secret.get_secret_value() if secret else None,
+            ),
+            access_log=None,
+        )
+        await runner.setup()
+        await web.TCPSite(
+            runner, settings.http_listen, DEFAULT_HTTP_PORT if port is None else port
+        ).start()
+        return runner
 
 
 def _build_application(settings: Settings) -> AnyApplication:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class ConfigError(Exception):
@@ -58,6 +59,21 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    webhook_url: str | None = None
+    webhook_secret_token: SecretStr | None = None
+    http_listen: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret_token:
+            raise ValueError("WEBHOOK_SECRET_TOKEN is required when WEBHOOK_URL is set")
+        if self.webhook_secret_token and not _SECRET_SHAPE.match(
+            self.webhook_secret_token.get_secret_value()
+        ):
+            raise ValueError("WEBHOOK_SECRET_TOKEN must be 1-256 of A-Z, a-z, 0-9, _ and -")
+        return self
+
     @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
     def _id_list(cls, value: object) -> object:
@@ -100,10 +116,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values, for log redaction."""
-        return (
-            self.telegram_bot_token.get_secret_value(),
-            self.deerapi_api_key.get_secret_value(),
-        )
+        values = [self.telegram_bot_token, self.deerapi_api_key, self.webhook_secret_token]
+        return tuple(value.get_secret_value() for value in values if value is not None)
 
 
 def load_settings(env_file: str | None = ".env") -> Settings:
@@ -113,7 +127,8 @@ def load_settings(env_file: str | None = ".env") -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            name = "_".join(str(part) for part in error["loc"]).upper()
             reason = "is required" if error["type"] == "missing" else error["msg"]
-            problems.append(f"{name} {reason}")
+            reason = reason.removeprefix("Value error, ")
+            problems.append(f"{name} {reason}" if name else reason)
         raise ConfigError("; ".join(problems)) from None

@@ -17,6 +17,8 @@ from typing import Self
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.metrics import API_RETRIES, API_SECONDS
+
 ENDPOINT_PATH = "/kling/v1/videos/image-recognize"
 MAX_RESPONSE_BYTES = 1_000_000
 _REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "request-id")
@@ -345,6 +347,7 @@ class Recognizer:
                         delay = self._retry_delay(error, attempts)
                         if delay is None or loop.time() + delay >= deadline:
                             raise
+                        API_RETRIES.labels(error.kind.value).inc()
                         logger.info(
                             "recognition attempt %d failed (kind=%s status=%s code=%s "
                             "request_id=%s); retrying in %.2fs",
@@ -372,6 +375,7 @@ class Recognizer:
                 yield part
 
         length = {"Content-Length": str(sum(len(part) for part in body))}
+        started = time.perf_counter()
         try:
             async with (
                 self._slots,
@@ -383,6 +387,8 @@ class Recognizer:
             raise RecognitionError(ErrorKind.TIMEOUT, detail=type(exc).__name__) from None
         except httpx.TransportError as exc:
             raise RecognitionError(ErrorKind.NETWORK, detail=type(exc).__name__) from None
+        finally:
+            API_SECONDS.observe(time.perf_counter() - started)
 
     def _retry_delay(self, error: RecognitionError, attempts: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now."""

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.metrics import EVENTS
 from bot.quotas import utc_now
 from bot.storage import Storage
 
@@ -26,6 +27,7 @@ class Stats:
     def count(self, name: str) -> None:
         """Add one to `name`."""
         self.since_start[name] += 1
+        EVENTS.labels(name).inc()
         self._unsaved[(self._day(), name)] += 1
 
     async def flush(self) -> None:

@@ -269,6 +269,9 @@ class FakeBotApi(LocalServer):
     async def _m_setMyCommands(self, _: dict[str, Any]) -> web.Response:
         return _ok(True)
 
+    async def _m_setWebhook(self, _: dict[str, Any]) -> web.Response:
+        return _ok(True)
+
     async def _m_sendChatAction(self, _: dict[str, Any]) -> web.Response:
         return _ok(True)
 

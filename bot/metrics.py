@@ -1,0 +1,20 @@
+"""Prometheus metrics: what the bot counts, how long the API takes, how often it retries."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS = Counter(
+    "segment_bot_events",
+    "Photos and their outcomes: photos, api_calls, cache_hits, recognised, "
+    "refused:<rule>, failed:<kind>, limited:<scope>.",
+    ["event"],
+)
+API_SECONDS = Histogram(
+    "segment_bot_api_request_seconds",
+    "Duration of each recognition API attempt.",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
+)
+API_RETRIES = Counter(
+    "segment_bot_api_retries", "Recognition attempts that failed and were tried again.", ["kind"]
+)

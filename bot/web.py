@@ -1,0 +1,62 @@
+"""The bot's HTTP side: Telegram's webhook, a readiness probe and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from telegram import Bot, Update
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+QUEUE_WAIT_SECONDS = 5.0
+MAX_UPDATE_BYTES = 1024 * 1024
+
+
+def web_app(
+    *,
+    bot: Bot,
+    updates: asyncio.Queue[Any],
+    ready: Callable[[], bool],
+    webhook_path: str | None,
+    secret: str | None,
+) -> web.Application:
+    """Routes: POST `webhook_path` (if given), GET /healthz, GET /metrics."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        if ready():
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "starting or stopping"}, status=503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is None or not hmac.compare_digest(given.encode(), secret.encode()):
+            logger.warning("webhook call with a wrong secret token refused")
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(json.loads(await request.read()), bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        try:
+            # A full queue means the bot is saturated: Telegram retries a 503 later.
+            await asyncio.wait_for(updates.put(update), QUEUE_WAIT_SECONDS)
+        except TimeoutError:
+            return web.Response(status=503)
+        return web.Response()
+
+    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if webhook_path is not None:
+        app.router.add_post(webhook_path, webhook)
+    return app

@@ -1,0 +1,80 @@
+"""Webhook mode: Telegram posts updates with the secret token; /healthz and /metrics."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bot.app import BotService
+from bot.config import Settings
+from tests.e2e.harness import running
+from tests.fakes.recognizer import FakeRecognizer
+from tests.fakes.telegram import FakeBotApi
+from tests.imagegen import jpeg
+
+SECRET = "webhook-secret-for-tests"
+CHAT = 7007
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+async def webhook_bot(settings: Settings, port: int) -> AsyncIterator[BotService]:
+    webhook = settings.model_copy(
+        update={
+            "webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
+            "webhook_secret_token": SECRET,
+            "http_listen": "127.0.0.1",
+            "http_port": port,
+        }
+    )
+    webhook = Settings.model_validate(webhook.model_dump())
+    async with running(await BotService.open(webhook)) as service:
+        yield service
+
+
+async def test_updates_arrive_by_webhook_and_need_the_secret(
+    webhook_bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer, port: int
+) -> None:
+    [registered] = telegram.calls_to("setWebhook")
+    assert registered.params["url"] == f"http://127.0.0.1:{port}/telegram/hook"
+    assert registered.params["secret_token"] == SECRET
+    assert not telegram.calls_to("getUpdates"), "no polling in webhook mode"
+
+    update = telegram.photo_update(CHAT, jpeg(640, 640), 640, 640)
+    update["update_id"] = 1
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        wrong = await http.post(
+            "/telegram/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+        )
+        missing = await http.post("/telegram/hook", json=update)
+        accepted = await http.post(
+            "/telegram/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+        [reply] = await telegram.wait_sent(CHAT)
+        health = await http.get("/healthz")
+        metrics = (await http.get("/metrics")).text
+
+    assert (wrong.status_code, missing.status_code, accepted.status_code) == (403, 403, 200)
+    assert reply["text"].startswith("Found 4 of 4")
+    assert len(kling.received) == 1
+    assert health.json() == {"status": "ok"}
+    assert 'segment_bot_events_total{event="photos"}' in metrics
+    assert "segment_bot_api_request_seconds_count" in metrics
+
+
+def test_webhook_mode_needs_a_secret(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET_TOKEN is required"):
+        Settings.model_validate(settings.model_dump() | {"webhook_url": "https://bot.example/hook"})
