@@ -26,6 +26,7 @@ from bot.moderator import Moderator
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
 from bot.recognizer import Recognizer, RetryPolicy
+from bot.redis_storage import RedisStorage
 from bot.stats import Stats
 from bot.storage import SqliteStorage, Storage
 from bot.web import web_app
@@ -117,7 +118,11 @@ class BotService:
         pipeline = PhotoPipeline(
             self.recognizer,
             TelegramDownloader(bot, settings.telegram_timeout_seconds),
-            cache=ResultCache(storage, ttl=settings.cache_ttl_hours * 3600),
+            cache=ResultCache(
+                storage,
+                ttl=settings.cache_ttl_hours * 3600,
+                flight_seconds=settings.api_total_deadline_seconds + SHUTDOWN_SLACK,
+            ),
             quotas=quotas,
             stats=stats,
             max_concurrent_downloads=settings.max_concurrent_downloads,
@@ -151,8 +156,14 @@ class BotService:
 
     @classmethod
     async def open(cls, settings: Settings) -> BotService:
-        """Open the storage the settings name and build the bot on it."""
-        return cls(settings, await SqliteStorage.open(settings.database_path))
+        """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite)
+        and build the bot on it."""
+        storage: Storage
+        if settings.redis_url is not None:
+            storage = await RedisStorage.open(settings.redis_url.get_secret_value())
+        else:
+            storage = await SqliteStorage.open(settings.database_path)
+        return cls(settings, storage)
 
     async def _flush_stats_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -27,10 +27,18 @@ class ResultCache:
     """Results by key for `ttl` seconds, in `Storage`; one API call per key at a time."""
 
     def __init__(
-        self, storage: Storage, ttl: float, clock: Callable[[], float] = time.time
+        self,
+        storage: Storage,
+        ttl: float,
+        clock: Callable[[], float] = time.time,
+        *,
+        flight_seconds: float = 120.0,
+        poll_seconds: float = 0.1,
     ) -> None:
         self._storage = storage
         self._ttl = ttl
+        self._flight_seconds = flight_seconds
+        self._poll_seconds = poll_seconds
         self._clock = clock
         # Bounded by the number of photos in flight: an entry lives for one call.
         self._flights: dict[str, asyncio.Future[RecognitionResult]] = {}
@@ -42,6 +50,16 @@ class ResultCache:
             return None
         data = json.loads(raw)
         return RecognitionResult(MappingProxyType(dict(data["segments"])), data["request_id"])
+
+    async def _wait_for_other_process(self, key: str) -> RecognitionResult | None:
+        """With replicas, one process makes the call: others poll for its result and take
+        over if it ends without one. None: this process makes the call."""
+        while not await self._storage.claim_flight(key, self._flight_seconds):
+            await asyncio.sleep(self._poll_seconds)
+            cached = await self.get(key)
+            if cached is not None:
+                return cached
+        return None
 
     async def put(self, keys: Sequence[str], result: RecognitionResult) -> None:
         """Keep `result` under every key for the TTL."""
@@ -70,8 +88,15 @@ class ResultCache:
         flight = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
         try:
-            result = await compute()
-            await self.put([key, *also], result)
+            elsewhere = await self._wait_for_other_process(key)
+            if elsewhere is not None:
+                flight.set_result(elsewhere)
+                return elsewhere, True
+            try:
+                result = await compute()
+                await self.put([key, *also], result)
+            finally:
+                await asyncio.shield(self._storage.end_flight(key))
         except asyncio.CancelledError:
             flight.set_exception(
                 RecognitionError(ErrorKind.TIMEOUT, detail="shared call was cancelled")

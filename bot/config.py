@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
     photo_deadline_seconds: float = Field(default=90.0, gt=0, le=600)
     database_path: str = "data/bot.sqlite3"
+    redis_url: SecretStr | None = None
     cache_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     user_daily_limit: int = Field(default=50, ge=0)
     global_daily_limit: int = Field(default=2000, ge=0)
@@ -116,7 +117,12 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values, for log redaction."""
-        values = [self.telegram_bot_token, self.deerapi_api_key, self.webhook_secret_token]
+        values = [
+            self.telegram_bot_token,
+            self.deerapi_api_key,
+            self.webhook_secret_token,
+            self.redis_url,  # may hold a password
+        ]
         return tuple(value.get_secret_value() for value in values if value is not None)
 
 

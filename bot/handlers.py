@@ -20,7 +20,15 @@ from typing import Any
 from telegram import Bot, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 from typing_extensions import Buffer
 
 from bot import messages
@@ -172,6 +180,8 @@ class Handlers:
 
     def register(self, app: AnyApplication) -> None:
         """Attach every handler; edited messages are ignored so no photo is answered twice."""
+        # Replicas behind one webhook may each be handed an update; one takes it.
+        app.add_handler(TypeHandler(Update, self._claim), group=-1)
         new = filters.UpdateType.MESSAGE
         commands: dict[str, Callable[[Update, Context], Coroutine[Any, Any, None]]] = {
             "start": self.help,
@@ -195,6 +205,11 @@ class Handlers:
         app.add_error_handler(self.error)
 
     # -- helpers ---------------------------------------------------------
+
+    async def _claim(self, update: Update, _: Context) -> None:
+        if not await self._s.storage.claim_update(update.update_id):
+            logger.debug("update %s was taken by another replica", update.update_id)
+            raise ApplicationHandlerStop
 
     async def _context(self, message: Message) -> tuple[ChatSettings, Translations]:
         settings = await self._s.storage.chat_settings(message.chat_id)

@@ -94,6 +94,18 @@ class Storage(Protocol):
         """Every counter of `day`."""
         ...
 
+    async def claim_update(self, update_id: int) -> bool:
+        """True for the one process that takes this update (replicas share a webhook)."""
+        ...
+
+    async def claim_flight(self, key: str, seconds: float) -> bool:
+        """True if this process may make the API call for `key` now."""
+        ...
+
+    async def end_flight(self, key: str) -> None:
+        """The call for `key` is over (its result cached, or failed)."""
+        ...
+
     async def close(self) -> None:
         """Release the backend."""
         ...
@@ -126,6 +138,19 @@ class SqliteStorage:
     async def close(self) -> None:
         """Close the connection."""
         await self._db.close()
+
+    # One process owns a SQLite file: it sees each update once, and its calls in
+    # flight are shared in memory by ResultCache.
+    async def claim_update(self, update_id: int) -> bool:
+        """Always this process's."""
+        return True
+
+    async def claim_flight(self, key: str, seconds: float) -> bool:
+        """Always this process's."""
+        return True
+
+    async def end_flight(self, key: str) -> None:
+        """Nothing to release."""
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's settings, or the defaults."""

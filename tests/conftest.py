@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from bot.config import Settings
 from bot.logs import RedactingFormatter
@@ -39,6 +45,48 @@ async def kling() -> AsyncIterator[FakeRecognizer]:
     yield fake
     await fake.close()
     assert not fake.violations, fake.violations
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real redis-server on 127.0.0.1 for the session; its URL.
+
+    Skipped where redis-server is missing, except in CI, where scripts/test
+    installs it and a missing one is a failure.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing; scripts/test should have installed it")
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session's Redis, emptied for this test."""
+    with redis.Redis.from_url(redis_server) as client:
+        client.flushall()
+    return redis_server
 
 
 @pytest.fixture
