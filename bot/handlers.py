@@ -423,7 +423,7 @@ class Handlers:
         if target is None or incoming is None:
             await _reply(message, messages.check_usage(tr))
             return
-        await self._answer(target, incoming, self._requester(message), tr)
+        await self._answer([(target, incoming)], self._requester(message), tr)
 
     # -- images ----------------------------------------------------------
 
@@ -445,31 +445,13 @@ class Handlers:
             self._albums.add(key, (message, incoming), complete)
             return
         if private:
-            await self._answer(message, incoming, self._requester(message), tr)
+            await self._answer([(message, incoming)], self._requester(message), tr)
         else:
             await self._moderate([(message, incoming)], settings, tr)
 
-    async def _answer(
-        self, message: Message, incoming: IncomingImage, requester: Requester, tr: Translations
-    ) -> None:
-        async with self._typing.shown(message):
-            try:
-                async with self._s.fairness.turn(_person(message)):
-                    outcome = await self._s.pipeline.run(incoming, requester)
-                await self._s.alerts.observe(outcome)
-                text = messages.reply_for(outcome, tr, utc_now())
-            except Overloaded:
-                text = messages.too_many_at_once(tr)
-            except Exception:
-                error_id = _new_error_id()
-                logger.exception("unexpected error id=%s while handling a photo", error_id)
-                text = messages.apology(error_id, tr)
-        await _reply(message, text)
-
-    async def _answer_album(self, items: list[Item]) -> None:
+    async def _answer(self, items: list[Item], requester: Requester, tr: Translations) -> None:
+        """One reply for one image or a whole album, whatever happens on the way."""
         first = items[0][0]
-        tr = await self._tr(first)
-        requester = self._requester(first)
         async with self._typing.shown(first):
             try:
                 async with self._s.fairness.turn(_person(first)):
@@ -478,14 +460,22 @@ class Handlers:
                     )
                 for outcome in outcomes:
                     await self._s.alerts.observe(outcome)
-                text = messages.album_reply(outcomes, tr, utc_now())
+                now = utc_now()
+                if len(outcomes) == 1:
+                    text = messages.reply_for(outcomes[0], tr, now)
+                else:
+                    text = messages.album_reply(outcomes, tr, now)
             except Overloaded:
                 text = messages.too_many_at_once(tr)
             except Exception:
                 error_id = _new_error_id()
-                logger.exception("unexpected error id=%s while handling an album", error_id)
+                logger.exception("unexpected error id=%s while handling a photo", error_id)
                 text = messages.apology(error_id, tr)
         await _reply(first, text)
+
+    async def _answer_album(self, items: list[Item]) -> None:
+        first = items[0][0]
+        await self._answer(items, self._requester(first), await self._tr(first))
 
     async def _moderate_album(self, items: list[Item]) -> None:
         settings, tr = await self._context(items[0][0])
