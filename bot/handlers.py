@@ -303,23 +303,24 @@ class Handlers:
 
     # -- commands --------------------------------------------------------
 
-    async def help(self, update: Update, _: Context) -> None:
-        """/start and /help: what the bot does and what it accepts."""
+    async def _answer_text(
+        self, update: Update, compose: Callable[[ChatSettings, Translations], str]
+    ) -> None:
+        """Reply with a text made from the chat's settings, to anyone admitted."""
         message = update.effective_message
         if message is None:
             return
-        tr = await self._tr(message)
+        settings, tr = await self._context(message)
         if await self._admitted(message, tr):
-            await _reply(message, messages.help_text(tr))
+            await _reply(message, compose(settings, tr))
+
+    async def help(self, update: Update, _: Context) -> None:
+        """/start and /help: what the bot does and what it accepts."""
+        await self._answer_text(update, lambda _settings, tr: messages.help_text(tr))
 
     async def hint(self, update: Update, _: Context) -> None:
         """Anything else in a private chat: one line on what to send."""
-        message = update.effective_message
-        if message is None:
-            return
-        tr = await self._tr(message)
-        if await self._admitted(message, tr):
-            await _reply(message, messages.hint(tr))
+        await self._answer_text(update, lambda _settings, tr: messages.hint(tr))
 
     async def moderate(self, update: Update, _: Context) -> None:
         """/moderate on|off."""
@@ -378,12 +379,7 @@ class Handlers:
 
     async def policy(self, update: Update, _: Context) -> None:
         """/policy: anyone may see the chat's settings."""
-        message = update.effective_message
-        if message is None:
-            return
-        settings, tr = await self._context(message)
-        if await self._admitted(message, tr):
-            await _reply(message, messages.settings_text(settings, tr))
+        await self._answer_text(update, messages.settings_text)
 
     async def quota(self, update: Update, _: Context) -> None:
         """/quota: checks left today."""
