@@ -231,6 +231,18 @@ class Handlers:
         user_id = message.from_user.id if message.from_user else None
         return Requester(user_id, exempt=self._s.access.is_bot_admin(user_id))
 
+    async def _admitted_context(
+        self, update: Update
+    ) -> tuple[Message, ChatSettings, Translations] | None:
+        """The update's message, its chat settings and language, if it is to be served."""
+        message = update.effective_message
+        if message is None:
+            return None
+        settings, tr = await self._context(message)
+        if not await self._admitted(message, tr):
+            return None
+        return message, settings, tr
+
     async def _admitted(self, message: Message, tr: Translations) -> bool:
         """Whether to serve this message; a private stranger is told why not."""
         if self._allowed(message):
@@ -275,12 +287,10 @@ class Handlers:
 
         `change` returns the new settings, or a sentence when the arguments are wrong.
         """
-        message = update.effective_message
-        if message is None:
+        served = await self._admitted_context(update)
+        if served is None:
             return
-        tr = await self._tr(message)
-        if not await self._admitted(message, tr):
-            return
+        message, _settings, tr = served
         if not await self._is_chat_admin(message):
             await _reply(message, messages.admins_only(tr))
             return
@@ -307,11 +317,9 @@ class Handlers:
         self, update: Update, compose: Callable[[ChatSettings, Translations], str]
     ) -> None:
         """Reply with a text made from the chat's settings, to anyone admitted."""
-        message = update.effective_message
-        if message is None:
-            return
-        settings, tr = await self._context(message)
-        if await self._admitted(message, tr):
+        served = await self._admitted_context(update)
+        if served is not None:
+            message, settings, tr = served
             await _reply(message, compose(settings, tr))
 
     async def help(self, update: Update, _: Context) -> None:
@@ -383,15 +391,14 @@ class Handlers:
 
     async def quota(self, update: Update, _: Context) -> None:
         """/quota: checks left today."""
-        message = update.effective_message
-        if message is None or message.from_user is None:
+        served = await self._admitted_context(update)
+        if served is None or served[0].from_user is None:
             return
-        tr = await self._tr(message)
-        if not await self._admitted(message, tr):
-            return
+        message, _settings, tr = served
+        user_id = served[0].from_user.id
         remaining = None
-        if not self._s.access.is_bot_admin(message.from_user.id):
-            remaining = await self._s.quotas.remaining(message.from_user.id)
+        if not self._s.access.is_bot_admin(user_id):
+            remaining = await self._s.quotas.remaining(user_id)
         await _reply(message, messages.quota_report(remaining, tr, utc_now()))
 
     async def stats(self, update: Update, _: Context) -> None:
@@ -408,12 +415,10 @@ class Handlers:
 
     async def check(self, update: Update, _: Context) -> None:
         """/check as a reply to a photo or image file: its summary, in groups too."""
-        message = update.effective_message
-        if message is None:
+        served = await self._admitted_context(update)
+        if served is None:
             return
-        tr = await self._tr(message)
-        if not await self._admitted(message, tr):
-            return
+        message, _settings, tr = served
         target = message.reply_to_message
         incoming = incoming_image(target) if target else None
         if target is None or incoming is None:
@@ -425,12 +430,12 @@ class Handlers:
 
     async def image(self, update: Update, _: Context) -> None:
         """A photo or a file: answered in private chats, moderated in groups that ask."""
-        message = update.effective_message
-        if message is None:
+        served = await self._admitted_context(update)
+        if served is None:
             return
+        message, settings, tr = served
         incoming = incoming_image(message)
-        settings, tr = await self._context(message)
-        if incoming is None or not await self._admitted(message, tr):
+        if incoming is None:
             return
         private = message.chat.type == ChatType.PRIVATE
         if not private and not settings.moderate:
