@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.pipeline import Failed, Outcome, Recognised
+from bot.outcomes import Failed, Outcome, Recognized
 from bot.recognizer import ErrorKind, RecognitionError
 
 Send = Callable[[str], Awaitable[None]]
@@ -25,7 +25,7 @@ class OperatorAlerts:
 
     async def observe(self, outcome: Outcome) -> None:
         """Look at one photo's outcome; maybe send one alert."""
-        if isinstance(outcome, Recognised):
+        if isinstance(outcome, Recognized):
             self._reported.clear()
             return
         if not isinstance(outcome, Failed) or not isinstance(outcome.error, RecognitionError):

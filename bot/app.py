@@ -5,14 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import BotCommand, Update
-from telegram.ext import AIORateLimiter, ApplicationBuilder
-from telegram.request import HTTPXRequest
+from telegram import Update
 
 from bot.access import Access
 from bot.alerts import OperatorAlerts
@@ -20,74 +16,29 @@ from bot.budget import ByteBudget
 from bot.cache import ResultCache
 from bot.config import Settings
 from bot.fairness import Fairness
-from bot.handlers import AnyApplication, Handlers, Services, TelegramDownloader, admin_sender
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
-from bot.moderator import Moderator
+from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
 from bot.recognizer import Recognizer, RetryPolicy
 from bot.redis_storage import RedisStorage
 from bot.stats import Stats
 from bot.storage import SqliteStorage, Storage
-from bot.web import web_app
+from bot.tg import routes
+from bot.tg.admission import Admission
+from bot.tg.application import LONG_POLL_TIMEOUT, build_application
+from bot.tg.chat_commands import ChatCommands
+from bot.tg.download import TelegramDownloader
+from bot.tg.errors import ErrorHandler
+from bot.tg.moderator import Moderator
+from bot.tg.outbox import Outbox
+from bot.tg.photos import PhotoRoutes
+from bot.tg.web import web_app
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HTTP_PORT = 8080
-# Updates fetched but not yet handled; when full, polling waits instead of
-# piling updates up in memory.
-UPDATE_QUEUE_SIZE = 256
-LONG_POLL_TIMEOUT = 30
 SHUTDOWN_SLACK = 15.0
 STATS_FLUSH_SECONDS = 10.0
-COMMANDS = (
-    ("help", N_("What I do and which images I accept")),
-    ("check", N_("Check the photo this replies to")),
-    ("quota", N_("Checks left today")),
-    ("policy", N_("This chat's moderation settings")),
-    ("moderate", N_("Admins: moderation on or off")),
-    ("forbid", N_("Admins: forbid a segment")),
-    ("require", N_("Admins: require a segment")),
-    ("allow", N_("Admins: drop the rule for a segment")),
-    ("action", N_("Admins: warn, delete or report")),
-    ("lang", N_("Language: en, ru, zh or auto")),
-)
-
-
-ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
-
-
-class SendRateLimiter(AIORateLimiter):
-    """Telegram's flood limits (30 messages/s overall, 20/min per group) are about the
-    messages a bot sends; reading calls (getFile, getChatMember, ...) and the typing
-    sign (at most one per chat every 4.5 s) are not throttled with them."""
-
-    _UNTHROTTLED = frozenset(
-        {
-            "getFile",
-            "getChatMember",
-            "getChatAdministrators",
-            "getMe",
-            "getUpdates",
-            "sendChatAction",
-        }
-    )
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, ApiResult]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> ApiResult:
-        """Pass reads and chat actions straight through; throttle messages."""
-        if endpoint in self._UNTHROTTLED:
-            return await callback(*args, **kwargs)
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
 
 
 class BotService:
@@ -109,12 +60,14 @@ class BotService:
                 total_deadline=settings.api_total_deadline_seconds,
             ),
         )
-        self.app = _build_application(settings)
+        self.app = build_application(settings)
         bot = self.app.bot
+        outbox = Outbox(bot)
         quotas = Quotas(
             storage, per_user=settings.user_daily_limit, overall=settings.global_daily_limit
         )
         stats = self.stats = Stats(storage)
+        admin = settings.admin_chat_id
         pipeline = PhotoPipeline(
             self.recognizer,
             TelegramDownloader(bot, settings.telegram_timeout_seconds),
@@ -125,34 +78,50 @@ class BotService:
             ),
             quotas=quotas,
             stats=stats,
+            alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
             max_concurrent_downloads=settings.max_concurrent_downloads,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
             decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
         )
-        admin = settings.admin_chat_id
-        alerts = OperatorAlerts(admin_sender(bot, admin) if admin is not None else None)
-        services = Services(
-            pipeline=pipeline,
-            storage=storage,
-            quotas=quotas,
-            stats=stats,
-            access=Access(
+        admission = Admission(
+            bot,
+            storage,
+            Access(
                 allowed_users=settings.allowed_user_ids,
                 allowed_chats=settings.allowed_chat_ids,
                 bot_admins=settings.admin_user_ids,
             ),
-            catalogs=self.catalogs,
-            alerts=alerts,
+            self.catalogs,
+            outbox,
+        )
+        photos = PhotoRoutes(
+            admission=admission,
+            pipeline=pipeline,
             moderator=Moderator(
-                bot, storage, pipeline, alerts, report_chat_id=settings.report_chat_id
+                bot, storage, pipeline, outbox, report_chat_id=settings.report_chat_id
             ),
             fairness=Fairness(
                 per_key=settings.per_user_in_flight, max_waiting=settings.max_waiting_photos
             ),
+            outbox=outbox,
+            spawn=self.app.create_task,
             album_quiet_seconds=settings.album_quiet_seconds,
         )
-        Handlers(services, self.app).register(self.app)
+        routes.register(
+            self.app,
+            storage=storage,
+            chat_commands=ChatCommands(
+                admission=admission,
+                outbox=outbox,
+                storage=storage,
+                quotas=quotas,
+                stats=stats,
+                photos=photos,
+            ),
+            photos=photos,
+            errors=ErrorHandler(admission, outbox),
+        )
 
     @classmethod
     async def open(cls, settings: Settings) -> BotService:
@@ -171,13 +140,6 @@ class BotService:
                 await asyncio.wait_for(stop.wait(), STATS_FLUSH_SECONDS)
             await self.stats.flush()
 
-    async def _set_commands(self) -> None:
-        for language in LANGUAGES:
-            tr = self.catalogs.get(language)
-            commands = [BotCommand(name, tr.gettext(text)) for name, text in COMMANDS]
-            code = None if language == DEFAULT_LANGUAGE else language
-            await self.app.bot.set_my_commands(commands, language_code=code)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
         set, then finish the photos in flight."""
@@ -186,7 +148,7 @@ class BotService:
         server: web.AppRunner | None = None
         try:
             async with app:
-                await self._set_commands()
+                await routes.set_menus(app.bot, self.catalogs)
                 server = await self._start_http(stop)
                 if settings.webhook_url:
                     secret = settings.webhook_secret_token
@@ -248,35 +210,3 @@ class BotService:
             runner, settings.http_listen, DEFAULT_HTTP_PORT if port is None else port
         ).start()
         return runner
-
-
-def _build_application(settings: Settings) -> AnyApplication:
-    timeout = settings.telegram_timeout_seconds
-    # Each handled update may hold a connection for a reply, a download and a
-    # chat action at once.
-    request = HTTPXRequest(
-        connection_pool_size=settings.max_concurrent_updates + 8,
-        connect_timeout=timeout,
-        read_timeout=timeout,
-        write_timeout=timeout,
-        pool_timeout=timeout,
-    )
-    get_updates_request = HTTPXRequest(
-        connection_pool_size=1,
-        connect_timeout=timeout,
-        read_timeout=LONG_POLL_TIMEOUT + timeout,
-        pool_timeout=timeout,
-    )
-    app: AnyApplication = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.telegram_file_base_url)
-        .request(request)
-        .get_updates_request(get_updates_request)
-        .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
-        .concurrent_updates(settings.max_concurrent_updates)
-        .rate_limiter(SendRateLimiter(max_retries=3))
-        .build()
-    )
-    return app

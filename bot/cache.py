@@ -9,7 +9,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from types import MappingProxyType
 
-from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
+from bot.recognizer import ErrorKind, RecognitionError
+from bot.results import RecognitionResult
 from bot.storage import Storage
 
 

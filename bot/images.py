@@ -225,7 +225,7 @@ def _open(data: bytes) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
     except UnidentifiedImageError:
-        raise NotAnImage("unrecognised bytes") from None
+        raise NotAnImage("unrecognized bytes") from None
 
 
 def _inspect_open(data: bytes, image: Image.Image) -> Inspection:

@@ -21,18 +21,19 @@ from bot.images import (
     TooSmall,
 )
 from bot.moderation import Action, Breach, ChatSettings, segment_word
-from bot.pipeline import (
+from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
     Failed,
     Limited,
     Outcome,
-    Recognised,
+    Recognized,
     Refused,
 )
 from bot.quotas import QuotaExceeded, Remaining
-from bot.recognizer import ErrorKind, RecognitionError, Segment
-from bot.summary import SEGMENT_NAMES, summarise, summarise_line
+from bot.recognizer import ErrorKind, RecognitionError
+from bot.results import Segment
+from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 
 _MB = 1_000_000
 _ACTION_NAMES: Mapping[Action, str] = {
@@ -72,9 +73,9 @@ def hint(tr: Translations) -> str:
 def reply_for(outcome: Outcome, tr: Translations, now: datetime) -> str:
     """The one answer a person gets for one image."""
     match outcome:
-        case Recognised(result=result, image=image):
+        case Recognized(result=result, image=image):
             note = change_note(image, tr) if image else ""
-            return summarise(result, tr) + (f"\n\n{note}" if note else "")
+            return summarize(result, tr) + (f"\n\n{note}" if note else "")
         case Refused(reason=reason):
             return refusal(reason, tr)
         case Limited(exceeded=exceeded):
@@ -88,8 +89,8 @@ def album_reply(outcomes: Sequence[Outcome], tr: Translations, now: datetime) ->
     _ = tr.gettext
     lines = [_("Results for {count} images:").format(count=len(outcomes))]
     for number, outcome in enumerate(outcomes, start=1):
-        if isinstance(outcome, Recognised):
-            line = summarise_line(outcome.result, tr)
+        if isinstance(outcome, Recognized):
+            line = summarize_line(outcome.result, tr)
         else:
             line = reply_for(outcome, tr, now)
         lines.append(f"{number}. {line}")

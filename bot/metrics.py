@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 
 EVENTS = Counter(
     "segment_bot_events",
-    "Photos and their outcomes: photos, api_calls, cache_hits, recognised, "
+    "Photos and their outcomes: photos, api_calls, cache_hits, recognized, "
     "refused:<rule>, failed:<kind>, limited:<scope>.",
     ["event"],
 )

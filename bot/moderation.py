@@ -6,7 +6,7 @@ import enum
 import json
 from dataclasses import dataclass, field, replace
 
-from bot.recognizer import RecognitionResult, Segment
+from bot.results import RecognitionResult, Segment
 
 
 class Action(enum.StrEnum):

@@ -1,7 +1,7 @@
 """The data path from a received image to its outcome.
 
 check what Telegram declares → cached? → download → inspect → decode budget →
-prepare → cached or in flight? → quota → recognise → cache.
+prepare → cached or in flight? → quota → recognize → cache; then count and alert.
 
 Free of Telegram types: the Telegram layer hands in an `IncomingImage`, who
 asks, and a download function, and gets back an `Outcome` to put into words.
@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache, bytes_key, file_key
 from bot.images import (
@@ -26,8 +27,18 @@ from bot.images import (
     inspect,
     prepare,
 )
+from bot.outcomes import (
+    DeadlineExceeded,
+    DownloadError,
+    Failed,
+    Limited,
+    Outcome,
+    Recognized,
+    Refused,
+)
 from bot.quotas import QuotaExceeded, Quotas
-from bot.recognizer import RecognitionError, RecognitionResult
+from bot.recognizer import RecognitionError
+from bot.results import RecognitionResult
 from bot.stats import Stats
 
 logger = logging.getLogger(__name__)
@@ -52,14 +63,6 @@ class Requester:
     exempt: bool = False
 
 
-class DownloadError(Exception):
-    """The image could not be fetched from Telegram."""
-
-
-class DeadlineExceeded(Exception):
-    """The whole path took longer than the per-photo deadline."""
-
-
 class RecognizerLike(Protocol):
     """What the pipeline needs of the API client."""
 
@@ -81,39 +84,6 @@ def memory_cost(declared_size: int | None) -> int:
     return BASE_COST + COPIES_IN_FLIGHT * min(size, MAX_DOWNLOAD_BYTES)
 
 
-@dataclass(frozen=True)
-class Recognised:
-    """The API's result (perhaps from the cache), and the image as sent if it was."""
-
-    result: RecognitionResult
-    image: PreparedImage | None = None
-    cached: bool = False
-
-
-@dataclass(frozen=True)
-class Refused:
-    """The image breaks a rule that cannot be fixed; no API call was made."""
-
-    reason: ImageRejected
-
-
-@dataclass(frozen=True)
-class Limited:
-    """A daily limit is used up; no API call was made."""
-
-    exceeded: QuotaExceeded
-
-
-@dataclass(frozen=True)
-class Failed:
-    """Telegram or the API failed, or time ran out."""
-
-    error: RecognitionError | DownloadError | DeadlineExceeded
-
-
-Outcome = Recognised | Refused | Limited | Failed
-
-
 class PhotoPipeline:
     """Runs one image through the path, under the process-wide bounds."""
 
@@ -125,6 +95,7 @@ class PhotoPipeline:
         cache: ResultCache,
         quotas: Quotas,
         stats: Stats,
+        alerts: OperatorAlerts,
         max_concurrent_downloads: int,
         memory: ByteBudget,
         decode_memory: ByteBudget,
@@ -135,16 +106,22 @@ class PhotoPipeline:
         self._cache = cache
         self._quotas = quotas
         self._stats = stats
+        self._alerts = alerts
         self._downloads = asyncio.Semaphore(max_concurrent_downloads)
         self._memory = memory
         self._decode_memory = decode_memory
         self._deadline = deadline
 
     async def run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
-        """Take one image through the path; never raises for bad input or failing services."""
+        """Take one image through the path; never raises for bad input or failing services.
+
+        Every outcome is counted and shown to the operator alerts here, once, whoever
+        asked for the image (a person, /check or moderation).
+        """
         self._stats.count("photos")
         outcome = await self._run(incoming, requester)
         self._stats.count(_stat_name(outcome))
+        await self._alerts.observe(outcome)
         return outcome
 
     async def _run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
@@ -155,9 +132,9 @@ class PhotoPipeline:
                 )
                 cached = await self._cache.get(file_key(incoming.file_unique_id))
                 if cached is not None:
-                    return Recognised(cached, cached=True)
+                    return Recognized(cached, cached=True)
                 async with self._memory.hold(memory_cost(incoming.file_size)):
-                    return await self._fetch_and_recognise(incoming, requester)
+                    return await self._fetch_and_recognize(incoming, requester)
         except ImageRejected as reason:
             logger.info("image refused: %s %s", type(reason).__name__, reason)
             return Refused(reason)
@@ -170,9 +147,9 @@ class PhotoPipeline:
             logger.warning("photo deadline of %.0fs exceeded", self._deadline)
             return Failed(DeadlineExceeded(f"{self._deadline:g}s"))
 
-    async def _fetch_and_recognise(
+    async def _fetch_and_recognize(
         self, incoming: IncomingImage, requester: Requester
-    ) -> Recognised:
+    ) -> Recognized:
         async with self._downloads:
             data = await self._download(incoming)
         # The header tells what decoding will cost before any pixel is decoded.
@@ -188,14 +165,14 @@ class PhotoPipeline:
         prepared, sent_key = ready
         this_file = file_key(incoming.file_unique_id)
         result, cached = await self._cache.shared(
-            sent_key, lambda: self._recognise(prepared.data, requester), also=[this_file]
+            sent_key, lambda: self._recognize(prepared.data, requester), also=[this_file]
         )
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
-        return Recognised(result, prepared, cached=cached)
+        return Recognized(result, prepared, cached=cached)
 
-    async def _recognise(self, image: bytes, requester: Requester) -> RecognitionResult:
+    async def _recognize(self, image: bytes, requester: Requester) -> RecognitionResult:
         charge = None if requester.exempt else await self._quotas.take(requester.user_id)
         self._stats.count("api_calls")
         try:
@@ -219,10 +196,10 @@ def _inspect_or_prepare(data: bytes) -> tuple[Inspection, tuple[PreparedImage, s
 
 def _stat_name(outcome: Outcome) -> str:
     match outcome:
-        case Recognised(cached=True):
+        case Recognized(cached=True):
             return "cache_hits"
-        case Recognised():
-            return "recognised"
+        case Recognized():
+            return "recognized"
         case Refused(reason=reason):
             return f"refused:{type(reason).__name__}"
         case Limited(exceeded=exceeded):

@@ -7,14 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from bot.clock import utc_now
 from bot.storage import Storage
 
 GLOBAL = "global"
-
-
-def utc_now() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
 
 
 class QuotaExceeded(Exception):

@@ -18,33 +18,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.metrics import API_RETRIES, API_SECONDS
+from bot.results import RecognitionResult
 
 ENDPOINT_PATH = "/kling/v1/videos/image-recognize"
 MAX_RESPONSE_BYTES = 1_000_000
 _REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "request-id")
 
 logger = logging.getLogger(__name__)
-
-
-class Segment(enum.StrEnum):
-    """The segment types Kling documents, by their wire names."""
-
-    HEAD = "head_seg"
-    FACE = "face_seg"
-    CLOTHING = "cloth_seg"
-    OBJECT = "object_seg"
-
-
-@dataclass(frozen=True)
-class RecognitionResult:
-    """Which segment types the API reported, by wire name, in the API's order."""
-
-    segments: Mapping[str, bool]
-    request_id: str | None = None
-
-    def contains(self, segment: Segment) -> bool | None:
-        """True/False as reported, None when the API did not report this segment."""
-        return self.segments.get(segment.value)
 
 
 class ErrorKind(enum.StrEnum):

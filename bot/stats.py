@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.clock import utc_now
 from bot.metrics import EVENTS
-from bot.quotas import utc_now
 from bot.storage import Storage
 
 

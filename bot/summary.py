@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.i18n import N_, Translations
-from bot.recognizer import RecognitionResult, Segment
+from bot.results import RecognitionResult, Segment
 
 SEGMENT_NAMES: dict[Segment, str] = {
     Segment.HEAD: N_("Head (face with hair)"),
@@ -24,7 +24,7 @@ def _rows(result: RecognitionResult, tr: Translations) -> list[tuple[bool | None
     return rows
 
 
-def summarise(result: RecognitionResult, tr: Translations) -> str:
+def summarize(result: RecognitionResult, tr: Translations) -> str:
     """A headline, then one line per segment: found first, each group in a stable order.
 
     The four known segments always appear; a type the API adds later is shown
@@ -49,7 +49,7 @@ def summarise(result: RecognitionResult, tr: Translations) -> str:
     return "\n".join(lines)
 
 
-def summarise_line(result: RecognitionResult, tr: Translations) -> str:
+def summarize_line(result: RecognitionResult, tr: Translations) -> str:
     """The same on one line, for answers that cover several images."""
     rows = _rows(result, tr)
     found = ", ".join(name for state, name in rows if state is True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.alerts import OperatorAlerts
-from bot.pipeline import Failed, Recognised
-from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
+from bot.outcomes import Failed, Recognized
+from bot.recognizer import ErrorKind, RecognitionError
+from bot.results import RecognitionResult
 
 
 async def test_one_alert_per_incident() -> None:
@@ -27,7 +28,7 @@ async def test_one_alert_per_incident() -> None:
     await alerts.observe(Failed(RecognitionError(ErrorKind.ACCOUNT, status=429, code=1101)))
     assert len(sent) == 2, "another kind is another incident"
 
-    await alerts.observe(Recognised(RecognitionResult({})))
+    await alerts.observe(Recognized(RecognitionResult({})))
     await alerts.observe(auth)
     assert len(sent) == 3, "a success ended the incident"
 

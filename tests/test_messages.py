@@ -30,9 +30,10 @@ from bot.messages import (
     settings_text,
 )
 from bot.moderation import Action, Breach, ChatSettings
-from bot.pipeline import DeadlineExceeded, DownloadError, Failed, Limited, Recognised, Refused
+from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.quotas import QuotaExceeded, Remaining
-from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult, Segment
+from bot.recognizer import ErrorKind, RecognitionError
+from bot.results import RecognitionResult, Segment
 
 EN = gettext.NullTranslations()
 NOW = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)
@@ -90,7 +91,7 @@ def test_each_outcome_has_one_answer_and_changes_are_told() -> None:
         b"x", "image/jpeg", 2000, 1500, "HEIF", frozenset({Change.CONVERTED, Change.SHRUNK})
     )
     result = RecognitionResult({"head_seg": True})
-    text = reply_for(Recognised(result, image), EN, NOW)
+    text = reply_for(Recognized(result, image), EN, NOW)
     assert text.startswith("Found 1 of 4")
     assert "converted from HEIF to JPEG and shrunk to 2000 x 1500 px" in text
     assert reply_for(Refused(TooSmall(1, 1)), EN, NOW).startswith("This image is 1 x 1 px")
@@ -120,7 +121,7 @@ def test_limits_say_which_and_when_they_reset() -> None:
 
 def test_album_answer_has_one_line_per_image_in_order() -> None:
     outcomes = [
-        Recognised(RecognitionResult({"head_seg": True, "face_seg": False})),
+        Recognized(RecognitionResult({"head_seg": True, "face_seg": False})),
         Refused(TooSmall(200, 200)),
     ]
     lines = album_reply(outcomes, EN, NOW).splitlines()

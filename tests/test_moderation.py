@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.moderation import Action, Breach, ChatSettings, judge, parse_segment
-from bot.recognizer import RecognitionResult, Segment
+from bot.results import RecognitionResult, Segment
 
 
 @pytest.mark.parametrize(

@@ -7,23 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache
 from bot.images import MAX_DOWNLOAD_BYTES, TooSmall
-from bot.pipeline import (
-    DeadlineExceeded,
-    DownloadError,
-    Failed,
-    IncomingImage,
-    Limited,
-    PhotoPipeline,
-    Recognised,
-    Refused,
-    Requester,
-    memory_cost,
-)
+from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
+from bot.pipeline import IncomingImage, PhotoPipeline, Requester, memory_cost
 from bot.quotas import Quotas
-from bot.recognizer import ErrorKind, RecognitionError, RecognitionResult
+from bot.recognizer import ErrorKind, RecognitionError
+from bot.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage
 from tests.imagegen import jpeg
@@ -79,13 +71,16 @@ def _pipeline(
     per_user: int = 0,
     overall: int = 0,
     memory: int = 100_000_000,
+    stats: Stats | None = None,
+    alerts: OperatorAlerts | None = None,
 ) -> PhotoPipeline:
     return PhotoPipeline(
         recognizer,
         download,
         cache=ResultCache(storage, ttl=3600),
         quotas=Quotas(storage, per_user=per_user, overall=overall),
-        stats=Stats(storage),
+        stats=stats or Stats(storage),
+        alerts=alerts or OperatorAlerts(None),
         max_concurrent_downloads=2,
         memory=ByteBudget(memory),
         decode_memory=ByteBudget(100_000_000),
@@ -100,7 +95,7 @@ def _image(n: int, size: int | None = None) -> IncomingImage:
 async def test_downloaded_bytes_are_recognised(storage: SqliteStorage) -> None:
     recognizer = _Recognizer()
     outcome = await _pipeline(storage, recognizer, _Files()).run(_image(1), PERSON)
-    assert isinstance(outcome, Recognised)
+    assert isinstance(outcome, Recognized)
     assert recognizer.calls == [DATA]
 
 
@@ -163,9 +158,9 @@ async def test_the_same_telegram_file_is_recognised_once(storage: SqliteStorage)
     pipeline = _pipeline(storage, recognizer, files)
     first = await pipeline.run(_image(1), PERSON)
     second = await pipeline.run(_image(1), PERSON)
-    assert isinstance(first, Recognised)
+    assert isinstance(first, Recognized)
     assert not first.cached
-    assert second == Recognised(first.result, cached=True)
+    assert second == Recognized(first.result, cached=True)
     assert len(files.fetched) == 1
     assert len(recognizer.calls) == 1
 
@@ -177,7 +172,7 @@ async def test_the_same_bytes_under_another_file_id_are_recognised_once(
     pipeline = _pipeline(storage, recognizer, files)
     await pipeline.run(_image(1), PERSON)
     outcome = await pipeline.run(_image(2), PERSON)
-    assert isinstance(outcome, Recognised)
+    assert isinstance(outcome, Recognized)
     assert outcome.cached
     assert files.fetched == ["file-1", "file-2"]
     assert len(recognizer.calls) == 1
@@ -187,9 +182,9 @@ async def test_identical_images_at_the_same_time_share_one_call(storage: SqliteS
     recognizer = _Recognizer(delay=0.5)
     pipeline = _pipeline(storage, recognizer, _Files())
     outcomes = await asyncio.gather(*(pipeline.run(_image(i, len(DATA)), PERSON) for i in range(5)))
-    assert all(isinstance(o, Recognised) for o in outcomes)
+    assert all(isinstance(o, Recognized) for o in outcomes)
     assert len(recognizer.calls) == 1
-    assert sum(o.cached for o in outcomes if isinstance(o, Recognised)) == 4
+    assert sum(o.cached for o in outcomes if isinstance(o, Recognized)) == 4
 
 
 async def test_a_failed_shared_call_fails_every_waiter_and_is_not_cached(
@@ -201,7 +196,7 @@ async def test_a_failed_shared_call_fails_every_waiter_and_is_not_cached(
     outcomes = await asyncio.gather(*(pipeline.run(_image(i, len(DATA)), PERSON) for i in range(3)))
     assert outcomes == [Failed(error)] * 3
     recognizer.error = None
-    assert isinstance(await pipeline.run(_image(9), PERSON), Recognised)
+    assert isinstance(await pipeline.run(_image(9), PERSON), Recognized)
     assert len(recognizer.calls) == 2
 
 
@@ -210,7 +205,7 @@ async def test_a_person_over_the_daily_limit_costs_no_call(storage: SqliteStorag
     recognizer = _Recognizer()
     pipeline = _pipeline(storage, recognizer, files, per_user=2)
     outcomes = [await pipeline.run(_image(i), PERSON) for i in range(3)]
-    assert [type(o) for o in outcomes] == [Recognised, Recognised, Limited]
+    assert [type(o) for o in outcomes] == [Recognized, Recognized, Limited]
     limited = outcomes[2]
     assert isinstance(limited, Limited)
     assert limited.exceeded.scope == "user"
@@ -218,7 +213,7 @@ async def test_a_person_over_the_daily_limit_costs_no_call(storage: SqliteStorag
     assert limited.exceeded.resets_at > datetime.now(UTC)
     assert len(recognizer.calls) == 2
     other = await pipeline.run(_image(3), Requester(user_id=8))
-    assert isinstance(other, Recognised), "another person has their own limit"
+    assert isinstance(other, Recognized), "another person has their own limit"
 
 
 async def test_bot_admins_are_exempt_and_failed_calls_are_refunded(
@@ -230,36 +225,41 @@ async def test_bot_admins_are_exempt_and_failed_calls_are_refunded(
     pipeline = _pipeline(storage, recognizer, files, per_user=1, overall=1)
     assert isinstance(await pipeline.run(_image(0), PERSON), Failed)
     recognizer.error = None
-    assert isinstance(await pipeline.run(_image(1), PERSON), Recognised), "refunded"
+    assert isinstance(await pipeline.run(_image(1), PERSON), Recognized), "refunded"
     over = await pipeline.run(_image(2), Requester(user_id=9))
     assert isinstance(over, Limited)
     assert over.exceeded.scope == "global"
     exempt = await pipeline.run(_image(3), Requester(user_id=9, exempt=True))
-    assert isinstance(exempt, Recognised)
+    assert isinstance(exempt, Recognized)
 
 
 @pytest.mark.parametrize("repeat", [1, 2])
 async def test_stats_count_photos_calls_and_hits(storage: SqliteStorage, repeat: int) -> None:
     stats = Stats(storage)
-    pipeline = PhotoPipeline(
-        _Recognizer(),
-        _Files(),
-        cache=ResultCache(storage, ttl=3600),
-        quotas=Quotas(storage, per_user=0, overall=0),
-        stats=stats,
-        max_concurrent_downloads=2,
-        memory=ByteBudget(100_000_000),
-        decode_memory=ByteBudget(100_000_000),
-        deadline=5,
-    )
+    pipeline = _pipeline(storage, _Recognizer(), _Files(), stats=stats)
     for _ in range(repeat):
         await pipeline.run(_image(1), PERSON)
     await pipeline.run(IncomingImage("f", "u", width=10, height=10), PERSON)
     expected = {
         "photos": repeat + 1,
         "api_calls": 1,
-        "recognised": 1,
+        "recognized": 1,
         "refused:TooSmall": 1,
     } | ({"cache_hits": 1} if repeat == 2 else {})
     assert dict(stats.since_start) == expected
     assert await stats.today() == expected
+
+
+async def test_every_outcome_reaches_the_operator_alerts_once(storage: SqliteStorage) -> None:
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    bad_key = RecognitionError(ErrorKind.AUTH, status=401, code=1001)
+    pipeline = _pipeline(storage, _Recognizer(error=bad_key), _Files(), alerts=OperatorAlerts(send))
+    outcome = await pipeline.run(_image(1), PERSON)
+
+    assert outcome == Failed(bad_key)
+    assert len(sent) == 1
+    assert "auth (HTTP 401, code 1001" in sent[0]

@@ -18,11 +18,11 @@ from bot.recognizer import (
     RecognitionError,
     Recognizer,
     RetryPolicy,
-    Segment,
     classify,
     parse_response,
     parse_retry_after,
 )
+from bot.results import Segment
 from tests.conftest import API_KEY
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success
 

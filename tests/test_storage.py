@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.moderation import Action, ChatSettings
-from bot.recognizer import Segment
 from bot.redis_storage import RedisStorage
+from bot.results import Segment
 from bot.storage import SqliteStorage, Storage
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gettext
 
-from bot.recognizer import RecognitionResult
-from bot.summary import summarise, summarise_line
+from bot.results import RecognitionResult
+from bot.summary import summarize, summarize_line
 
 EN = gettext.NullTranslations()
 
@@ -15,7 +15,7 @@ def _result(**segments: bool) -> RecognitionResult:
 
 
 def test_found_first_then_missing_each_in_a_stable_order() -> None:
-    text = summarise(_result(object_seg=True, cloth_seg=False, face_seg=True, head_seg=False), EN)
+    text = summarize(_result(object_seg=True, cloth_seg=False, face_seg=True, head_seg=False), EN)
     assert text.splitlines() == [
         "Found 2 of 4 segments in this image:",
         "✅ Face",
@@ -26,13 +26,13 @@ def test_found_first_then_missing_each_in_a_stable_order() -> None:
 
 
 def test_nothing_found_has_its_own_headline() -> None:
-    text = summarise(_result(head_seg=False, face_seg=False, cloth_seg=False, object_seg=False), EN)
+    text = summarize(_result(head_seg=False, face_seg=False, cloth_seg=False, object_seg=False), EN)
     assert text.splitlines()[0] == "No segments found in this image:"
     assert len(text.splitlines()) == 5
 
 
 def test_unknown_types_are_shown_by_raw_name_and_missing_known_ones_marked() -> None:
-    text = summarise(_result(head_seg=True, hand_seg=True, cloth_seg=False), EN)
+    text = summarize(_result(head_seg=True, hand_seg=True, cloth_seg=False), EN)
     lines = text.splitlines()
     assert lines[0] == "Found 2 of 5 segments in this image:"
     assert "✅ hand_seg" in lines
@@ -41,7 +41,7 @@ def test_unknown_types_are_shown_by_raw_name_and_missing_known_ones_marked() -> 
 
 
 def test_one_line_form_for_albums() -> None:
-    line = summarise_line(
+    line = summarize_line(
         _result(head_seg=True, face_seg=False, cloth_seg=True, object_seg=False), EN
     )
     assert line == "✅ Head (face with hair), Clothing · ❌ Face, Main object"

@@ -9,7 +9,7 @@ import pytest
 
 from bot import messages
 from bot.app import BotService
-from bot.handlers import Handlers
+from bot.tg.chat_commands import ChatCommands
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi, Fault
 from tests.imagegen import jpeg
@@ -110,7 +110,7 @@ def broken_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     async def boom(*_: object) -> None:
         raise RuntimeError("hint exploded")
 
-    monkeypatch.setattr(Handlers, "hint", boom)
+    monkeypatch.setattr(ChatCommands, "on_text", boom)
 
 
 @pytest.mark.usefixtures("broken_hint")

@@ -1,7 +1,5 @@
-"""Group moderation: judge posted photos against the chat's policy and act on breaches.
-
-Telegram layer: this module talks to the Bot API (delete, forward, send).
-"""
+"""Group moderation: judge posted photos against the chat's policy and act on breaches
+(warn, delete, report), through the outbox."""
 
 from __future__ import annotations
 
@@ -11,14 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from telegram import Bot, Message
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 
 from bot import messages
-from bot.alerts import OperatorAlerts
 from bot.i18n import Translations
 from bot.moderation import Action, Breach, ChatSettings, judge
-from bot.pipeline import IncomingImage, PhotoPipeline, Recognised, Requester
+from bot.outcomes import Recognized
+from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.storage import Storage
+from bot.tg.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +50,14 @@ class Moderator:
         bot: Bot,
         storage: Storage,
         pipeline: PhotoPipeline,
-        alerts: OperatorAlerts,
+        outbox: Outbox,
         *,
         report_chat_id: int | None,
     ) -> None:
         self._bot = bot
         self._storage = storage
         self._pipeline = pipeline
-        self._alerts = alerts
+        self._outbox = outbox
         self._report_chat_id = report_chat_id
 
     async def moderate(
@@ -73,8 +72,7 @@ class Moderator:
         )
         flagged = []
         for (message, _), outcome in zip(items, outcomes, strict=True):
-            await self._alerts.observe(outcome)
-            if not isinstance(outcome, Recognised):
+            if not isinstance(outcome, Recognized):
                 logger.info("moderation skipped a photo in chat %s: %s", message.chat_id, outcome)
                 continue
             breaches = judge(settings, outcome.result)
@@ -93,11 +91,7 @@ class Moderator:
 
     async def _warn(self, flagged: Sequence[Flagged], tr: Translations) -> None:
         text = "\n".join(messages.breach_warning(item.breaches, tr) for item in flagged)
-        first = flagged[0].message
-        try:
-            await first.reply_text(text)
-        except TelegramError as exc:
-            logger.error("could not warn in chat %s: %s", first.chat_id, exc.message)
+        await self._outbox.reply(flagged[0].message, text)
 
     async def _delete(
         self, flagged: Sequence[Flagged], settings: ChatSettings, tr: Translations
@@ -106,20 +100,16 @@ class Moderator:
         removed: list[Flagged] = []
         kept: list[Flagged] = []
         for item in flagged:
-            try:
-                await item.message.delete()
-                removed.append(item)
-            except (BadRequest, Forbidden) as exc:
-                logger.warning("cannot delete in chat %s: %s", item.message.chat_id, exc.message)
-                kept.append(item)
+            deleted = await self._outbox.delete(item.message)
+            (removed if deleted else kept).append(item)
         chat_id = flagged[0].message.chat_id
         if removed:
             notice = "\n".join(
                 messages.removal_notice(author(item.message), item.breaches, tr) for item in removed
             )
-            await self._send(chat_id, notice)
+            await self._outbox.send(chat_id, notice)
         if kept and not settings.told_missing_delete_right:
-            await self._send(chat_id, messages.missing_delete_right(tr))
+            await self._outbox.send(chat_id, messages.missing_delete_right(tr))
             await self._storage.update_chat_settings(
                 chat_id, lambda current: replace(current, told_missing_delete_right=True)
             )
@@ -130,16 +120,15 @@ class Moderator:
         destinations = await self._report_destinations(chat.id)
         title = chat.title or str(chat.id)
         for destination in destinations:
-            try:
-                for item in flagged:
-                    await item.message.forward(destination)
-                    await self._bot.send_message(
-                        destination,
-                        messages.report_text(title, author(item.message), item.breaches, tr),
-                    )
-            except TelegramError as exc:
-                # Admins who never opened a chat with the bot cannot be messaged.
-                logger.info("could not report to %s: %s", destination, exc.message)
+            # Admins who never opened a chat with the bot cannot be messaged: the
+            # outbox logs that once and the other admins still get their report.
+            for item in flagged:
+                if await self._outbox.forward(destination, item.message) is None:
+                    break
+                await self._outbox.send(
+                    destination,
+                    messages.report_text(title, author(item.message), item.breaches, tr),
+                )
 
     async def _report_destinations(self, chat_id: int) -> list[int]:
         if self._report_chat_id is not None:
@@ -150,9 +139,3 @@ class Moderator:
             logger.error("could not list the admins of chat %s: %s", chat_id, exc.message)
             return []
         return [member.user.id for member in admins if not member.user.is_bot]
-
-    async def _send(self, chat_id: int, text: str) -> None:
-        try:
-            await self._bot.send_message(chat_id, text)
-        except TelegramError as exc:
-            logger.error("could not post in chat %s: %s", chat_id, exc.message)

@@ -1,0 +1,55 @@
+"""What became of one image: a closed union the Telegram layer turns into words or actions.
+
+Kept apart from the pipeline so that whoever reads outcomes (messages, alerts,
+moderation) does not depend on how they are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.images import ImageRejected, PreparedImage
+from bot.quotas import QuotaExceeded
+from bot.recognizer import RecognitionError
+from bot.results import RecognitionResult
+
+
+class DownloadError(Exception):
+    """The image could not be fetched from Telegram."""
+
+
+class DeadlineExceeded(Exception):
+    """The whole path took longer than the per-photo deadline."""
+
+
+@dataclass(frozen=True)
+class Recognized:
+    """The API's result (perhaps from the cache), and the image as sent if it was."""
+
+    result: RecognitionResult
+    image: PreparedImage | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The image breaks a rule that cannot be fixed; no API call was made."""
+
+    reason: ImageRejected
+
+
+@dataclass(frozen=True)
+class Limited:
+    """A daily limit is used up; no API call was made."""
+
+    exceeded: QuotaExceeded
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Telegram or the API failed, or time ran out."""
+
+    error: RecognitionError | DownloadError | DeadlineExceeded
+
+
+Outcome = Recognized | Refused | Limited | Failed

@@ -1,0 +1,122 @@
+"""Who is served, in which language, and who counts as a chat's admin."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from telegram import Bot, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+from bot import messages
+from bot.access import Access
+from bot.i18n import Catalogs, Translations, pick_language
+from bot.moderation import ChatSettings
+from bot.pipeline import Requester
+from bot.storage import Storage
+from bot.tg.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+ADMIN_CACHE_SECONDS = 60.0
+ADMIN_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Served:
+    """A message the bot will serve, with its chat's settings and the language to answer in."""
+
+    message: Message
+    settings: ChatSettings
+    tr: Translations
+
+
+class Admission:
+    """Decides, per message, whether and how the bot answers."""
+
+    def __init__(
+        self, bot: Bot, storage: Storage, access: Access, catalogs: Catalogs, outbox: Outbox
+    ) -> None:
+        self._bot = bot
+        self._storage = storage
+        self._access = access
+        self._catalogs = catalogs
+        self._outbox = outbox
+        self._admin_cache: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
+
+    async def admit(self, update: Update) -> Served | None:
+        """The update's message with its settings and language, if it is to be served;
+        a stranger in a private chat is told why not."""
+        message = update.effective_message
+        if message is None:
+            return None
+        settings, tr = await self.context(message)
+        if self._allowed(message):
+            return Served(message, settings, tr)
+        if message.chat.type == ChatType.PRIVATE:
+            await self._outbox.reply(message, messages.not_allowed(tr))
+        return None
+
+    async def context(self, message: Message) -> tuple[ChatSettings, Translations]:
+        """The chat's settings and the language to answer this message in."""
+        settings = await self._storage.chat_settings(message.chat_id)
+        return settings, self._language(settings.language, message)
+
+    async def tr(self, message: Message) -> Translations:
+        """The language to answer this message in."""
+        return (await self.context(message))[1]
+
+    def tr_for(self, update: Update) -> Translations:
+        """A language from the person alone, for when the chat's settings cannot be read."""
+        user = update.effective_user
+        return self._catalogs.get(pick_language(None, user.language_code if user else None))
+
+    def _language(self, chat_choice: str | None, message: Message) -> Translations:
+        user = message.from_user
+        return self._catalogs.get(pick_language(chat_choice, user.language_code if user else None))
+
+    def _allowed(self, message: Message) -> bool:
+        return self._access.allows(
+            user_id=message.from_user.id if message.from_user else None,
+            chat_id=message.chat_id,
+            private=message.chat.type == ChatType.PRIVATE,
+        )
+
+    def is_bot_admin(self, message: Message) -> bool:
+        """Whether the sender is one of the bot's own admins."""
+        return self._access.is_bot_admin(message.from_user.id if message.from_user else None)
+
+    def requester(self, message: Message) -> Requester:
+        """Who pays for the images this message asks about."""
+        user_id = message.from_user.id if message.from_user else None
+        return Requester(user_id, exempt=self._access.is_bot_admin(user_id))
+
+    async def is_chat_admin(self, message: Message) -> bool:
+        """Bot admins, anyone in a private chat, and the group's admins (asked of
+        Telegram, remembered for a minute)."""
+        user = message.from_user
+        if message.chat.type == ChatType.PRIVATE or self.is_bot_admin(message):
+            return True
+        if message.sender_chat is not None and message.sender_chat.id == message.chat_id:
+            return True  # an anonymous admin posting as the group
+        if user is None:
+            return False
+        key = (message.chat_id, user.id)
+        cached = self._admin_cache.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            member = await self._bot.get_chat_member(message.chat_id, user.id)
+        except TelegramError as exc:
+            logger.warning("could not check admin rights: %s", exc.message)
+            return False
+        is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        self._admin_cache[key] = (is_admin, now + ADMIN_CACHE_SECONDS)
+        self._admin_cache.move_to_end(key)
+        if len(self._admin_cache) > ADMIN_CACHE_SIZE:
+            self._admin_cache.popitem(last=False)
+        return is_admin

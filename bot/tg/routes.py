@@ -1,0 +1,132 @@
+"""The one ordered handler table, and the command menus each kind of person sees.
+
+Adding a command: a pure change in `commands` (for a setting) or a `cmd_*` method in
+`chat_commands`, then one `Command` row here with who sees it in their menu.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
+from bot.storage import Storage
+from bot.tg.application import AnyApplication
+from bot.tg.chat_commands import Callback, ChatCommands
+from bot.tg.errors import ErrorHandler
+from bot.tg.photos import PhotoRoutes
+
+logger = logging.getLogger(__name__)
+
+
+class Menu(enum.Enum):
+    """Whose command menu lists a command."""
+
+    PRIVATE = "private chats"
+    MEMBERS = "group members"
+    ADMINS = "group admins"
+
+
+_SCOPES: dict[Menu, BotCommandScope] = {
+    Menu.PRIVATE: BotCommandScopeAllPrivateChats(),
+    Menu.MEMBERS: BotCommandScopeAllGroupChats(),
+    Menu.ADMINS: BotCommandScopeAllChatAdministrators(),
+}
+_EVERYONE = frozenset(Menu)
+_GROUPS = frozenset({Menu.MEMBERS, Menu.ADMINS})
+_ADMINS = frozenset({Menu.ADMINS})
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its names, its callback on `ChatCommands`, and its menu entry."""
+
+    names: tuple[str, ...]
+    callback: str
+    description: str | None = None  # None: answered but listed in no menu
+    menus: frozenset[Menu] = frozenset()
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(("help", "start"), "cmd_help", N_("What I do and which images I accept"), _EVERYONE),
+    Command(("check",), "cmd_check", N_("Check the photo this replies to"), _GROUPS),
+    Command(("quota",), "cmd_quota", N_("Checks left today"), _EVERYONE),
+    Command(("policy",), "cmd_policy", N_("This chat's moderation settings"), _GROUPS),
+    Command(("moderate",), "cmd_moderate", N_("Admins: moderation on or off"), _ADMINS),
+    Command(("forbid",), "cmd_forbid", N_("Admins: forbid a segment"), _ADMINS),
+    Command(("require",), "cmd_require", N_("Admins: require a segment"), _ADMINS),
+    Command(("allow",), "cmd_allow", N_("Admins: drop the rule for a segment"), _ADMINS),
+    Command(("action",), "cmd_action", N_("Admins: warn, delete or report"), _ADMINS),
+    Command(
+        ("lang",),
+        "cmd_lang",
+        N_("Language: en, ru, zh or auto"),
+        frozenset({Menu.PRIVATE, Menu.ADMINS}),
+    ),
+    Command(("stats",), "cmd_stats"),  # the bot's own admins only
+)
+
+
+def menu(which: Menu, catalogs: Catalogs, language: str) -> list[BotCommand]:
+    """The commands listed in one menu, described in `language`."""
+    tr = catalogs.get(language)
+    return [
+        BotCommand(command.names[0], tr.gettext(command.description))
+        for command in COMMANDS
+        if command.description is not None and which in command.menus
+    ]
+
+
+async def set_menus(bot: Bot, catalogs: Catalogs) -> None:
+    """Tell Telegram every menu in every language (the default one is English)."""
+    for which, scope in _SCOPES.items():
+        for language in LANGUAGES:
+            code = None if language == DEFAULT_LANGUAGE else language
+            await bot.set_my_commands(menu(which, catalogs, language), scope, code)
+
+
+def register(
+    app: AnyApplication,
+    *,
+    storage: Storage,
+    chat_commands: ChatCommands,
+    photos: PhotoRoutes,
+    errors: ErrorHandler,
+) -> None:
+    """Attach every handler in order; edited messages are ignored so no photo is answered
+    twice."""
+
+    async def claim(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        # Replicas behind one webhook may each be handed an update; one takes it.
+        if not await storage.claim_update(update.update_id):
+            logger.debug("update %s was taken by another replica", update.update_id)
+            raise ApplicationHandlerStop
+
+    app.add_handler(TypeHandler(Update, claim), group=-1)
+    new = filters.UpdateType.MESSAGE
+    for command in COMMANDS:
+        callback: Callback = getattr(chat_commands, command.callback)
+        app.add_handler(CommandHandler(command.names, callback, filters=new, block=False))
+    images = new & (filters.PHOTO | filters.Document.ALL)
+    app.add_handler(MessageHandler(images, photos.on_image, block=False))
+    app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE, chat_commands.on_text))
+    app.add_error_handler(errors.on_error)

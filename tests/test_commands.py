@@ -1,0 +1,84 @@
+"""The settings commands as pure functions, and the menus each kind of person sees."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.i18n import Catalogs
+from bot.moderation import Action, ChatSettings
+from bot.results import Segment
+from bot.tg import commands
+from bot.tg.commands import Change
+from bot.tg.routes import COMMANDS, Menu, menu
+
+CATALOGS = Catalogs()
+EN = CATALOGS.get("en")
+PLAIN = ChatSettings()
+FACE_FORBIDDEN = PLAIN.forbidding(Segment.FACE)
+
+
+@pytest.mark.parametrize(
+    ("change", "before", "args", "after"),
+    [
+        (commands.moderate, PLAIN, ["on"], replace(PLAIN, moderate=True)),
+        (commands.moderate, replace(PLAIN, moderate=True), ["off"], PLAIN),
+        (commands.forbid, PLAIN, ["face"], FACE_FORBIDDEN),
+        (commands.forbid, PLAIN, ["faces"], FACE_FORBIDDEN),
+        (commands.require, FACE_FORBIDDEN, ["face"], PLAIN.requiring(Segment.FACE)),
+        (commands.allow, FACE_FORBIDDEN, ["face"], PLAIN),
+        (commands.require, PLAIN, ["outfit"], PLAIN.requiring(Segment.CLOTHING)),
+        (commands.action, PLAIN, ["delete"], replace(PLAIN, action=Action.DELETE)),
+        (commands.action, PLAIN, ["report"], replace(PLAIN, action=Action.REPORT)),
+        (commands.lang, PLAIN, ["ru"], replace(PLAIN, language="ru")),
+        (commands.lang, replace(PLAIN, language="zh"), ["auto"], PLAIN),
+    ],
+)
+def test_a_well_formed_command_gives_the_new_settings(
+    change: Change, before: ChatSettings, args: list[str], after: ChatSettings
+) -> None:
+    assert change(before, args, EN) == after
+
+
+@pytest.mark.parametrize(
+    ("change", "args", "answer"),
+    [
+        (commands.moderate, [], "Use: /moderate on | off"),
+        (commands.moderate, ["maybe"], "Use: /moderate on | off"),
+        (commands.forbid, [], "Use: /forbid head | face | clothing | object"),
+        (commands.forbid, ["face", "head"], "Use: /forbid head | face | clothing | object"),
+        (commands.require, ["tail"], "Unknown segment “tail”. Use one of: head, face, "),
+        (commands.action, ["ban"], "Use: /action warn | delete | report"),
+        (commands.lang, ["fr"], "Use: /lang en | ru | zh | auto"),
+    ],
+)
+def test_a_malformed_command_gives_a_sentence_and_no_change(
+    change: Change, args: list[str], answer: str
+) -> None:
+    result = change(PLAIN, args, EN)
+    assert isinstance(result, str)
+    assert result.startswith(answer)
+
+
+def test_members_see_the_everyday_commands_and_admins_the_rest() -> None:
+    def names(which: Menu) -> list[str]:
+        return [command.command for command in menu(which, CATALOGS, "en")]
+
+    assert names(Menu.MEMBERS) == ["help", "check", "quota", "policy"]
+    assert names(Menu.PRIVATE) == ["help", "quota", "lang"]
+    assert set(names(Menu.MEMBERS)) < set(names(Menu.ADMINS))
+    assert {"moderate", "forbid", "require", "allow", "action"} <= set(names(Menu.ADMINS))
+    assert all("stats" not in names(which) for which in Menu), "stats is for the bot's admins"
+
+
+def test_menus_are_described_in_each_language() -> None:
+    [english_help, *_] = menu(Menu.MEMBERS, CATALOGS, "en")
+    [russian_help, *_] = menu(Menu.MEMBERS, CATALOGS, "ru")
+    assert english_help.command == russian_help.command == "help"
+    assert english_help.description != russian_help.description
+
+
+def test_every_command_is_routed_once() -> None:
+    names = [name for command in COMMANDS for name in command.names]
+    assert len(names) == len(set(names))
