@@ -27,11 +27,16 @@ from bot.tg import routes
 from bot.tg.admission import Admission
 from bot.tg.application import LONG_POLL_TIMEOUT, build_application
 from bot.tg.chat_commands import ChatCommands
+from bot.tg.chat_events import ChatEvents
 from bot.tg.download import TelegramDownloader
 from bot.tg.errors import ErrorHandler
+from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes
+from bot.tg.presses import ReportPresses
+from bot.tg.reports import Reporter
+from bot.tg.sanctions import Sanctions
 from bot.tg.web import web_app
 
 logger = logging.getLogger(__name__)
@@ -84,22 +89,37 @@ class BotService:
             decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
         )
+        admins = ChatAdmins(bot)
+        rights = BotRights(bot)
+        sanctions = Sanctions(bot)
+        reporter = Reporter(
+            storage=storage, outbox=outbox, admins=admins, report_chat_id=settings.report_chat_id
+        )
         admission = Admission(
-            bot,
-            storage,
-            Access(
+            storage=storage,
+            access=Access(
                 allowed_users=settings.allowed_user_ids,
                 allowed_chats=settings.allowed_chat_ids,
                 bot_admins=settings.admin_user_ids,
             ),
-            self.catalogs,
-            outbox,
+            catalogs=self.catalogs,
+            outbox=outbox,
+            admins=admins,
         )
         photos = PhotoRoutes(
             admission=admission,
+            storage=storage,
             pipeline=pipeline,
             moderator=Moderator(
-                bot, storage, pipeline, outbox, report_chat_id=settings.report_chat_id
+                storage=storage,
+                pipeline=pipeline,
+                outbox=outbox,
+                sanctions=sanctions,
+                reporter=reporter,
+                admins=admins,
+                rights=rights,
+                stats=stats,
+                catalogs=self.catalogs,
             ),
             fairness=Fairness(
                 per_key=settings.per_user_in_flight, max_waiting=settings.max_waiting_photos
@@ -118,8 +138,25 @@ class BotService:
                 quotas=quotas,
                 stats=stats,
                 photos=photos,
+                admins=admins,
+                rights=rights,
             ),
             photos=photos,
+            presses=ReportPresses(
+                storage=storage,
+                outbox=outbox,
+                sanctions=sanctions,
+                admins=admins,
+                rights=rights,
+                catalogs=self.catalogs,
+            ),
+            chat_events=ChatEvents(
+                storage=storage,
+                admins=admins,
+                rights=rights,
+                reporter=reporter,
+                catalogs=self.catalogs,
+            ),
             errors=ErrorHandler(admission, outbox),
         )
 

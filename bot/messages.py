@@ -20,7 +20,17 @@ from bot.images import (
     TooManyPixels,
     TooSmall,
 )
-from bot.moderation import Action, Breach, ChatSettings, segment_word
+from bot.moderation import (
+    Action,
+    Breach,
+    ChatSettings,
+    Deed,
+    Mode,
+    OnError,
+    Penalty,
+    Shortfall,
+    segment_word,
+)
 from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -39,7 +49,16 @@ _MB = 1_000_000
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
-    Action.REPORT: N_("report (forward it to the admins)"),
+    Action.REPORT: N_("report (only tell the admins)"),
+}
+_MODE_NAMES: Mapping[Mode, str] = {
+    Mode.ON: N_("on"),
+    Mode.OFF: N_("off"),
+    Mode.DRY: N_("trial run (I only report what I would do)"),
+}
+_ON_ERROR_NAMES: Mapping[OnError, str] = {
+    OnError.REPORT: N_("report them to the admins"),
+    OnError.ALLOW: N_("let them through"),
 }
 
 
@@ -289,18 +308,20 @@ def usage(command: str, tr: Translations) -> str:
     """How a command is typed."""
     _ = tr.gettext
     forms = {
-        "moderate": "/moderate on | off",
+        "moderate": "/moderate on | off | dry",
+        "warnlimit": "/warnlimit 1-100 mute | ban [30m | 12h | 7d | forever]",
+        "onerror": "/onerror allow | report",
         "forbid": f"/forbid {segment_list().replace(', ', ' | ')}",
         "require": f"/require {segment_list().replace(', ', ' | ')}",
-        "allow": f"/allow {segment_list().replace(', ', ' | ')}",
+        "allow": f"/allow {segment_list().replace(', ', ' | ')} | reset",
         "action": "/action warn | delete | report",
         "lang": "/lang en | ru | zh | auto",
     }
     return _("Use: {form}").format(form=forms[command])
 
 
-def settings_text(settings: ChatSettings, tr: Translations) -> str:
-    """/policy: the chat's settings."""
+def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> str:
+    """/policy: the chat's settings, its allow list and the photos it could not check."""
     _ = tr.gettext
     none = _("none")
 
@@ -313,18 +334,46 @@ def settings_text(settings: ChatSettings, tr: Translations) -> str:
     language = LANGUAGE_NAMES.get(settings.language or "", _("each person's own"))
     return "\n".join(
         [
-            _("Moderation: {state}").format(state=_("on") if settings.moderate else _("off")),
+            _("Moderation: {state}").format(state=_(_MODE_NAMES[settings.mode])),
             _("Forbidden: {segments}").format(segments=names(settings.forbid)),
             _("Required: {segments}").format(segments=names(settings.require)),
             _("Action: {action}").format(action=_(_ACTION_NAMES[settings.action])),
+            _("Warning limit: {limit}, then {penalty}").format(
+                limit=settings.warn_limit, penalty=penalty_text(settings, tr)
+            ),
+            _("Photos I cannot check: {what}").format(what=_(_ON_ERROR_NAMES[settings.on_error])),
+            _("Allowed images: {count}").format(count=allowed),
+            _("Photos left unchecked so far: {count}").format(count=settings.unchecked),
             _("Language: {language}").format(language=language),
         ]
     )
 
 
-def settings_saved(settings: ChatSettings, tr: Translations) -> str:
+def settings_saved(settings: ChatSettings, tr: Translations, *, allowed: int) -> str:
     """The answer to a settings command: done, and what the settings are now."""
-    return tr.gettext("Saved.") + "\n\n" + settings_text(settings, tr)
+    return tr.gettext("Saved.") + "\n\n" + settings_text(settings, tr, allowed=allowed)
+
+
+def duration(seconds: int, tr: Translations) -> str:
+    """A penalty's length in the largest whole unit: "30 minutes", "2 days", "forever"."""
+    if seconds == 0:
+        return tr.gettext("forever")
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return tr.ngettext("{n} day", "{n} days", days).format(n=days)
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return tr.ngettext("{n} hour", "{n} hours", hours).format(n=hours)
+    minutes = max(1, seconds // 60)
+    return tr.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+
+
+def penalty_text(settings: ChatSettings, tr: Translations) -> str:
+    """What the warning limit leads to: "a mute for 1 day", "a ban forever"."""
+    length = duration(settings.penalty_seconds, tr)
+    if settings.penalty is Penalty.BAN:
+        return tr.gettext("a ban ({length})").format(length=length)
+    return tr.gettext("a mute ({length})").format(length=length)
 
 
 def breaches_text(breaches: Sequence[Breach], tr: Translations) -> str:
@@ -356,19 +405,194 @@ def removal_notice(author: str, breaches: Sequence[Breach], tr: Translations) ->
     )
 
 
-def report_text(chat_title: str, author: str, breaches: Sequence[Breach], tr: Translations) -> str:
-    """action=report: sent to the admins beside the forwarded photo."""
-    return "🚩 " + tr.gettext("In {chat}, a photo by {author} breaks the rules: {reasons}.").format(
-        chat=chat_title, author=author, reasons=breaches_text(breaches, tr)
+def penalty_notice(author: str, settings: ChatSettings, warnings: int, tr: Translations) -> str:
+    """Posted in the group when the warning limit is reached."""
+    length = duration(settings.penalty_seconds, tr)
+    if settings.penalty is Penalty.BAN:
+        text = tr.ngettext(
+            "{author} is banned ({length}) after {count} warning.",
+            "{author} is banned ({length}) after {count} warnings.",
+            warnings,
+        )
+    else:
+        text = tr.ngettext(
+            "{author} is muted ({length}) after {count} warning.",
+            "{author} is muted ({length}) after {count} warnings.",
+            warnings,
+        )
+    return "⛔ " + text.format(author=author, length=length, count=warnings)
+
+
+_DEED_NAMES: Mapping[Deed, str] = {
+    Deed.WARNED: N_("warned"),
+    Deed.DELETED: N_("deleted"),
+    Deed.MUTED: N_("muted"),
+    Deed.BANNED: N_("banned"),
+}
+_SHORTFALLS: Mapping[Shortfall, str] = {
+    Shortfall.CANNOT_DELETE: N_(
+        "I could not delete it: I need the 'Delete messages' right (I warned instead)."
+    ),
+    Shortfall.CANNOT_RESTRICT: N_("I could not apply the penalty: I need the 'Ban users' right."),
+}
+
+
+def report_caption(
+    *,
+    chat: str,
+    author: str,
+    problem: str,
+    found: str | None,
+    deeds: Sequence[Deed],
+    dry: bool,
+    warnings: tuple[int, int] | None,
+    shortfalls: Sequence[Shortfall],
+    tr: Translations,
+) -> str:
+    """A report for the admins: where, who, what is wrong, what was (or would be) done."""
+    _ = tr.gettext
+    lines = ["🚩 " + _("In {chat}, a photo by {author}").format(chat=chat, author=author), problem]
+    if found:
+        lines.append(found)
+    done = ", ".join(_(_DEED_NAMES[deed]) for deed in deeds) or _("nothing")
+    if warnings is not None:
+        done += " · " + _("warning {count} of {limit}").format(count=warnings[0], limit=warnings[1])
+    if dry:
+        lines.append(_("Trial run, nothing was done. I would have: {done}").format(done=done))
+    else:
+        lines.append(_("Done: {done}").format(done=done))
+    lines += [_(_SHORTFALLS[shortfall]) for shortfall in shortfalls]
+    return "\n".join(lines)
+
+
+def breach_problem(breaches: Sequence[Breach], tr: Translations) -> str:
+    """A report's line for a photo that breaks the rules."""
+    return tr.gettext("It breaks the rules: {reasons}.").format(reasons=breaches_text(breaches, tr))
+
+
+def unchecked_problem(outcome: Outcome, tr: Translations, now: datetime) -> str:
+    """A report's line for a photo the bot could not judge, with the reason."""
+    return "⚠️ " + tr.gettext("I could not check it: {reason}").format(
+        reason=reply_for(outcome, tr, now)
     )
 
 
-def missing_delete_right(tr: Translations) -> str:
-    """Said once per chat when the bot cannot delete."""
-    return tr.gettext(
-        "I need the 'Delete messages' admin right to remove photos that break the rules. "
-        "Until I have it, I reply with a warning instead."
-    )
+class Buttons:
+    """Labels of a report's buttons."""
+
+    @staticmethod
+    def undo(tr: Translations) -> str:
+        """Take back what was done."""
+        return "↩️ " + tr.gettext("Undo")
+
+    @staticmethod
+    def allow(tr: Translations) -> str:
+        """Never act on this image here again."""
+        return "✅ " + tr.gettext("Allow this image")
+
+    @staticmethod
+    def ban(tr: Translations) -> str:
+        """Ban the author."""
+        return "⛔ " + tr.gettext("Ban")
+
+
+def press_resolution(verb: str, admin: str, at: datetime, tr: Translations) -> str:
+    """A line added to a report when an admin pressed one of its buttons."""
+    _ = tr.gettext
+    when = at.strftime("%Y-%m-%d %H:%M UTC")
+    texts = {
+        "undo": _("↩️ Undone by {admin}, {when}"),
+        "allow": _("✅ Image allowed by {admin}, {when}"),
+        "ban": _("⛔ Author banned by {admin}, {when}"),
+    }
+    return texts[verb].format(admin=admin, when=when)
+
+
+def press_answer(verb: str, tr: Translations) -> str:
+    """The short answer to an admin whose press took effect."""
+    _ = tr.gettext
+    texts = {
+        "undo": _("Undone."),
+        "allow": _("Allowed: I will not act on this image here again."),
+        "ban": _("Banned."),
+    }
+    return texts[verb]
+
+
+def press_not_admin(tr: Translations) -> str:
+    """Someone other than the group's admins pressed a report's button."""
+    return tr.gettext("Only the admins of that group can use these buttons.")
+
+
+def press_expired(tr: Translations) -> str:
+    """A press on a report older than 7 days."""
+    return tr.gettext("This report is more than 7 days old; its buttons have expired.")
+
+
+def press_already(who: str, tr: Translations) -> str:
+    """A second press of a button that already took effect."""
+    return tr.gettext("Already done by {admin}.").format(admin=who)
+
+
+def press_failed(tr: Translations) -> str:
+    """The press could not take effect (Telegram refused, or a right is missing)."""
+    return tr.gettext("I could not do that in the group; check that I still have the right to.")
+
+
+def restored_caption(admin: str, author: str, tr: Translations) -> str:
+    """The caption of a deleted photo the bot posts back after an Undo."""
+    return tr.gettext("Restored by {admin}; posted by {author}.").format(admin=admin, author=author)
+
+
+def rights_text(can_delete: bool, can_restrict: bool, tr: Translations) -> str:
+    """What the bot can and cannot do in a group, and which rights it would need."""
+    _ = tr.gettext
+
+    def mark(able: bool) -> str:
+        return "✅" if able else "❌"
+
+    lines = [
+        _("What I can do here:"),
+        mark(can_delete) + " " + _("delete photos that break the rules ('Delete messages')"),
+        mark(can_restrict) + " " + _("mute and ban after the warning limit ('Ban users')"),
+    ]
+    if not (can_delete and can_restrict):
+        lines.append(_("Without a right I report to the admins instead of acting."))
+    return "\n".join(lines)
+
+
+def rights_changed(chat: str, rights: str, tr: Translations) -> str:
+    """Told to the admins when the bot's rights in a moderated group change."""
+    return tr.gettext("My rights in {chat} changed.").format(chat=chat) + "\n" + rights
+
+
+def allow_list_cleared(tr: Translations) -> str:
+    """/allow reset."""
+    return tr.gettext("The allow list is empty again: every image is judged by the rules.")
+
+
+def warnings_report(author: str, count: int, limit: int, tr: Translations) -> str:
+    """/warns: one person's warnings."""
+    return tr.ngettext(
+        "{author} has {count} warning in the last 30 days (limit {limit}).",
+        "{author} has {count} warnings in the last 30 days (limit {limit}).",
+        count,
+    ).format(author=author, count=count, limit=limit)
+
+
+def warnings_cleared(author: str, tr: Translations) -> str:
+    """/resetwarns."""
+    return tr.gettext("{author}'s warnings are cleared.").format(author=author)
+
+
+def reply_to_someone(command: str, tr: Translations) -> str:
+    """/warns or /resetwarns without a message to answer."""
+    return tr.gettext("Reply to a message of the person with /{command}.").format(command=command)
+
+
+def admin_lists_reloaded(rights: str, tr: Translations) -> str:
+    """/reload: the admin list and the bot's rights were read again."""
+    return tr.gettext("I have read this group's admins and my rights again.") + "\n" + rights
 
 
 def check_usage(tr: Translations) -> str:

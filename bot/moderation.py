@@ -1,12 +1,32 @@
-"""Per-chat settings for groups and the verdict a policy gives on a result."""
+"""Per-chat moderation settings, the verdict a policy gives on a result, and what a
+breach leads to (warnings, then a mute or a ban)."""
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass, field, replace
 
 from bot.results import RecognitionResult, Segment
+
+# A warning counts towards the limit for 30 days, as in the bots admins already know
+# (Rose, GroupButler): long enough to catch a pattern, short enough to forgive.
+WARNING_WINDOW_SECONDS = 30 * 24 * 3600
+DEFAULT_WARN_LIMIT = 3
+DEFAULT_PENALTY_SECONDS = 24 * 3600
+# Telegram treats a restriction under 30 s or over 366 days as forever.
+MIN_PENALTY_SECONDS = 30
+MAX_PENALTY_SECONDS = 366 * 24 * 3600
+MAX_WARN_LIMIT = 100
+
+
+class Mode(enum.StrEnum):
+    """Whether photos are judged, and whether the verdict is acted on."""
+
+    OFF = "off"
+    ON = "on"
+    DRY = "dry"  # judged and reported to the admins; nothing happens in the group
 
 
 class Action(enum.StrEnum):
@@ -17,6 +37,41 @@ class Action(enum.StrEnum):
     REPORT = "report"
 
 
+class Penalty(enum.StrEnum):
+    """What the warning limit leads to."""
+
+    MUTE = "mute"
+    BAN = "ban"
+
+
+class OnError(enum.StrEnum):
+    """What happens to a photo the bot cannot judge (too small, API down, limit used up)."""
+
+    ALLOW = "allow"  # logged only
+    REPORT = "report"  # the admins get a report with the reason
+
+
+class Deed(enum.StrEnum):
+    """What the bot did to a post (and what Undo takes back)."""
+
+    WARNED = "warned"
+    DELETED = "deleted"
+    MUTED = "muted"
+    BANNED = "banned"
+
+
+class Shortfall(enum.StrEnum):
+    """An action the bot should have taken but lacks the right for."""
+
+    CANNOT_DELETE = "cannot_delete"
+    CANNOT_RESTRICT = "cannot_restrict"
+
+
+def penalty_deed(penalty: Penalty) -> Deed:
+    """The deed a penalty is recorded as."""
+    return Deed.BANNED if penalty is Penalty.BAN else Deed.MUTED
+
+
 # Names people type for each segment, first one canonical.
 SEGMENT_ALIASES: dict[Segment, tuple[str, ...]] = {
     Segment.HEAD: ("head", "heads", "hair"),
@@ -25,6 +80,8 @@ SEGMENT_ALIASES: dict[Segment, tuple[str, ...]] = {
     Segment.OBJECT: ("object", "objects", "subject", "main"),
 }
 _BY_ALIAS = {alias: segment for segment, names in SEGMENT_ALIASES.items() for alias in names}
+_DURATION = re.compile(r"^(\d{1,6})([mhdw])$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_segment(word: str) -> Segment | None:
@@ -37,16 +94,38 @@ def segment_word(segment: Segment) -> str:
     return SEGMENT_ALIASES[segment][0]
 
 
+def parse_duration(word: str) -> int | None:
+    """Seconds from `30m`, `12h`, `7d`, `2w`, or 0 for `forever`; None if malformed or
+    outside what Telegram accepts (30 s to 366 days)."""
+    word = word.strip().lower()
+    if word == "forever":
+        return 0
+    match = _DURATION.match(word)
+    if match is None:
+        return None
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return seconds if MIN_PENALTY_SECONDS <= seconds <= MAX_PENALTY_SECONDS else None
+
+
 @dataclass(frozen=True)
 class ChatSettings:
-    """Everything a chat's admins set; stored per chat."""
+    """Everything a chat's admins set, and the chat's count of photos left unchecked."""
 
-    moderate: bool = False
+    mode: Mode = Mode.OFF
     forbid: frozenset[Segment] = field(default_factory=frozenset)
     require: frozenset[Segment] = field(default_factory=frozenset)
     action: Action = Action.WARN
     language: str | None = None
-    told_missing_delete_right: bool = False
+    warn_limit: int = DEFAULT_WARN_LIMIT
+    penalty: Penalty = Penalty.MUTE
+    penalty_seconds: int = DEFAULT_PENALTY_SECONDS  # 0: forever
+    on_error: OnError = OnError.REPORT
+    unchecked: int = 0
+
+    @property
+    def moderating(self) -> bool:
+        """Whether posted photos are judged at all (on, or a dry run)."""
+        return self.mode is not Mode.OFF
 
     def forbidding(self, segment: Segment) -> ChatSettings:
         """A copy where `segment` must not appear."""
@@ -64,26 +143,36 @@ class ChatSettings:
         """Stable JSON for storage."""
         return json.dumps(
             {
-                "moderate": self.moderate,
+                "mode": self.mode.value,
                 "forbid": sorted(s.value for s in self.forbid),
                 "require": sorted(s.value for s in self.require),
                 "action": self.action.value,
                 "language": self.language,
-                "told_missing_delete_right": self.told_missing_delete_right,
+                "warn_limit": self.warn_limit,
+                "penalty": self.penalty.value,
+                "penalty_seconds": self.penalty_seconds,
+                "on_error": self.on_error.value,
+                "unchecked": self.unchecked,
             }
         )
 
     @classmethod
     def from_json(cls, text: str) -> ChatSettings:
-        """Read what `to_json` wrote; unknown fields are ignored."""
+        """Read what `to_json` wrote (and the older `"moderate": true`); unknown fields are
+        ignored."""
         raw = json.loads(text)
+        mode = raw.get("mode") or (Mode.ON if raw.get("moderate") else Mode.OFF)
         return cls(
-            moderate=bool(raw.get("moderate", False)),
+            mode=Mode(mode),
             forbid=frozenset(Segment(v) for v in raw.get("forbid", [])),
             require=frozenset(Segment(v) for v in raw.get("require", [])),
             action=Action(raw.get("action", Action.WARN.value)),
             language=raw.get("language"),
-            told_missing_delete_right=bool(raw.get("told_missing_delete_right", False)),
+            warn_limit=int(raw.get("warn_limit", DEFAULT_WARN_LIMIT)),
+            penalty=Penalty(raw.get("penalty", Penalty.MUTE.value)),
+            penalty_seconds=int(raw.get("penalty_seconds", DEFAULT_PENALTY_SECONDS)),
+            on_error=OnError(raw.get("on_error", OnError.REPORT.value)),
+            unchecked=int(raw.get("unchecked", 0)),
         )
 
 

@@ -24,11 +24,13 @@ class DeadlineExceeded(Exception):
 
 @dataclass(frozen=True)
 class Recognized:
-    """The API's result (perhaps from the cache), and the image as sent if it was."""
+    """The API's result (perhaps from the cache), the image as sent if it was, and the
+    keys of its content (the hash of the bytes sent; none on a Telegram-file cache hit)."""
 
     result: RecognitionResult
     image: PreparedImage | None = None
     cached: bool = False
+    content_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ class PhotoPipeline:
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
-        return Recognized(result, prepared, cached=cached)
+        return Recognized(result, prepared, cached=cached, content_keys=(sent_key,))
 
     async def _recognize(self, image: bytes, requester: Requester) -> RecognitionResult:
         charge = None if requester.exempt else await self._quotas.take(requester.user_id)

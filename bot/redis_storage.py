@@ -1,8 +1,10 @@
 """`Storage` in Redis, for several replicas behind one load balancer: they share chat
-settings, quotas, the result cache, calls in flight and which updates were taken."""
+settings, quotas, the result cache, calls in flight, which updates were taken, and the
+moderation state (images per message, allow lists, warnings, reports and their presses)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Self, cast
 
@@ -14,6 +16,9 @@ from bot.moderation import ChatSettings
 _PREFIX = "segment-bot:"
 _DAY_SECONDS = 24 * 3600
 _UPDATE_SECONDS = 24 * 3600  # Telegram keeps undelivered updates for 24 h
+# A chat's warnings live as long as the newest one counts; reports a day past their expiry.
+_WARNING_KEEP_SECONDS = 31 * _DAY_SECONDS
+_REPORT_KEEP_SECONDS = 8 * _DAY_SECONDS
 # All-or-nothing quota: refuse if any subject is at its limit, else count one for each.
 _TAKE_QUOTA = """
 for i, key in ipairs(KEYS) do
@@ -37,6 +42,24 @@ return 0
 """
 
 
+# A group's settings and allow list move to its supergroup id in one step.
+_MIGRATE = """
+local function move(from, to, kind)
+    if redis.call('EXISTS', from) == 1 then
+        if kind == 'string' then
+            redis.call('SET', to, redis.call('GET', from), 'NX')
+        elseif kind == 'set' then
+            redis.call('SUNIONSTORE', to, to, from)
+        end
+        redis.call('DEL', from)
+    end
+end
+move(KEYS[1], KEYS[2], 'string')
+move(KEYS[3], KEYS[4], 'set')
+return 0
+"""
+
+
 class RedisStorage:
     """`Storage` on a Redis server; every method is safe across processes."""
 
@@ -44,6 +67,7 @@ class RedisStorage:
         self._redis = client
         self._take = client.register_script(_TAKE_QUOTA)
         self._refund = client.register_script(_REFUND_QUOTA)
+        self._migrate = client.register_script(_MIGRATE)
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -146,6 +170,133 @@ class RedisStorage:
     async def end_flight(self, key: str) -> None:
         """Let others make the call for `key` (it failed, or its result is cached)."""
         await self._redis.delete(f"{_PREFIX}flight:{key}")
+
+    async def remember_image(
+        self, chat_id: int, message_id: int, image_key: str, expires_at: float
+    ) -> bool:
+        """True if the message's image is new or swapped."""
+        ttl = max(1, int(expires_at - time.time()))
+        key = f"{_PREFIX}msgimg:{chat_id}:{message_id}"
+        previous = await self._redis.set(key, image_key, ex=ttl, get=True)
+        return previous != image_key
+
+    async def allow_images(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Put images on the chat's allow list."""
+        if keys:
+            await self._redis.sadd(_allowed_key(chat_id), *keys)
+
+    async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
+        """Whether any of the keys is allowed in the chat."""
+        if not keys:
+            return False
+        found = await self._redis.smismember(_allowed_key(chat_id), list(keys))
+        return any(int(flag) for flag in found)
+
+    async def allowed_count(self, chat_id: int) -> int:
+        """How many keys the chat allows."""
+        return int(await self._redis.scard(_allowed_key(chat_id)))
+
+    async def reset_allowed(self, chat_id: int) -> None:
+        """Empty the chat's allow list."""
+        await self._redis.delete(_allowed_key(chat_id))
+
+    async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
+        """Count a warning; return the author's warnings since `since`."""
+        key = _warnings_key(chat_id)
+        member = f"{author_id}:{at!r}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {member: at})
+            pipe.zremrangebyscore(key, "-inf", f"({since!r}")
+            pipe.expire(key, _WARNING_KEEP_SECONDS)
+            await pipe.execute()
+        return await self.warning_count(chat_id, author_id, since)
+
+    async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
+        """Withdraw the warning given at `at`."""
+        await self._redis.zrem(_warnings_key(chat_id), f"{author_id}:{at!r}")
+
+    async def warning_count(self, chat_id: int, author_id: int, since: float) -> int:
+        """The author's warnings since `since`."""
+        scored = await self._redis.zrangebyscore(_warnings_key(chat_id), since, "+inf")
+        prefix = f"{author_id}:"
+        return sum(1 for member in scored if str(member).startswith(prefix))
+
+    async def reset_warnings(self, chat_id: int, author_id: int) -> None:
+        """Forget the author's warnings in the chat."""
+        key = _warnings_key(chat_id)
+        prefix = f"{author_id}:"
+        members = [
+            str(m) for m in await self._redis.zrange(key, 0, -1) if str(m).startswith(prefix)
+        ]
+        if members:
+            await self._redis.zrem(key, *members)
+
+    async def save_report(self, report_id: str, report: str, expires_at: float) -> None:
+        """Keep a report until `expires_at` (Redis drops it a day later)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            key = _report_key(report_id)
+            pipe.hset(key, mapping={"report": report, "expires_at": repr(expires_at)})
+            pipe.expire(key, max(1, int(expires_at - time.time())) + _DAY_SECONDS)
+            await pipe.execute()
+
+    async def load_report(self, report_id: str, now: float) -> str | None:
+        """The report unless unknown or expired."""
+        raw = cast("dict[str, str]", await self._redis.hgetall(_report_key(report_id)))
+        if not raw or float(raw["expires_at"]) <= now:
+            return None
+        return raw["report"]
+
+    async def claim_press(self, report_id: str, verb: str, record: str) -> str | None:
+        """None if this press of `verb` is the first, else the first one's record."""
+        key = _presses_key(report_id)
+        if await self._redis.hsetnx(key, verb, record):
+            await self._redis.expire(key, _REPORT_KEEP_SECONDS)
+            return None
+        earlier = await self._redis.hget(key, verb)
+        return record if earlier is None else str(earlier)
+
+    async def presses(self, report_id: str) -> dict[str, str]:
+        """Every press on a report, by verb."""
+        raw = cast("dict[str, str]", await self._redis.hgetall(_presses_key(report_id)))
+        return dict(raw)
+
+    async def release_press(self, report_id: str, verb: str) -> None:
+        """Forget a press that did not take effect."""
+        await self._redis.hdel(_presses_key(report_id), verb)
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move the group's settings, allow list and warnings to its new id."""
+        await self._migrate(
+            keys=[
+                _settings_key(old_chat_id),
+                _settings_key(new_chat_id),
+                _allowed_key(old_chat_id),
+                _allowed_key(new_chat_id),
+            ]
+        )
+        old, new = _warnings_key(old_chat_id), _warnings_key(new_chat_id)
+        if await self._redis.exists(old):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zunionstore(new, [new, old], aggregate="MAX")
+                pipe.delete(old)
+                pipe.expire(new, _WARNING_KEEP_SECONDS)
+                await pipe.execute()
+
+
+def _allowed_key(chat_id: int) -> str:
+    return f"{_PREFIX}allowed:{chat_id}"
+
+
+def _warnings_key(chat_id: int) -> str:
+    return f"{_PREFIX}warnings:{chat_id}"
+
+
+def _report_key(report_id: str) -> str:
+    return f"{_PREFIX}report:{report_id}"
+
+
+def _presses_key(report_id: str) -> str:
+    return f"{_PREFIX}presses:{report_id}"
 
 
 def _settings_key(chat_id: int) -> str:

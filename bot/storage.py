@@ -1,4 +1,5 @@
-"""What outlives a process: chat settings, quota counters, cached results, daily counts.
+"""What outlives a process: chat settings, quota counters, cached results, daily counts,
+and moderation state (images seen per message, allowed images, warnings, reports).
 
 `Storage` is the interface the rest of the bot uses; `SqliteStorage` is the
 default backend (one file, created on first start).
@@ -7,6 +8,7 @@ default backend (one file, created on first start).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +35,35 @@ CREATE TABLE IF NOT EXISTS result_cache (
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS result_cache_expiry ON result_cache (expires_at);
+CREATE TABLE IF NOT EXISTS message_images (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    image_key TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS allowed_images (
+    chat_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (chat_id, key)
+);
+CREATE TABLE IF NOT EXISTS warnings (
+    chat_id INTEGER NOT NULL,
+    author_id INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS warnings_author ON warnings (chat_id, author_id, at);
+CREATE TABLE IF NOT EXISTS reports (
+    report_id TEXT PRIMARY KEY,
+    report TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS report_presses (
+    report_id TEXT NOT NULL,
+    verb TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (report_id, verb)
+);
 CREATE TABLE IF NOT EXISTS daily_counts (
     day TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -104,6 +135,71 @@ class Storage(Protocol):
 
     async def end_flight(self, key: str) -> None:
         """The call for `key` is over (its result cached, or failed)."""
+        ...
+
+    async def remember_image(
+        self, chat_id: int, message_id: int, image_key: str, expires_at: float
+    ) -> bool:
+        """Record the image a message carries; True if it is new or replaced another
+        (an edited message whose photo was swapped), False if it is the one recorded."""
+        ...
+
+    async def allow_images(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Put images (by their keys) on the chat's allow list."""
+        ...
+
+    async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
+        """Whether any of the keys is on the chat's allow list."""
+        ...
+
+    async def allowed_count(self, chat_id: int) -> int:
+        """How many keys the chat's allow list holds."""
+        ...
+
+    async def reset_allowed(self, chat_id: int) -> None:
+        """Empty the chat's allow list."""
+        ...
+
+    async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
+        """Count a warning given at `at`; return the author's warnings since `since`, this
+        one included (older ones are forgotten)."""
+        ...
+
+    async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
+        """Withdraw the warning given at `at`, if it is still counted."""
+        ...
+
+    async def warning_count(self, chat_id: int, author_id: int, since: float) -> int:
+        """The author's warnings since `since`."""
+        ...
+
+    async def reset_warnings(self, chat_id: int, author_id: int) -> None:
+        """Forget every warning of the author in the chat."""
+        ...
+
+    async def save_report(self, report_id: str, report: str, expires_at: float) -> None:
+        """Keep (or replace) a moderation report until `expires_at`."""
+        ...
+
+    async def load_report(self, report_id: str, now: float) -> str | None:
+        """The report unless unknown or expired."""
+        ...
+
+    async def claim_press(self, report_id: str, verb: str, record: str) -> str | None:
+        """Record the first press of `verb` on a report, once across every process: None
+        when this press is the one that counts, else the record of the one that did."""
+        ...
+
+    async def presses(self, report_id: str) -> dict[str, str]:
+        """Every press recorded on a report, by verb."""
+        ...
+
+    async def release_press(self, report_id: str, verb: str) -> None:
+        """Forget a press that could not take effect, so it can be tried again."""
+        ...
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a group's settings, allow list and warnings to its new (supergroup) id."""
         ...
 
     async def close(self) -> None:
@@ -267,3 +363,185 @@ class SqliteStorage:
             "SELECT name, count FROM daily_counts WHERE day = ?", (day,)
         ) as cursor:
             return {str(name): int(count) async for name, count in cursor}
+
+    async def remember_image(
+        self, chat_id: int, message_id: int, image_key: str, expires_at: float
+    ) -> bool:
+        """True if the message's image is new or swapped."""
+        async with self._lock:
+            async with self._db.execute(
+                "SELECT image_key FROM message_images WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and row[0] == image_key:
+                return False
+            await self._db.execute(
+                "INSERT INTO message_images (chat_id, message_id, image_key, expires_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO UPDATE SET "
+                "image_key = excluded.image_key, expires_at = excluded.expires_at",
+                (chat_id, message_id, image_key, expires_at),
+            )
+            await self._db.execute(
+                "DELETE FROM message_images WHERE rowid IN (SELECT rowid FROM message_images "
+                "WHERE expires_at <= ? LIMIT ?)",
+                (time.time(), _SWEEP_BATCH),
+            )
+            await self._db.commit()
+            return True
+
+    async def allow_images(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Put images on the chat's allow list."""
+        async with self._lock:
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO allowed_images (chat_id, key) VALUES (?, ?)",
+                [(chat_id, key) for key in keys],
+            )
+            await self._db.commit()
+
+    async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
+        """Whether any of the keys is allowed in the chat."""
+        if not keys:
+            return False
+        marks = ", ".join("?" for _ in keys)
+        async with self._db.execute(
+            f"SELECT 1 FROM allowed_images WHERE chat_id = ? AND key IN ({marks}) LIMIT 1",  # noqa: S608 - only placeholders are formatted in
+            (chat_id, *keys),
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def allowed_count(self, chat_id: int) -> int:
+        """How many keys the chat allows."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM allowed_images WHERE chat_id = ?", (chat_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def reset_allowed(self, chat_id: int) -> None:
+        """Empty the chat's allow list."""
+        async with self._lock:
+            await self._db.execute("DELETE FROM allowed_images WHERE chat_id = ?", (chat_id,))
+            await self._db.commit()
+
+    async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
+        """Count a warning; return the author's warnings since `since`."""
+        async with self._lock:
+            await self._db.execute(
+                "DELETE FROM warnings WHERE chat_id = ? AND author_id = ? AND at < ?",
+                (chat_id, author_id, since),
+            )
+            await self._db.execute(
+                "INSERT INTO warnings (chat_id, author_id, at) VALUES (?, ?, ?)",
+                (chat_id, author_id, at),
+            )
+            await self._db.commit()
+            return await self.warning_count(chat_id, author_id, since)
+
+    async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
+        """Withdraw the warning given at `at`."""
+        async with self._lock:
+            await self._db.execute(
+                "DELETE FROM warnings WHERE rowid IN (SELECT rowid FROM warnings "
+                "WHERE chat_id = ? AND author_id = ? AND at = ? LIMIT 1)",
+                (chat_id, author_id, at),
+            )
+            await self._db.commit()
+
+    async def warning_count(self, chat_id: int, author_id: int, since: float) -> int:
+        """The author's warnings since `since`."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM warnings WHERE chat_id = ? AND author_id = ? AND at >= ?",
+            (chat_id, author_id, since),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def reset_warnings(self, chat_id: int, author_id: int) -> None:
+        """Forget the author's warnings in the chat."""
+        async with self._lock:
+            await self._db.execute(
+                "DELETE FROM warnings WHERE chat_id = ? AND author_id = ?", (chat_id, author_id)
+            )
+            await self._db.commit()
+
+    async def save_report(self, report_id: str, report: str, expires_at: float) -> None:
+        """Keep a report until `expires_at`; sweep some expired ones."""
+        async with self._lock:
+            await self._db.execute(
+                "INSERT INTO reports (report_id, report, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (report_id) DO UPDATE SET report = excluded.report, "
+                "expires_at = excluded.expires_at",
+                (report_id, report, expires_at),
+            )
+            expired = "SELECT report_id FROM reports WHERE expires_at <= ? LIMIT ?"
+            now = time.time()
+            await self._db.execute(
+                f"DELETE FROM report_presses WHERE report_id IN ({expired})",  # noqa: S608 - constant text
+                (now, _SWEEP_BATCH),
+            )
+            await self._db.execute(
+                f"DELETE FROM reports WHERE report_id IN ({expired})",  # noqa: S608 - constant text
+                (now, _SWEEP_BATCH),
+            )
+            await self._db.commit()
+
+    async def load_report(self, report_id: str, now: float) -> str | None:
+        """The report unless unknown or expired."""
+        async with self._db.execute(
+            "SELECT report FROM reports WHERE report_id = ? AND expires_at > ?", (report_id, now)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def claim_press(self, report_id: str, verb: str, record: str) -> str | None:
+        """None if this press of `verb` is the first, else the first one's record."""
+        async with self._lock:
+            async with self._db.execute(
+                "INSERT INTO report_presses (report_id, verb, record) VALUES (?, ?, ?) "
+                "ON CONFLICT (report_id, verb) DO NOTHING",
+                (report_id, verb, record),
+            ) as cursor:
+                inserted = cursor.rowcount == 1
+            await self._db.commit()
+            if inserted:
+                return None
+            return (await self.presses(report_id)).get(verb, record)
+
+    async def presses(self, report_id: str) -> dict[str, str]:
+        """Every press on a report, by verb."""
+        async with self._db.execute(
+            "SELECT verb, record FROM report_presses WHERE report_id = ?", (report_id,)
+        ) as cursor:
+            return {str(verb): str(record) async for verb, record in cursor}
+
+    async def release_press(self, report_id: str, verb: str) -> None:
+        """Forget a press that did not take effect."""
+        async with self._lock:
+            await self._db.execute(
+                "DELETE FROM report_presses WHERE report_id = ? AND verb = ?", (report_id, verb)
+            )
+            await self._db.commit()
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move the group's state to its new id in one transaction; the new id's own state
+        (if the supergroup was already used) wins where both have some."""
+        async with self._lock:
+            moves = (
+                "INSERT OR IGNORE INTO chat_settings (chat_id, settings) "
+                "SELECT ?, settings FROM chat_settings WHERE chat_id = ?",
+                "INSERT OR IGNORE INTO allowed_images (chat_id, key) "
+                "SELECT ?, key FROM allowed_images WHERE chat_id = ?",
+                "INSERT INTO warnings (chat_id, author_id, at) "
+                "SELECT ?, author_id, at FROM warnings WHERE chat_id = ?",
+            )
+            for statement in moves:
+                await self._db.execute(statement, (new_chat_id, old_chat_id))
+            for table in ("chat_settings", "allowed_images", "warnings"):
+                await self._db.execute(
+                    f"DELETE FROM {table} WHERE chat_id = ?",  # noqa: S608 - constant names
+                    (old_chat_id,),
+                )
+            await self._db.commit()
+            self._settings.pop(old_chat_id, None)
+            self._settings.pop(new_chat_id, None)

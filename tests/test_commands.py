@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.i18n import Catalogs
-from bot.moderation import Action, ChatSettings
+from bot.moderation import Action, ChatSettings, Mode, OnError, Penalty
 from bot.results import Segment
 from bot.tg import commands
 from bot.tg.commands import Change
@@ -22,8 +22,28 @@ FACE_FORBIDDEN = PLAIN.forbidding(Segment.FACE)
 @pytest.mark.parametrize(
     ("change", "before", "args", "after"),
     [
-        (commands.moderate, PLAIN, ["on"], replace(PLAIN, moderate=True)),
-        (commands.moderate, replace(PLAIN, moderate=True), ["off"], PLAIN),
+        (commands.moderate, PLAIN, ["on"], replace(PLAIN, mode=Mode.ON)),
+        (commands.moderate, replace(PLAIN, mode=Mode.ON), ["off"], PLAIN),
+        (commands.moderate, PLAIN, ["dry"], replace(PLAIN, mode=Mode.DRY)),
+        (
+            commands.warnlimit,
+            PLAIN,
+            ["5", "ban"],
+            replace(PLAIN, warn_limit=5, penalty=Penalty.BAN),
+        ),
+        (
+            commands.warnlimit,
+            PLAIN,
+            ["2", "mute", "30m"],
+            replace(PLAIN, warn_limit=2, penalty=Penalty.MUTE, penalty_seconds=1800),
+        ),
+        (
+            commands.warnlimit,
+            PLAIN,
+            ["1", "ban", "forever"],
+            replace(PLAIN, warn_limit=1, penalty=Penalty.BAN, penalty_seconds=0),
+        ),
+        (commands.onerror, PLAIN, ["allow"], replace(PLAIN, on_error=OnError.ALLOW)),
         (commands.forbid, PLAIN, ["face"], FACE_FORBIDDEN),
         (commands.forbid, PLAIN, ["faces"], FACE_FORBIDDEN),
         (commands.require, FACE_FORBIDDEN, ["face"], PLAIN.requiring(Segment.FACE)),
@@ -44,8 +64,14 @@ def test_a_well_formed_command_gives_the_new_settings(
 @pytest.mark.parametrize(
     ("change", "args", "answer"),
     [
-        (commands.moderate, [], "Use: /moderate on | off"),
-        (commands.moderate, ["maybe"], "Use: /moderate on | off"),
+        (commands.moderate, [], "Use: /moderate on | off | dry"),
+        (commands.moderate, ["maybe"], "Use: /moderate on | off | dry"),
+        (commands.warnlimit, ["0", "mute"], "Use: /warnlimit 1-100 mute | ban"),
+        (commands.warnlimit, ["3", "kick"], "Use: /warnlimit 1-100 mute | ban"),
+        (commands.warnlimit, ["3", "mute", "10s"], "Use: /warnlimit 1-100 mute | ban"),
+        (commands.warnlimit, ["3", "mute", "400d"], "Use: /warnlimit 1-100 mute | ban"),
+        (commands.warnlimit, ["three", "mute"], "Use: /warnlimit 1-100 mute | ban"),
+        (commands.onerror, ["skip"], "Use: /onerror allow | report"),
         (commands.forbid, [], "Use: /forbid head | face | clothing | object"),
         (commands.forbid, ["face", "head"], "Use: /forbid head | face | clothing | object"),
         (commands.require, ["tail"], "Unknown segment “tail”. Use one of: head, face, "),
@@ -66,6 +92,7 @@ def test_members_see_the_everyday_commands_and_admins_the_rest() -> None:
         return [command.command for command in menu(which, CATALOGS, "en")]
 
     assert names(Menu.MEMBERS) == ["help", "check", "quota", "policy"]
+    assert {"warnlimit", "onerror", "warns", "resetwarns", "reload"} <= set(names(Menu.ADMINS))
     assert names(Menu.PRIVATE) == ["help", "quota", "lang"]
     assert set(names(Menu.MEMBERS)) < set(names(Menu.ADMINS))
     assert {"moderate", "forbid", "require", "allow", "action"} <= set(names(Menu.ADMINS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +23,7 @@ from bot.messages import (
     album_reply,
     apology,
     breach_warning,
+    duration,
     failure,
     limit_reached,
     quota_report,
@@ -29,7 +31,7 @@ from bot.messages import (
     reply_for,
     settings_text,
 )
-from bot.moderation import Action, Breach, ChatSettings
+from bot.moderation import Action, Breach, ChatSettings, Mode, Penalty
 from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.quotas import QuotaExceeded, Remaining
 from bot.recognizer import ErrorKind, RecognitionError
@@ -133,18 +135,27 @@ def test_album_answer_has_one_line_per_image_in_order() -> None:
 
 def test_policy_and_breaches_read_naturally() -> None:
     settings = ChatSettings(
-        moderate=True,
+        mode=Mode.ON,
         forbid=frozenset({Segment.FACE}),
         require=frozenset({Segment.CLOTHING}),
         action=Action.DELETE,
     )
-    assert settings_text(settings, EN).splitlines() == [
+    assert settings_text(settings, EN, allowed=2).splitlines() == [
         "Moderation: on",
         "Forbidden: Face",
         "Required: Clothing",
         "Action: delete (remove the photo and post a notice)",
+        "Warning limit: 3, then a mute (1 day)",
+        "Photos I cannot check: report them to the admins",
+        "Allowed images: 2",
+        "Photos left unchecked so far: 0",
         "Language: each person's own",
     ]
+    dry_ban = replace(settings, mode=Mode.DRY, penalty=Penalty.BAN, penalty_seconds=0)
+    assert settings_text(dry_ban, EN, allowed=0).splitlines()[0] == (
+        "Moderation: trial run (I only report what I would do)"
+    )
+    assert "Warning limit: 3, then a ban (forever)" in settings_text(dry_ban, EN, allowed=0)
     warning = breach_warning(
         [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)], EN
     )
@@ -152,3 +163,17 @@ def test_policy_and_breaches_read_naturally() -> None:
         "⚠️ This photo breaks the chat's rules: it shows Face, which is forbidden here; "
         "it does not show Clothing, which is required here."
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "forever"),
+        (60, "1 minute"),
+        (1800, "30 minutes"),
+        (3600, "1 hour"),
+        (7 * 86400, "7 days"),
+    ],
+)
+def test_penalty_lengths_in_the_largest_whole_unit(seconds: int, text: str) -> None:
+    assert duration(seconds, EN) == text

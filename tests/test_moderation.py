@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.moderation import Action, Breach, ChatSettings, judge, parse_segment
+from bot.moderation import Action, Breach, ChatSettings, Mode, judge, parse_segment
 from bot.results import RecognitionResult, Segment
 
 
@@ -47,12 +47,11 @@ def test_judge_reports_forbidden_found_and_required_missing() -> None:
 
 def test_settings_round_trip_through_json() -> None:
     settings = ChatSettings(
-        moderate=True,
+        mode=Mode.ON,
         forbid=frozenset({Segment.HEAD, Segment.FACE}),
         require=frozenset({Segment.CLOTHING}),
         action=Action.REPORT,
         language="ru",
-        told_missing_delete_right=True,
     )
     assert ChatSettings.from_json(settings.to_json()) == settings
-    assert ChatSettings.from_json('{"moderate": true, "future": 1}') == ChatSettings(moderate=True)
+    assert ChatSettings.from_json('{"moderate": true, "future": 1}') == ChatSettings(mode=Mode.ON)

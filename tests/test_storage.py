@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.moderation import Action, ChatSettings
+from bot.moderation import Action, ChatSettings, Mode
 from bot.redis_storage import RedisStorage
 from bot.results import Segment
 from bot.storage import SqliteStorage, Storage
@@ -31,7 +31,7 @@ async def test_settings_default_update_and_survive_reopening(tmp_path: Path) -> 
     path = str(tmp_path / "nested" / "bot.sqlite3")
     storage = await SqliteStorage.open(path)
     assert await storage.chat_settings(1) == ChatSettings()
-    wanted = ChatSettings(moderate=True, forbid=frozenset({Segment.FACE}), action=Action.REPORT)
+    wanted = ChatSettings(mode=Mode.ON, forbid=frozenset({Segment.FACE}), action=Action.REPORT)
     assert await storage.update_chat_settings(1, lambda _: wanted) == wanted
     await storage.close()
 
@@ -46,12 +46,12 @@ async def test_concurrent_setting_changes_all_apply(backend: Storage) -> None:
     changes = [
         lambda s: s.forbidding(Segment.FACE),
         lambda s: s.requiring(Segment.CLOTHING),
-        lambda s: replace(s, moderate=True),
+        lambda s: replace(s, mode=Mode.ON),
         lambda s: replace(s, action=Action.DELETE),
     ]
     await asyncio.gather(*(storage.update_chat_settings(5, change) for change in changes))
     assert await storage.chat_settings(5) == ChatSettings(
-        moderate=True,
+        mode=Mode.ON,
         forbid=frozenset({Segment.FACE}),
         require=frozenset({Segment.CLOTHING}),
         action=Action.DELETE,
@@ -112,3 +112,73 @@ async def test_an_update_and_a_flight_are_claimed_once(redis_url: str) -> None:
     assert await second.claim_flight("k", 5)
     await first.close()
     await second.close()
+
+
+async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Storage) -> None:
+    later = time.time() + 3600
+    assert await backend.remember_image(-5, 10, "file:a", later) is True
+    assert await backend.remember_image(-5, 10, "file:a", later) is False, "caption edit"
+    assert await backend.remember_image(-5, 10, "file:b", later) is True, "photo swapped"
+    assert await backend.remember_image(-5, 11, "file:b", later) is True, "another message"
+
+
+async def test_allow_list_per_chat(backend: Storage) -> None:
+    await backend.allow_images(-5, ["file:a", "sha256:x"])
+    await backend.allow_images(-5, ["sha256:x"])
+    assert await backend.is_allowed(-5, ["sha256:x"]) is True
+    assert await backend.is_allowed(-5, ["file:z", "file:a"]) is True
+    assert await backend.is_allowed(-6, ["file:a"]) is False, "another chat"
+    assert await backend.is_allowed(-5, []) is False
+    assert await backend.allowed_count(-5) == 2
+    await backend.reset_allowed(-5)
+    assert await backend.allowed_count(-5) == 0
+    assert await backend.is_allowed(-5, ["file:a"]) is False
+
+
+async def test_warnings_count_within_the_window_and_can_be_withdrawn(backend: Storage) -> None:
+    assert await backend.add_warning(-5, 7, at=100.0, since=0.0) == 1
+    assert await backend.add_warning(-5, 7, at=200.0, since=0.0) == 2
+    assert await backend.add_warning(-5, 8, at=200.0, since=0.0) == 1, "another person"
+    assert await backend.add_warning(-5, 7, at=300.0, since=150.0) == 2, "the oldest expired"
+    await backend.remove_warning(-5, 7, at=300.0)
+    assert await backend.warning_count(-5, 7, since=0.0) == 1
+    await backend.reset_warnings(-5, 7)
+    assert await backend.warning_count(-5, 7, since=0.0) == 0
+    assert await backend.warning_count(-5, 8, since=0.0) == 1
+
+
+async def test_a_report_expires_and_each_press_counts_once(backend: Storage) -> None:
+    now = time.time()
+    await backend.save_report("r1", '{"a": 1}', expires_at=now + 60)
+    await backend.save_report("r1", '{"a": 2}', expires_at=now + 60)
+    assert await backend.load_report("r1", now) == '{"a": 2}'
+    assert await backend.load_report("r1", now + 120) is None
+    assert await backend.load_report("nope", now) is None
+
+    claims = await asyncio.gather(
+        *(backend.claim_press("r1", "undo", f"admin {n}") for n in range(5))
+    )
+    assert claims.count(None) == 1, "one press takes effect however often it arrives"
+    winner = next(f"admin {n}" for n, claim in enumerate(claims) if claim is None)
+    assert all(claim == winner for claim in claims if claim is not None)
+    assert await backend.claim_press("r1", "allow", "admin 9") is None, "another button"
+    assert await backend.presses("r1") == {"undo": winner, "allow": "admin 9"}
+    await backend.release_press("r1", "allow")
+    assert await backend.claim_press("r1", "allow", "admin 8") is None, "released: may retry"
+
+
+async def test_migration_moves_settings_allow_list_and_warnings(backend: Storage) -> None:
+    on = ChatSettings(mode=Mode.ON, forbid=frozenset({Segment.FACE}))
+    await backend.update_chat_settings(-5, lambda _: on)
+    await backend.allow_images(-5, ["file:a"])
+    await backend.add_warning(-5, 7, at=100.0, since=0.0)
+
+    await backend.migrate_chat(-5, -1005)
+    await backend.migrate_chat(-5, -1005)  # both service messages may arrive
+
+    assert await backend.chat_settings(-1005) == on
+    assert await backend.chat_settings(-5) == ChatSettings()
+    assert await backend.is_allowed(-1005, ["file:a"]) is True
+    assert await backend.allowed_count(-5) == 0
+    assert await backend.warning_count(-1005, 7, since=0.0) == 1
+    assert await backend.warning_count(-5, 7, since=0.0) == 0

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
-from telegram import Bot, Message, Update
-from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram import Message, Update
+from telegram.constants import ChatType
 
 from bot import messages
 from bot.access import Access
@@ -17,12 +13,8 @@ from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
 from bot.pipeline import Requester
 from bot.storage import Storage
+from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox
-
-logger = logging.getLogger(__name__)
-
-ADMIN_CACHE_SECONDS = 60.0
-ADMIN_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,14 +30,19 @@ class Admission:
     """Decides, per message, whether and how the bot answers."""
 
     def __init__(
-        self, bot: Bot, storage: Storage, access: Access, catalogs: Catalogs, outbox: Outbox
+        self,
+        *,
+        storage: Storage,
+        access: Access,
+        catalogs: Catalogs,
+        outbox: Outbox,
+        admins: ChatAdmins,
     ) -> None:
-        self._bot = bot
         self._storage = storage
         self._access = access
         self._catalogs = catalogs
         self._outbox = outbox
-        self._admin_cache: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
+        self._admins = admins
 
     async def admit(self, update: Update) -> Served | None:
         """The update's message with its settings and language, if it is to be served;
@@ -95,28 +92,11 @@ class Admission:
         return Requester(user_id, exempt=self._access.is_bot_admin(user_id))
 
     async def is_chat_admin(self, message: Message) -> bool:
-        """Bot admins, anyone in a private chat, and the group's admins (asked of
-        Telegram, remembered for a minute)."""
+        """Bot admins, anyone in a private chat, anonymous admins (posting as the group),
+        and the group's admins."""
         user = message.from_user
         if message.chat.type == ChatType.PRIVATE or self.is_bot_admin(message):
             return True
-        if message.sender_chat is not None and message.sender_chat.id == message.chat_id:
-            return True  # an anonymous admin posting as the group
-        if user is None:
-            return False
-        key = (message.chat_id, user.id)
-        cached = self._admin_cache.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            member = await self._bot.get_chat_member(message.chat_id, user.id)
-        except TelegramError as exc:
-            logger.warning("could not check admin rights: %s", exc.message)
-            return False
-        is_admin = member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-        self._admin_cache[key] = (is_admin, now + ADMIN_CACHE_SECONDS)
-        self._admin_cache.move_to_end(key)
-        if len(self._admin_cache) > ADMIN_CACHE_SIZE:
-            self._admin_cache.popitem(last=False)
-        return is_admin
+        if message.sender_chat is not None:
+            return message.sender_chat.id == message.chat_id
+        return user is not None and await self._admins.is_admin(message.chat_id, user.id)

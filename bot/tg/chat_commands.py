@@ -6,26 +6,31 @@ Telegram, checks who may use them and answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot import messages
 from bot.clock import utc_now
 from bot.i18n import Translations
-from bot.moderation import ChatSettings
+from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings
 from bot.quotas import Quotas
 from bot.stats import Stats
 from bot.storage import Storage
 from bot.tg import commands
-from bot.tg.admission import Admission
+from bot.tg.admission import Admission, Served
+from bot.tg.members import BotRights, ChatAdmins
+from bot.tg.moderator import author_of
 from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes, incoming_image
 
 Context = ContextTypes.DEFAULT_TYPE
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+Extra = Callable[[Message, ChatSettings, Translations], Awaitable[str]]
 
 
 class ChatCommands:
@@ -40,6 +45,8 @@ class ChatCommands:
         quotas: Quotas,
         stats: Stats,
         photos: PhotoRoutes,
+        admins: ChatAdmins,
+        rights: BotRights,
     ) -> None:
         self._admission = admission
         self._outbox = outbox
@@ -47,10 +54,14 @@ class ChatCommands:
         self._quotas = quotas
         self._stats = stats
         self._photos = photos
-        self.cmd_moderate = self._settings_command(commands.moderate)
+        self._admins = admins
+        self._rights = rights
+        self.cmd_moderate = self._settings_command(commands.moderate, self._rights_if_moderating)
+        self.cmd_warnlimit = self._settings_command(commands.warnlimit)
+        self.cmd_onerror = self._settings_command(commands.onerror)
         self.cmd_forbid = self._settings_command(commands.forbid)
         self.cmd_require = self._settings_command(commands.require)
-        self.cmd_allow = self._settings_command(commands.allow)
+        self._allow_segment = self._settings_command(commands.allow)
         self.cmd_action = self._settings_command(commands.action)
         self.cmd_lang = self._settings_command(commands.lang)
 
@@ -72,7 +83,84 @@ class ChatCommands:
 
     async def cmd_policy(self, update: Update, _: Context) -> None:
         """/policy: anyone may see the chat's settings."""
-        await self._answer_text(update, messages.settings_text)
+        served = await self._admission.admit(update)
+        if served is not None:
+            allowed = await self._storage.allowed_count(served.message.chat_id)
+            text = messages.settings_text(served.settings, served.tr, allowed=allowed)
+            await self._outbox.reply(served.message, text)
+
+    async def cmd_allow(self, update: Update, context: Context) -> None:
+        """/allow a segment (no rule for it), or /allow reset (empty the allow list)."""
+        message = update.effective_message
+        if message is None or (message.text or "").split()[1:] != ["reset"]:
+            await self._allow_segment(update, context)
+            return
+        served = await self._admitted_admin(update)
+        if served is not None:
+            await self._storage.reset_allowed(message.chat_id)
+            await self._outbox.reply(message, messages.allow_list_cleared(served.tr))
+
+    async def cmd_warns(self, update: Update, _: Context) -> None:
+        """/warns as a reply: that person's warnings in the last 30 days."""
+        served = await self._admitted_admin(update)
+        if served is None:
+            return
+        target = served.message.reply_to_message
+        author = author_of(target) if target else None
+        if author is None or author.id is None:
+            await self._outbox.reply(served.message, messages.reply_to_someone("warns", served.tr))
+            return
+        since = time.time() - WARNING_WINDOW_SECONDS
+        count = await self._storage.warning_count(served.message.chat_id, author.id, since)
+        text = messages.warnings_report(author.name, count, served.settings.warn_limit, served.tr)
+        await self._outbox.reply(served.message, text)
+
+    async def cmd_resetwarns(self, update: Update, _: Context) -> None:
+        """/resetwarns as a reply: clear that person's warnings."""
+        served = await self._admitted_admin(update)
+        if served is None:
+            return
+        target = served.message.reply_to_message
+        author = author_of(target) if target else None
+        if author is None or author.id is None:
+            text = messages.reply_to_someone("resetwarns", served.tr)
+            await self._outbox.reply(served.message, text)
+            return
+        await self._storage.reset_warnings(served.message.chat_id, author.id)
+        await self._outbox.reply(served.message, messages.warnings_cleared(author.name, served.tr))
+
+    async def cmd_reload(self, update: Update, _: Context) -> None:
+        """/reload: read the group's admins and the bot's rights again."""
+        served = await self._admitted_admin(update)
+        if served is None:
+            return
+        chat_id = served.message.chat_id
+        self._admins.forget(chat_id)
+        self._rights.forget(chat_id)
+        rights = await self._rights_text(chat_id, served.tr)
+        await self._outbox.reply(served.message, messages.admin_lists_reloaded(rights, served.tr))
+
+    async def _admitted_admin(self, update: Update) -> Served | None:
+        """The update, if admitted and from a chat admin (others are told it is for admins)."""
+        served = await self._admission.admit(update)
+        if served is None:
+            return None
+        if not await self._admission.is_chat_admin(served.message):
+            await self._outbox.reply(served.message, messages.admins_only(served.tr))
+            return None
+        return served
+
+    async def _rights_text(self, chat_id: int, tr: Translations) -> str:
+        rights = await self._rights.get(chat_id)
+        return messages.rights_text(rights.can_delete, rights.can_restrict, tr)
+
+    async def _rights_if_moderating(
+        self, message: Message, saved: ChatSettings, tr: Translations
+    ) -> str:
+        """After /moderate on|dry in a group: what the bot can and cannot do there."""
+        if not saved.moderating or message.chat.type == ChatType.PRIVATE:
+            return ""
+        return await self._rights_text(message.chat_id, tr)
 
     async def cmd_quota(self, update: Update, _: Context) -> None:
         """/quota: checks left today."""
@@ -111,17 +199,15 @@ class ChatCommands:
         requester = self._admission.requester(served.message)
         await self._photos.answer([(target, incoming)], requester, served.tr)
 
-    def _settings_command(self, change: commands.Change) -> Callback:
-        """A callback for a settings command: admins only; `change` applied atomically."""
+    def _settings_command(self, change: commands.Change, extra: Extra | None = None) -> Callback:
+        """A callback for a settings command: admins only; `change` applied atomically;
+        `extra` may add a paragraph to the answer."""
 
         async def callback(update: Update, _: Context) -> None:
-            served = await self._admission.admit(update)
+            served = await self._admitted_admin(update)
             if served is None:
                 return
             message = served.message
-            if not await self._admission.is_chat_admin(message):
-                await self._outbox.reply(message, messages.admins_only(served.tr))
-                return
             args = [word.lower() for word in (message.text or "").split()[1:]]
             problem: str | None = None
 
@@ -139,7 +225,10 @@ class ChatCommands:
                 return
             # The answer speaks the language just chosen, if /lang changed it.
             tr = await self._admission.tr(message)
-            await self._outbox.reply(message, messages.settings_saved(saved, tr))
+            allowed = await self._storage.allowed_count(message.chat_id)
+            text = messages.settings_saved(saved, tr, allowed=allowed)
+            more = await extra(message, saved, tr) if extra else ""
+            await self._outbox.reply(message, f"{text}\n\n{more}" if more else text)
 
         callback.__doc__ = change.__doc__
         return callback

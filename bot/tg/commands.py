@@ -8,7 +8,16 @@ from dataclasses import replace
 
 from bot import messages
 from bot.i18n import LANGUAGES, Translations
-from bot.moderation import Action, ChatSettings, parse_segment
+from bot.moderation import (
+    MAX_WARN_LIMIT,
+    Action,
+    ChatSettings,
+    Mode,
+    OnError,
+    Penalty,
+    parse_duration,
+    parse_segment,
+)
 from bot.results import Segment
 
 Changed = ChatSettings | str
@@ -16,12 +25,34 @@ Change = Callable[[ChatSettings, list[str], Translations], Changed]
 
 
 def moderate(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
-    """/moderate on|off."""
-    if args[:1] == ["on"]:
-        return replace(settings, moderate=True)
-    if args[:1] == ["off"]:
-        return replace(settings, moderate=False)
-    return messages.usage("moderate", tr)
+    """/moderate on|off|dry (dry: judge and report, act on nothing)."""
+    try:
+        return replace(settings, mode=Mode(args[0] if len(args) == 1 else ""))
+    except ValueError:
+        return messages.usage("moderate", tr)
+
+
+def warnlimit(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
+    """/warnlimit N mute|ban [DURATION]: the Nth warning in 30 days mutes or bans."""
+    if len(args) not in (2, 3) or not args[0].isdigit():
+        return messages.usage("warnlimit", tr)
+    limit = int(args[0])
+    seconds = parse_duration(args[2]) if len(args) == 3 else settings.penalty_seconds
+    if not 1 <= limit <= MAX_WARN_LIMIT or seconds is None:
+        return messages.usage("warnlimit", tr)
+    try:
+        penalty = Penalty(args[1])
+    except ValueError:
+        return messages.usage("warnlimit", tr)
+    return replace(settings, warn_limit=limit, penalty=penalty, penalty_seconds=seconds)
+
+
+def onerror(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
+    """/onerror allow|report: what happens to photos the bot cannot judge."""
+    try:
+        return replace(settings, on_error=OnError(args[0] if len(args) == 1 else ""))
+    except ValueError:
+        return messages.usage("onerror", tr)
 
 
 def _segment_rule(command: str, apply: Callable[[ChatSettings, Segment], ChatSettings]) -> Change:

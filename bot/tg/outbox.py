@@ -1,4 +1,5 @@
-"""The one way the bot sends: replies, messages, chat actions, forwards and deletions.
+"""The one way the bot sends: replies, messages, images with buttons, edits, answers to
+button presses, chat actions and deletions.
 
 One policy for every call, so a person's answer never depends on which path sent it:
 - flood limits (RetryAfter) are waited out by the rate limiter before a call fails;
@@ -11,11 +12,12 @@ Nothing here raises a `TelegramError`: callers get the result or None.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import Bot, Message, ReplyParameters
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 
@@ -24,6 +26,16 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 SEND_ATTEMPTS = 3
 Send = Callable[[str], Awaitable[None]]
+# What Telegram says when a message is already gone (its author deleted it first).
+_GONE = "message to delete not found"
+
+
+class Deletion(enum.Enum):
+    """How a deletion ended."""
+
+    DELETED = "deleted"
+    GONE = "gone"  # deleted by someone else first: nothing left to do
+    FAILED = "failed"
 
 
 class Outbox:
@@ -51,14 +63,64 @@ class Outbox:
             "message", chat_id, lambda: self._bot.send_message(chat_id, text)
         )
 
-    async def forward(self, chat_id: int, message: Message) -> Message | None:
-        """Forward `message` to another chat."""
-        return await self._deliver("forward", chat_id, lambda: message.forward(chat_id))
+    async def send_image(
+        self,
+        chat_id: int,
+        file_id: str,
+        *,
+        document: bool,
+        caption: str,
+        buttons: InlineKeyboardMarkup | None = None,
+    ) -> Message | None:
+        """Post an image Telegram already has (by its `file_id`: nothing is downloaded)."""
+        if document:
+            return await self._deliver(
+                "document",
+                chat_id,
+                lambda: self._bot.send_document(
+                    chat_id, file_id, caption=caption, reply_markup=buttons
+                ),
+            )
+        return await self._deliver(
+            "photo",
+            chat_id,
+            lambda: self._bot.send_photo(chat_id, file_id, caption=caption, reply_markup=buttons),
+        )
 
-    async def delete(self, message: Message) -> bool:
-        """Delete `message`; False when Telegram refused or could not be reached."""
-        done = await self._deliver("deletion", message.chat_id, message.delete)
-        return bool(done)
+    async def edit_caption(
+        self, chat_id: int, message_id: int, caption: str, buttons: InlineKeyboardMarkup | None
+    ) -> None:
+        """Replace the caption (and buttons) of a message the bot sent."""
+        await self._deliver(
+            "caption edit",
+            chat_id,
+            lambda: self._bot.edit_message_caption(
+                chat_id, message_id, caption=caption, reply_markup=buttons
+            ),
+        )
+
+    async def answer_press(self, query: CallbackQuery, text: str, *, alert: bool = False) -> None:
+        """Answer a button press, so the person's client stops its spinner."""
+        await self._deliver(
+            "press answer",
+            query.from_user.id,
+            lambda: query.answer(text, show_alert=alert),
+        )
+
+    async def delete(self, chat_id: int, message_id: int) -> Deletion:
+        """Delete a message; GONE when its author was quicker. Not retried: a deletion
+        that timed out may have happened, and a photo left up is caught by the report."""
+        try:
+            done = await self._bot.delete_message(chat_id, message_id)
+        except BadRequest as exc:
+            if _GONE in exc.message.lower():
+                return Deletion.GONE
+            logger.warning("deletion in chat %s refused: %s", chat_id, exc.message)
+            return Deletion.FAILED
+        except TelegramError as exc:
+            logger.warning("deletion in chat %s failed: %s", chat_id, exc.message)
+            return Deletion.FAILED
+        return Deletion.DELETED if done else Deletion.FAILED
 
     async def chat_action(self, chat_id: int) -> None:
         """Show "typing…" once; cosmetic, so never retried and only logged at DEBUG."""
@@ -76,21 +138,26 @@ class Outbox:
         return send
 
     async def _deliver(self, what: str, chat_id: int, call: Callable[[], Awaitable[T]]) -> T | None:
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                return await call()
-            except TimedOut:
-                logger.warning("%s to chat %s timed out; not resent", what, chat_id)
+        return await deliver(what, chat_id, call)
+
+
+async def deliver(what: str, chat_id: int, call: Callable[[], Awaitable[T]]) -> T | None:
+    """Make one Bot API call under the policy in the module doc; None if it failed."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await call()
+        except TimedOut:
+            logger.warning("%s to chat %s timed out; not resent", what, chat_id)
+            return None
+        except BadRequest as exc:  # a NetworkError in python-telegram-bot, but final
+            logger.error("%s to chat %s refused: %s", what, chat_id, exc.message)
+            return None
+        except NetworkError as exc:
+            if attempt == SEND_ATTEMPTS:
+                logger.error("%s to chat %s failed: %s", what, chat_id, exc.message)
                 return None
-            except BadRequest as exc:  # a NetworkError in python-telegram-bot, but final
-                logger.error("%s to chat %s refused: %s", what, chat_id, exc.message)
-                return None
-            except NetworkError as exc:
-                if attempt == SEND_ATTEMPTS:
-                    logger.error("%s to chat %s failed: %s", what, chat_id, exc.message)
-                    return None
-                await asyncio.sleep(attempt)
-            except TelegramError as exc:
-                logger.error("%s to chat %s refused: %s", what, chat_id, exc.message)
-                return None
-        return None
+            await asyncio.sleep(attempt)
+        except TelegramError as exc:
+            logger.error("%s to chat %s refused: %s", what, chat_id, exc.message)
+            return None
+    return None

@@ -1,10 +1,13 @@
 """Photos and image files: answered in private chats (and for /check), moderated in groups
-that ask; an album is gathered and answered, or moderated, as one batch."""
+that ask; an album is gathered and answered, or moderated, as one batch. An edited
+message whose image was swapped is taken as a new post; any other edit costs nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -12,11 +15,13 @@ from telegram.ext import ContextTypes
 
 from bot import messages
 from bot.albums import AlbumCollector, Spawn
+from bot.cache import file_key
 from bot.clock import utc_now
 from bot.fairness import Fairness, Overloaded
 from bot.i18n import Translations
 from bot.moderation import ChatSettings
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
+from bot.storage import Storage
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
@@ -26,6 +31,10 @@ from bot.tg.typing_sign import TypingIndicator
 logger = logging.getLogger(__name__)
 
 Item = tuple[Message, IncomingImage]
+# Which image each message carries is kept for a week: Telegram lets people edit
+# older messages, but a swap after that is rare and then simply judged afresh.
+IMAGE_MEMORY_SECONDS = 7 * 24 * 3600
+PRIVATE_MEMORY_SIZE = 10_000
 
 
 def incoming_image(message: Message) -> IncomingImage | None:
@@ -56,6 +65,7 @@ class PhotoRoutes:
         self,
         *,
         admission: Admission,
+        storage: Storage,
         pipeline: PhotoPipeline,
         moderator: Moderator,
         fairness: Fairness,
@@ -64,15 +74,20 @@ class PhotoRoutes:
         album_quiet_seconds: float,
     ) -> None:
         self._admission = admission
+        self._storage = storage
         self._pipeline = pipeline
         self._moderator = moderator
         self._fairness = fairness
         self._outbox = outbox
         self._albums: AlbumCollector[Item] = AlbumCollector(spawn, quiet=album_quiet_seconds)
         self._typing = TypingIndicator(outbox)
+        # Private chats answer an edit at most twice if this is lost (a restart, another
+        # replica), so memory will do; groups act on edits and keep them in storage.
+        self._private_images: OrderedDict[tuple[int, int], str] = OrderedDict()
 
     async def on_image(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        """A photo or a file: answered in private chats, moderated in groups that ask."""
+        """A photo or a file, new or edited: answered in private chats, moderated in groups
+        that ask."""
         served = await self._admission.admit(update)
         if served is None:
             return
@@ -81,9 +96,12 @@ class PhotoRoutes:
         if incoming is None:
             return
         private = message.chat.type == ChatType.PRIVATE
-        if not private and not settings.moderate:
+        if not private and not settings.moderating:
             return
-        if message.media_group_id:
+        edited = update.edited_message is not None
+        if not await self._remember(message, incoming, private) and edited:
+            return
+        if message.media_group_id and not edited:
             key = f"{message.chat_id}:{message.media_group_id}"
             complete = self._answer_album if private else self._moderate_album
             self._albums.add(key, (message, incoming), complete)
@@ -92,6 +110,20 @@ class PhotoRoutes:
             await self.answer([(message, incoming)], self._admission.requester(message), tr)
         else:
             await self._moderate([(message, incoming)], settings, tr)
+
+    async def _remember(self, message: Message, incoming: IncomingImage, private: bool) -> bool:
+        """Note the image this message carries; True if it is new to this message."""
+        key = (message.chat_id, message.message_id)
+        image = file_key(incoming.file_unique_id)
+        if not private:
+            expires_at = time.time() + IMAGE_MEMORY_SECONDS
+            return await self._storage.remember_image(*key, image, expires_at)
+        known = self._private_images.get(key)
+        self._private_images[key] = image
+        self._private_images.move_to_end(key)
+        if len(self._private_images) > PRIVATE_MEMORY_SIZE:
+            self._private_images.popitem(last=False)
+        return known != image
 
     async def answer(self, items: list[Item], requester: Requester, tr: Translations) -> None:
         """One reply for one image or a whole album, whatever happens on the way."""

@@ -21,6 +21,8 @@ from telegram import (
 )
 from telegram.ext import (
     ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -32,8 +34,10 @@ from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
 from bot.storage import Storage
 from bot.tg.application import AnyApplication
 from bot.tg.chat_commands import Callback, ChatCommands
+from bot.tg.chat_events import ChatEvents
 from bot.tg.errors import ErrorHandler
 from bot.tg.photos import PhotoRoutes
+from bot.tg.presses import ReportPresses
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +75,16 @@ COMMANDS: tuple[Command, ...] = (
     Command(("check",), "cmd_check", N_("Check the photo this replies to"), _GROUPS),
     Command(("quota",), "cmd_quota", N_("Checks left today"), _EVERYONE),
     Command(("policy",), "cmd_policy", N_("This chat's moderation settings"), _GROUPS),
-    Command(("moderate",), "cmd_moderate", N_("Admins: moderation on or off"), _ADMINS),
+    Command(("moderate",), "cmd_moderate", N_("Admins: moderation on, off or dry run"), _ADMINS),
     Command(("forbid",), "cmd_forbid", N_("Admins: forbid a segment"), _ADMINS),
     Command(("require",), "cmd_require", N_("Admins: require a segment"), _ADMINS),
     Command(("allow",), "cmd_allow", N_("Admins: drop the rule for a segment"), _ADMINS),
     Command(("action",), "cmd_action", N_("Admins: warn, delete or report"), _ADMINS),
+    Command(("warnlimit",), "cmd_warnlimit", N_("Admins: warnings before a mute or ban"), _ADMINS),
+    Command(("onerror",), "cmd_onerror", N_("Admins: photos I cannot check"), _ADMINS),
+    Command(("warns",), "cmd_warns", N_("Admins: a person's warnings (reply)"), _ADMINS),
+    Command(("resetwarns",), "cmd_resetwarns", N_("Admins: clear warnings (reply)"), _ADMINS),
+    Command(("reload",), "cmd_reload", N_("Admins: reread admins and my rights"), _ADMINS),
     Command(
         ("lang",),
         "cmd_lang",
@@ -110,10 +119,12 @@ def register(
     storage: Storage,
     chat_commands: ChatCommands,
     photos: PhotoRoutes,
+    presses: ReportPresses,
+    chat_events: ChatEvents,
     errors: ErrorHandler,
 ) -> None:
-    """Attach every handler in order; edited messages are ignored so no photo is answered
-    twice."""
+    """Attach every handler in order. Commands are taken from new messages only; images
+    from edited ones too (photos.py decides whether the image changed)."""
 
     async def claim(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         # Replicas behind one webhook may each be handed an update; one takes it.
@@ -126,7 +137,14 @@ def register(
     for command in COMMANDS:
         callback: Callback = getattr(chat_commands, command.callback)
         app.add_handler(CommandHandler(command.names, callback, filters=new, block=False))
-    images = new & (filters.PHOTO | filters.Document.ALL)
+    edited = filters.UpdateType.EDITED_MESSAGE
+    images = (new | edited) & (filters.PHOTO | filters.Document.ALL)
     app.add_handler(MessageHandler(images, photos.on_image, block=False))
+    app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:", block=False))
+    app.add_handler(
+        ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    app.add_handler(ChatMemberHandler(chat_events.on_chat_member, ChatMemberHandler.CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_events.on_migrate))
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE, chat_commands.on_text))
     app.add_error_handler(errors.on_error)

@@ -3,7 +3,11 @@
 It speaks enough of the Bot API for python-telegram-bot's real HTTP layer:
 getMe, getUpdates (long polling), getFile, file downloads, sendMessage,
 editMessageText, sendChatAction, setMyCommands, deleteWebhook, and for groups
-getChatMember, getChatAdministrators, deleteMessage and forwardMessage.
+getChatMember, getChatAdministrators, deleteMessage, forwardMessage, sendPhoto,
+sendDocument, editMessageCaption, answerCallbackQuery, restrictChatMember,
+banChatMember, unbanChatMember, banChatSenderChat and unbanChatSenderChat.
+The bot is an admin of every group with the delete and restrict rights unless a
+test takes them away (`cannot_delete`, `cannot_restrict`).
 """
 
 from __future__ import annotations
@@ -59,8 +63,14 @@ class FakeBotApi(LocalServer):
         # Groups: who is admin where, and where the bot lacks the right to delete.
         self.admins: dict[int, set[int]] = defaultdict(set)
         self.cannot_delete: set[int] = set()
+        self.cannot_restrict: set[int] = set()
         self.deleted: list[tuple[int, int]] = []
+        self.gone: set[tuple[int, int]] = set()  # deleted by their authors before the bot
         self.forwarded: list[dict[str, Any]] = []
+        self.restricted: dict[tuple[int, int], dict[str, Any]] = {}
+        self.banned: set[tuple[int, int]] = set()
+        self.edits: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []
         self.polled = asyncio.Event()
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -196,6 +206,47 @@ class FakeBotApi(LocalServer):
         }
         return self.message(chat_id, document=document, **kwargs)
 
+    def callback_update(
+        self, message: dict[str, Any], data: str, *, user_id: int, language: str = "en"
+    ) -> dict[str, Any]:
+        """A button press on a message the bot sent (as `sent_to` returns it)."""
+        user = {"id": user_id, "is_bot": False, "first_name": f"Admin {user_id}"}
+        chat_id = int(message["chat_id"])
+        chat = self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "A"})
+        return {
+            "callback_query": {
+                "id": str(next(self._message_ids)),
+                "from": {**user, "language_code": language},
+                "chat_instance": "ci",
+                "data": data,
+                "message": {
+                    "message_id": message["message_id"],
+                    "date": int(time.time()),
+                    "chat": chat,
+                    "from": BOT_USER,
+                    "caption": message.get("caption", ""),
+                },
+            }
+        }
+
+    def member_update(
+        self, chat_id: int, user_id: int, old: str, new: str, *, kind: str = "chat_member"
+    ) -> dict[str, Any]:
+        """A `chat_member` (or, for the bot, `my_chat_member`) change of status."""
+        user = BOT_USER if kind == "my_chat_member" else {"id": user_id, "is_bot": False}
+        member = self._member(chat_id, int(user["id"]))
+        return {
+            kind: {
+                "chat": self._chats.get(chat_id, {"id": chat_id, "type": "supergroup"}),
+                "from": {"id": 11, "is_bot": False, "first_name": "Owner"},
+                "date": int(time.time()),
+                "old_chat_member": {"status": old, "user": user},
+                "new_chat_member": {**member, "status": new, "user": user}
+                if new == "administrator"
+                else {"status": new, "user": user},
+            }
+        }
+
     # -- reading what the bot did ----------------------------------------
 
     def calls_to(self, method: str) -> list[ApiCall]:
@@ -235,7 +286,14 @@ class FakeBotApi(LocalServer):
         if handler is None:
             return _error(404, "Not Found: method not found")
         result: web.StreamResponse = await handler(params)
-        if method in ("sendMessage", "editMessageText"):
+        if method in (
+            "sendMessage",
+            "sendPhoto",
+            "sendDocument",
+            "editMessageText",
+            "editMessageCaption",
+            "answerCallbackQuery",
+        ):
             async with self._sent:
                 self._sent.notify_all()
         return result
@@ -311,22 +369,100 @@ class FakeBotApi(LocalServer):
     async def _m_getChatMember(self, params: dict[str, Any]) -> web.Response:
         return _ok(self._member(int(params["chat_id"]), int(params["user_id"])))
 
-    async def _m_getChatAdministrators(self, params: dict[str, Any]) -> web.Response:
-        chat_id = int(params["chat_id"])
-        return _ok([self._member(chat_id, user_id) for user_id in sorted(self.admins[chat_id])])
-
     def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        if user_id == BOT_USER["id"]:
+            return self._bot_member(chat_id)
         user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
         if user_id in self.admins[chat_id]:
             return {"status": "creator", "user": user, "is_anonymous": False}
+        if (chat_id, user_id) in self.banned:
+            return {"status": "kicked", "user": user, "until_date": 0}
         return {"status": "member", "user": user}
+
+    def _bot_member(self, chat_id: int) -> dict[str, Any]:
+        rights = {
+            name: False
+            for name in (
+                "can_be_edited",
+                "is_anonymous",
+                "can_manage_chat",
+                "can_manage_video_chats",
+                "can_promote_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+            )
+        }
+        return {
+            "status": "administrator",
+            "user": BOT_USER,
+            **rights,
+            "can_delete_messages": chat_id not in self.cannot_delete,
+            "can_restrict_members": chat_id not in self.cannot_restrict,
+        }
+
+    async def _m_getChatAdministrators(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        people = [self._member(chat_id, user_id) for user_id in sorted(self.admins[chat_id])]
+        return _ok([*people, self._bot_member(chat_id)])
 
     async def _m_deleteMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])
+        message = (chat_id, int(params["message_id"]))
         if chat_id in self.cannot_delete:
             return _error(400, "Bad Request: message can't be deleted")
-        self.deleted.append((chat_id, int(params["message_id"])))
+        if message in self.gone or message in self.deleted:
+            return _error(400, "Bad Request: message to delete not found")
+        self.deleted.append(message)
         return _ok(True)
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        self.delivered.append(params)
+        return _ok(self._message_json(params))
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> web.Response:
+        self.delivered.append(params)
+        return _ok(self._message_json(params))
+
+    async def _m_editMessageCaption(self, params: dict[str, Any]) -> web.Response:
+        self.edits.append(params)
+        return _ok(self._message_json(params, message_id=int(params["message_id"])))
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
+        self.answers.append(params)
+        return _ok(True)
+
+    async def _restricting(self, params: dict[str, Any]) -> tuple[int, int] | web.Response:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.cannot_restrict:
+            return _error(400, "Bad Request: not enough rights to restrict/unrestrict chat member")
+        return chat_id, int(params.get("user_id") or params.get("sender_chat_id") or 0)
+
+    async def _m_restrictChatMember(self, params: dict[str, Any]) -> web.Response:
+        target = await self._restricting(params)
+        if isinstance(target, web.Response):
+            return target
+        self.restricted[target] = params
+        return _ok(True)
+
+    async def _m_banChatMember(self, params: dict[str, Any]) -> web.Response:
+        target = await self._restricting(params)
+        if isinstance(target, web.Response):
+            return target
+        self.banned.add(target)
+        return _ok(True)
+
+    async def _m_unbanChatMember(self, params: dict[str, Any]) -> web.Response:
+        target = await self._restricting(params)
+        if isinstance(target, web.Response):
+            return target
+        self.banned.discard(target)
+        return _ok(True)
+
+    _m_banChatSenderChat = _m_banChatMember
+    _m_unbanChatSenderChat = _m_unbanChatMember
 
     async def _m_forwardMessage(self, params: dict[str, Any]) -> web.Response:
         self.forwarded.append(params)
@@ -344,13 +480,19 @@ class FakeBotApi(LocalServer):
     ) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
         chat = self._chats.get(chat_id, {"id": chat_id, "type": "private"})
-        return {
+        sent: dict[str, Any] = {
             "message_id": message_id or next(self._message_ids),
             "date": int(time.time()),
             "chat": chat,
             "from": BOT_USER,
-            "text": params.get("text", ""),
         }
+        if "caption" in params or "photo" in params or "document" in params:
+            sent["caption"] = params.get("caption", "")
+        else:
+            sent["text"] = params.get("text", "")
+        # Tests read back what was sent with the id it got (for button presses).
+        params.setdefault("message_id", sent["message_id"])
+        return sent
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Presses on a report's buttons: only the group's admins, once each however often a
+press arrives (across replicas too), never after the report's 7 days."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+
+from telegram import CallbackQuery, Update
+from telegram.ext import ContextTypes
+
+from bot import messages
+from bot.i18n import Catalogs, pick_language
+from bot.moderation import Deed
+from bot.storage import Storage
+from bot.tg.members import BotRights, ChatAdmins
+from bot.tg.outbox import Outbox
+from bot.tg.reports import REPORT_SECONDS, Report, buttons, fit_caption
+from bot.tg.sanctions import Sanctions
+
+logger = logging.getLogger(__name__)
+
+
+class ReportPresses:
+    """The callback-query handler for report buttons (`r:<report id>:<verb>`)."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        outbox: Outbox,
+        sanctions: Sanctions,
+        admins: ChatAdmins,
+        rights: BotRights,
+        catalogs: Catalogs,
+    ) -> None:
+        self._storage = storage
+        self._outbox = outbox
+        self._sanctions = sanctions
+        self._admins = admins
+        self._rights = rights
+        self._catalogs = catalogs
+
+    async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Check, claim, carry out, answer, and edit the report to say who did what."""
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
+        _prefix, report_id, verb = [*query.data.split(":"), "", ""][:3]
+        now = time.time()
+        raw = await self._storage.load_report(report_id, now)
+        report = Report.from_json(raw) if raw else None
+        if report is None or now - report.created_at > REPORT_SECONDS:
+            await self._outbox.answer_press(query, messages.press_expired(tr), alert=True)
+            return
+        if verb not in report.verbs():
+            await self._outbox.answer_press(query, "")
+            return
+        if not await self._admins.is_admin(report.chat_id, query.from_user.id):
+            await self._outbox.answer_press(query, messages.press_not_admin(tr), alert=True)
+            return
+        admin = query.from_user.full_name
+        earlier = await self._storage.claim_press(report_id, verb, _record(admin, now))
+        if earlier is not None:
+            who = json.loads(earlier)["admin"]
+            await self._outbox.answer_press(query, messages.press_already(who, tr), alert=True)
+            return
+        if not await self._carry_out(verb, report, admin):
+            await self._storage.release_press(report_id, verb)
+            await self._outbox.answer_press(query, messages.press_failed(tr), alert=True)
+            return
+        logger.info(
+            "report %s: %s by admin %s in chat %s",
+            report_id,
+            verb,
+            query.from_user.id,
+            report.chat_id,
+        )
+        await self._outbox.answer_press(query, messages.press_answer(verb, tr))
+        await self._show_presses(report, query)
+
+    async def _carry_out(self, verb: str, report: Report, admin: str) -> bool:
+        chat_id, author_id = report.chat_id, report.author_id
+        if verb == "allow":
+            await self._storage.allow_images(chat_id, report.image_keys)
+            return True
+        if author_id is None:
+            return False
+        if verb == "ban":
+            if not (await self._rights.get(chat_id)).can_restrict:
+                return False
+            return await self._sanctions.ban(chat_id, author_id, is_chat=report.author_is_chat)
+        return await self._undo(report, author_id, admin)
+
+    async def _undo(self, report: Report, author_id: int, admin: str) -> bool:
+        tr = self._catalogs.get(report.language)
+        done = True
+        for deed in report.deeds:
+            match deed:
+                case Deed.DELETED:
+                    caption = messages.restored_caption(admin, report.author_name, tr)
+                    restored = await self._outbox.send_image(
+                        report.chat_id, report.file_id, document=report.document, caption=caption
+                    )
+                    done = done and restored is not None
+                case Deed.WARNED:
+                    if report.warned_at is not None:
+                        await self._storage.remove_warning(
+                            report.chat_id, author_id, report.warned_at
+                        )
+                    if report.warning_message_id is not None:
+                        await self._outbox.delete(report.chat_id, report.warning_message_id)
+                case Deed.MUTED:
+                    done = await self._sanctions.unmute(report.chat_id, author_id) and done
+                case Deed.BANNED:
+                    lifted = await self._sanctions.unban(
+                        report.chat_id, author_id, is_chat=report.author_is_chat
+                    )
+                    done = lifted and done
+        return done
+
+    async def _show_presses(self, report: Report, query: CallbackQuery) -> None:
+        """Edit every copy of the report: its text, one line per press, and what is left."""
+        tr = self._catalogs.get(report.language)
+        presses = {
+            verb: json.loads(record)
+            for verb, record in (await self._storage.presses(report.report_id)).items()
+        }
+        lines = [
+            messages.press_resolution(
+                verb, press["admin"], datetime.fromtimestamp(press["at"], UTC), tr
+            )
+            for verb, press in sorted(presses.items(), key=lambda item: item[1]["at"])
+        ]
+        caption = fit_caption("\n".join([report.caption, *lines]))
+        markup = buttons(report, tr, set(presses))
+        copies = report.sent or (
+            ((query.message.chat.id, query.message.message_id),) if query.message else ()
+        )
+        for chat_id, message_id in copies:
+            await self._outbox.edit_caption(chat_id, message_id, caption, markup)
+
+
+def _record(admin: str, at: float) -> str:
+    return json.dumps({"admin": admin, "at": at})

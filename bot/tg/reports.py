@@ -1,0 +1,139 @@
+"""Reports to the admins: one per action or dry-run verdict, with the image itself and
+buttons (Undo, Allow this image, Ban). The record behind the buttons is kept in storage,
+so a press works on any replica and after a restart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import Translations
+from bot.messages import Buttons
+from bot.moderation import Deed
+from bot.storage import Storage
+from bot.tg.members import ChatAdmins
+from bot.tg.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+REPORT_DAYS = 7
+REPORT_SECONDS = REPORT_DAYS * 24 * 3600
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
+VERBS = ("undo", "allow", "ban")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the buttons need: where and whose the post was, and what was done to it."""
+
+    chat_id: int
+    chat_title: str
+    message_id: int
+    author_id: int | None  # a person, or the channel a post was made as
+    author_is_chat: bool
+    author_name: str
+    file_id: str
+    document: bool
+    image_keys: tuple[str, ...]
+    caption: str
+    language: str
+    deeds: tuple[Deed, ...] = ()
+    warned_at: float | None = None
+    warning_message_id: int | None = None
+    report_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    created_at: float = field(default_factory=time.time)
+    sent: tuple[tuple[int, int], ...] = ()
+
+    def verbs(self) -> tuple[str, ...]:
+        """The buttons that make sense for this report."""
+        wanted = {
+            "undo": bool(self.deeds),
+            "allow": bool(self.image_keys),
+            "ban": self.author_id is not None and Deed.BANNED not in self.deeds,
+        }
+        return tuple(verb for verb in VERBS if wanted[verb])
+
+    def to_json(self) -> str:
+        """For storage."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        """Read what `to_json` wrote."""
+        raw = json.loads(text)
+        raw["deeds"] = tuple(Deed(deed) for deed in raw["deeds"])
+        raw["image_keys"] = tuple(raw["image_keys"])
+        raw["sent"] = tuple((int(chat), int(message)) for chat, message in raw["sent"])
+        return cls(**raw)
+
+
+def buttons(report: Report, tr: Translations, pressed: set[str]) -> InlineKeyboardMarkup | None:
+    """One row of the buttons still to press (callback data stays far under 64 bytes)."""
+    labels = {"undo": Buttons.undo, "allow": Buttons.allow, "ban": Buttons.ban}
+    row = [
+        InlineKeyboardButton(labels[verb](tr), callback_data=f"r:{report.report_id}:{verb}")
+        for verb in report.verbs()
+        if verb not in pressed
+    ]
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def fit_caption(text: str) -> str:
+    """Cut a caption to Telegram's limit, on a line if it can."""
+    if len(text) <= CAPTION_LIMIT:
+        return text
+    cut = text[: CAPTION_LIMIT - 1]
+    return (cut.rsplit("\n", 1)[0] if "\n" in cut else cut) + "…"
+
+
+class Reporter:
+    """Files reports: to `REPORT_CHAT_ID`, else to each admin of the group privately."""
+
+    def __init__(
+        self, *, storage: Storage, outbox: Outbox, admins: ChatAdmins, report_chat_id: int | None
+    ) -> None:
+        self._storage = storage
+        self._outbox = outbox
+        self._admins = admins
+        self._report_chat_id = report_chat_id
+
+    async def destinations(self, chat_id: int) -> list[int]:
+        """Where the group's reports go."""
+        if self._report_chat_id is not None:
+            return [self._report_chat_id]
+        return sorted(await self._admins.admins(chat_id) or ())
+
+    async def file(self, report: Report, tr: Translations) -> None:
+        """Keep the record first (a press may come at once), then send it everywhere.
+
+        Admins who never opened a chat with the bot cannot be messaged: the outbox
+        logs that and the other destinations still get theirs.
+        """
+        expires_at = report.created_at + REPORT_SECONDS
+        await self._storage.save_report(report.report_id, report.to_json(), expires_at)
+        sent = []
+        for destination in await self.destinations(report.chat_id):
+            message = await self._outbox.send_image(
+                destination,
+                report.file_id,
+                document=report.document,
+                caption=fit_caption(report.caption),
+                buttons=buttons(report, tr, set()),
+            )
+            if message is not None:
+                sent.append((message.chat_id, message.message_id))
+        if not sent:
+            logger.warning("a report on chat %s reached no admin", report.chat_id)
+            return
+        stored = replace(report, sent=tuple(sent))
+        await self._storage.save_report(report.report_id, stored.to_json(), expires_at)
+
+    async def tell_admins(self, chat_id: int, text: str) -> None:
+        """A plain message to wherever the group's reports go."""
+        for destination in await self.destinations(chat_id):
+            await self._outbox.send(destination, text)
