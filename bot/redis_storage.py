@@ -56,6 +56,7 @@ local function move(from, to, kind)
 end
 move(KEYS[1], KEYS[2], 'string')
 move(KEYS[3], KEYS[4], 'set')
+move(KEYS[5], KEYS[6], 'set')
 return 0
 """
 
@@ -180,10 +181,14 @@ class RedisStorage:
         previous = await self._redis.set(key, image_key, ex=ttl, get=True)
         return previous != image_key
 
-    async def allow_images(self, chat_id: int, keys: Sequence[str]) -> None:
-        """Put images on the chat's allow list."""
-        if keys:
-            await self._redis.sadd(_allowed_key(chat_id), *keys)
+    async def allow_image(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Put one image on the chat's allow list (counted by its first key)."""
+        if not keys:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(_allowed_key(chat_id), *keys)
+            pipe.sadd(_allowed_images_key(chat_id), keys[0])
+            await pipe.execute()
 
     async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
         """Whether any of the keys is allowed in the chat."""
@@ -193,12 +198,12 @@ class RedisStorage:
         return any(int(flag) for flag in found)
 
     async def allowed_count(self, chat_id: int) -> int:
-        """How many keys the chat allows."""
-        return int(await self._redis.scard(_allowed_key(chat_id)))
+        """How many images the chat allows."""
+        return int(await self._redis.scard(_allowed_images_key(chat_id)))
 
     async def reset_allowed(self, chat_id: int) -> None:
         """Empty the chat's allow list."""
-        await self._redis.delete(_allowed_key(chat_id))
+        await self._redis.delete(_allowed_key(chat_id), _allowed_images_key(chat_id))
 
     async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
         """Count a warning; return the author's warnings since `since`."""
@@ -272,6 +277,8 @@ class RedisStorage:
                 _settings_key(new_chat_id),
                 _allowed_key(old_chat_id),
                 _allowed_key(new_chat_id),
+                _allowed_images_key(old_chat_id),
+                _allowed_images_key(new_chat_id),
             ]
         )
         old, new = _warnings_key(old_chat_id), _warnings_key(new_chat_id)
@@ -285,6 +292,10 @@ class RedisStorage:
 
 def _allowed_key(chat_id: int) -> str:
     return f"{_PREFIX}allowed:{chat_id}"
+
+
+def _allowed_images_key(chat_id: int) -> str:
+    return f"{_PREFIX}allowed-images:{chat_id}"
 
 
 def _warnings_key(chat_id: int) -> str:

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS message_images (
 CREATE TABLE IF NOT EXISTS allowed_images (
     chat_id INTEGER NOT NULL,
     key TEXT NOT NULL,
+    image TEXT NOT NULL,
     PRIMARY KEY (chat_id, key)
 );
 CREATE TABLE IF NOT EXISTS warnings (
@@ -144,8 +145,9 @@ class Storage(Protocol):
         (an edited message whose photo was swapped), False if it is the one recorded."""
         ...
 
-    async def allow_images(self, chat_id: int, keys: Sequence[str]) -> None:
-        """Put images (by their keys) on the chat's allow list."""
+    async def allow_image(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Put one image on the chat's allow list under all its keys (a Telegram file,
+        the hash of its bytes)."""
         ...
 
     async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
@@ -153,7 +155,7 @@ class Storage(Protocol):
         ...
 
     async def allowed_count(self, chat_id: int) -> int:
-        """How many keys the chat's allow list holds."""
+        """How many images the chat's allow list holds."""
         ...
 
     async def reset_allowed(self, chat_id: int) -> None:
@@ -390,12 +392,14 @@ class SqliteStorage:
             await self._db.commit()
             return True
 
-    async def allow_images(self, chat_id: int, keys: Sequence[str]) -> None:
-        """Put images on the chat's allow list."""
+    async def allow_image(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Put one image on the chat's allow list (counted by its first key)."""
+        if not keys:
+            return
         async with self._lock:
             await self._db.executemany(
-                "INSERT OR IGNORE INTO allowed_images (chat_id, key) VALUES (?, ?)",
-                [(chat_id, key) for key in keys],
+                "INSERT OR IGNORE INTO allowed_images (chat_id, key, image) VALUES (?, ?, ?)",
+                [(chat_id, key, keys[0]) for key in keys],
             )
             await self._db.commit()
 
@@ -413,7 +417,7 @@ class SqliteStorage:
     async def allowed_count(self, chat_id: int) -> int:
         """How many keys the chat allows."""
         async with self._db.execute(
-            "SELECT COUNT(*) FROM allowed_images WHERE chat_id = ?", (chat_id,)
+            "SELECT COUNT(DISTINCT image) FROM allowed_images WHERE chat_id = ?", (chat_id,)
         ) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
@@ -530,8 +534,8 @@ class SqliteStorage:
             moves = (
                 "INSERT OR IGNORE INTO chat_settings (chat_id, settings) "
                 "SELECT ?, settings FROM chat_settings WHERE chat_id = ?",
-                "INSERT OR IGNORE INTO allowed_images (chat_id, key) "
-                "SELECT ?, key FROM allowed_images WHERE chat_id = ?",
+                "INSERT OR IGNORE INTO allowed_images (chat_id, key, image) "
+                "SELECT ?, key, image FROM allowed_images WHERE chat_id = ?",
                 "INSERT INTO warnings (chat_id, author_id, at) "
                 "SELECT ?, author_id, at FROM warnings WHERE chat_id = ?",
             )

@@ -123,12 +123,14 @@ async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Stora
 
 
 async def test_allow_list_per_chat(backend: Storage) -> None:
-    await backend.allow_images(-5, ["file:a", "sha256:x"])
-    await backend.allow_images(-5, ["sha256:x"])
+    await backend.allow_image(-5, ["file:a", "sha256:x"])
+    await backend.allow_image(-5, ["file:a", "sha256:x"])
     assert await backend.is_allowed(-5, ["sha256:x"]) is True
     assert await backend.is_allowed(-5, ["file:z", "file:a"]) is True
     assert await backend.is_allowed(-6, ["file:a"]) is False, "another chat"
     assert await backend.is_allowed(-5, []) is False
+    assert await backend.allowed_count(-5) == 1, "one image under two keys, allowed twice"
+    await backend.allow_image(-5, ["file:b"])
     assert await backend.allowed_count(-5) == 2
     await backend.reset_allowed(-5)
     assert await backend.allowed_count(-5) == 0
@@ -170,7 +172,7 @@ async def test_a_report_expires_and_each_press_counts_once(backend: Storage) -> 
 async def test_migration_moves_settings_allow_list_and_warnings(backend: Storage) -> None:
     on = ChatSettings(mode=Mode.ON, forbid=frozenset({Segment.FACE}))
     await backend.update_chat_settings(-5, lambda _: on)
-    await backend.allow_images(-5, ["file:a"])
+    await backend.allow_image(-5, ["file:a"])
     await backend.add_warning(-5, 7, at=100.0, since=0.0)
 
     await backend.migrate_chat(-5, -1005)

@@ -85,7 +85,7 @@ class ReportPresses:
     async def _carry_out(self, verb: str, report: Report, admin: str) -> bool:
         chat_id, author_id = report.chat_id, report.author_id
         if verb == "allow":
-            await self._storage.allow_images(chat_id, report.image_keys)
+            await self._storage.allow_image(chat_id, report.image_keys)
             return True
         if author_id is None:
             return False

@@ -233,17 +233,24 @@ class FakeBotApi(LocalServer):
         self, chat_id: int, user_id: int, old: str, new: str, *, kind: str = "chat_member"
     ) -> dict[str, Any]:
         """A `chat_member` (or, for the bot, `my_chat_member`) change of status."""
-        user = BOT_USER if kind == "my_chat_member" else {"id": user_id, "is_bot": False}
-        member = self._member(chat_id, int(user["id"]))
+        user: dict[str, Any] = (
+            BOT_USER
+            if kind == "my_chat_member"
+            else {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        )
+
+        def member(status: str) -> dict[str, Any]:
+            if status == "administrator":
+                return {**self._bot_member(chat_id), "user": user}
+            return {"status": status, "user": user}
+
         return {
             kind: {
                 "chat": self._chats.get(chat_id, {"id": chat_id, "type": "supergroup"}),
                 "from": {"id": 11, "is_bot": False, "first_name": "Owner"},
                 "date": int(time.time()),
-                "old_chat_member": {"status": old, "user": user},
-                "new_chat_member": {**member, "status": new, "user": user}
-                if new == "administrator"
-                else {"status": new, "user": user},
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
             }
         }
 
