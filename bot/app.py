@@ -29,6 +29,7 @@ from bot.tg.application import LONG_POLL_TIMEOUT, build_application
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
 from bot.tg.download import TelegramDownloader
+from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.moderator import Moderator
@@ -113,11 +114,15 @@ class BotService:
             moderator=Moderator(
                 storage=storage,
                 pipeline=pipeline,
-                outbox=outbox,
-                sanctions=sanctions,
+                enforcer=Enforcer(
+                    storage=storage,
+                    outbox=outbox,
+                    sanctions=sanctions,
+                    reporter=reporter,
+                    rights=rights,
+                ),
                 reporter=reporter,
                 admins=admins,
-                rights=rights,
                 stats=stats,
                 catalogs=self.catalogs,
             ),

@@ -24,9 +24,9 @@ from bot.storage import Storage
 from bot.tg import commands
 from bot.tg.admission import Admission, Served
 from bot.tg.members import BotRights, ChatAdmins
-from bot.tg.moderator import author_of
 from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes, incoming_image
+from bot.tg.posts import author_of
 
 Context = ContextTypes.DEFAULT_TYPE
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -102,32 +102,34 @@ class ChatCommands:
 
     async def cmd_warns(self, update: Update, _: Context) -> None:
         """/warns as a reply: that person's warnings in the last 30 days."""
-        served = await self._admitted_admin(update)
-        if served is None:
-            return
-        target = served.message.reply_to_message
-        author = author_of(target) if target else None
-        if author is None or author.id is None:
-            await self._outbox.reply(served.message, messages.reply_to_someone("warns", served.tr))
-            return
-        since = time.time() - WARNING_WINDOW_SECONDS
-        count = await self._storage.warning_count(served.message.chat_id, author.id, since)
-        text = messages.warnings_report(author.name, count, served.settings.warn_limit, served.tr)
-        await self._outbox.reply(served.message, text)
+        target = await self._replied_author(update, "warns")
+        if target is not None:
+            served, author_id, name = target
+            since = time.time() - WARNING_WINDOW_SECONDS
+            count = await self._storage.warning_count(served.message.chat_id, author_id, since)
+            limit = served.settings.warn_limit
+            text = messages.warnings_report(name, count, limit, served.tr)
+            await self._outbox.reply(served.message, text)
 
     async def cmd_resetwarns(self, update: Update, _: Context) -> None:
         """/resetwarns as a reply: clear that person's warnings."""
+        target = await self._replied_author(update, "resetwarns")
+        if target is not None:
+            served, author_id, name = target
+            await self._storage.reset_warnings(served.message.chat_id, author_id)
+            await self._outbox.reply(served.message, messages.warnings_cleared(name, served.tr))
+
+    async def _replied_author(self, update: Update, command: str) -> tuple[Served, int, str] | None:
+        """For an admin's command in reply to someone's message: whose it is."""
         served = await self._admitted_admin(update)
         if served is None:
-            return
+            return None
         target = served.message.reply_to_message
         author = author_of(target) if target else None
         if author is None or author.id is None:
-            text = messages.reply_to_someone("resetwarns", served.tr)
-            await self._outbox.reply(served.message, text)
-            return
-        await self._storage.reset_warnings(served.message.chat_id, author.id)
-        await self._outbox.reply(served.message, messages.warnings_cleared(author.name, served.tr))
+            await self._outbox.reply(served.message, messages.reply_to_someone(command, served.tr))
+            return None
+        return served, author.id, author.name
 
     async def cmd_reload(self, update: Update, _: Context) -> None:
         """/reload: read the group's admins and the bot's rights again."""
