@@ -96,7 +96,12 @@ class ReportPresses:
         return await self._undo(report, author_id, admin)
 
     async def _undo(self, report: Report, author_id: int, admin: str) -> bool:
+        """Withdraw the warning (a deletion counted as one too), then take back each deed."""
         tr = self._catalogs.get(report.language)
+        if report.warned_at is not None:
+            await self._storage.remove_warning(report.chat_id, author_id, report.warned_at)
+        if report.warning_message_id is not None:
+            await self._outbox.delete(report.chat_id, report.warning_message_id)
         done = True
         for deed in report.deeds:
             match deed:
@@ -106,13 +111,6 @@ class ReportPresses:
                         report.chat_id, report.file_id, document=report.document, caption=caption
                     )
                     done = done and restored is not None
-                case Deed.WARNED:
-                    if report.warned_at is not None:
-                        await self._storage.remove_warning(
-                            report.chat_id, author_id, report.warned_at
-                        )
-                    if report.warning_message_id is not None:
-                        await self._outbox.delete(report.chat_id, report.warning_message_id)
                 case Deed.MUTED:
                     done = await self._sanctions.unmute(report.chat_id, author_id) and done
                 case Deed.BANNED:
@@ -120,6 +118,8 @@ class ReportPresses:
                         report.chat_id, author_id, is_chat=report.author_is_chat
                     )
                     done = lifted and done
+                case Deed.WARNED:
+                    pass  # withdrawn above
         return done
 
     async def _show_presses(self, report: Report, query: CallbackQuery) -> None:

@@ -236,6 +236,7 @@ async def test_undo_restores_a_deleted_photo_and_edits_the_report(
     assert "↩️ Undone by Admin 11" in telegram.edits[-1]["caption"]
     assert ":undo" not in json.dumps(telegram.edits[-1]["reply_markup"])
     assert telegram.answers[-1]["text"] == "Undone."
+    assert await bot.storage.warning_count(GROUP, MEMBER, since=0) == 0, "warning withdrawn"
 
 
 async def test_only_admins_may_press_and_a_double_press_counts_once(
@@ -376,6 +377,13 @@ async def test_the_nth_warning_mutes_for_the_set_time(
     command(telegram, "/warns", reply_to_message=first["message"])
     await eventually(lambda: group_texts(telegram)[-1].startswith("Ann has"))
     assert group_texts(telegram)[-1].startswith("Ann has 0 warnings"), "counting starts afresh"
+
+    muting_report = telegram.sent_to(REPORTS)[-1]
+    assert "muted" in muting_report["caption"]
+    press(telegram, muting_report, "undo")
+    await eventually(lambda: bool(telegram.answers))
+    lifted = telegram.restricted[(GROUP, MEMBER)]
+    assert lifted["permissions"]["can_send_messages"] is True, "Undo lifts the mute"
 
 
 async def test_the_limit_can_ban_and_warnings_can_be_read_and_reset(
