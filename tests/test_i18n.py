@@ -16,12 +16,17 @@ PLACEHOLDER = re.compile(r"\{[a-z_]+(?::[^}]*)?\}")
 
 
 def _msgids() -> set[str]:
+    """Every message in the code, by its msgid (a plural one by its singular)."""
     found = extract_from_dir(
         str(BOT),
         method_map=[("**.py", "python")],
-        keywords={"_": None, "gettext": None, "N_": None},
+        keywords={"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)},
     )
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    return {message if isinstance(message, str) else message[0] for _, _, message, *_ in found}
+
+
+def _placeholders(text: object) -> set[str]:
+    return set(PLACEHOLDER.findall(str(text)))
 
 
 @pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
@@ -29,17 +34,23 @@ def test_catalog_translates_every_message(language: str) -> None:
     path = LOCALE_DIR / language / "LC_MESSAGES" / "bot.po"
     with path.open("rb") as po:
         catalog = read_po(po, locale=language)
-    translated = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    translated = {}
+    for message in catalog:
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.id and all(forms) and not message.fuzzy:
+            singular = message.id if isinstance(message.id, str) else message.id[0]
+            translated[singular] = (message.id, forms)
     missing = _msgids() - set(translated)
     assert not missing, f"untranslated in {language}: {sorted(missing)[:3]}"
-    for msgid, text in translated.items():
-        assert sorted(PLACEHOLDER.findall(str(msgid))) == sorted(PLACEHOLDER.findall(str(text)))
+    for msgid, forms in translated.values():
+        wanted = _placeholders(msgid)
+        assert all(_placeholders(form) == wanted for form in forms), msgid
 
 
 def test_catalogs_hold_no_stale_messages() -> None:
     path = LOCALE_DIR / "ru" / "LC_MESSAGES" / "bot.po"
     with path.open("rb") as po:
-        ids = {m.id for m in read_po(po) if m.id}
+        ids = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(po) if m.id}
     assert ids == _msgids()
 
 
