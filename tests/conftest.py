@@ -26,6 +26,13 @@ API_KEY = "test-deerapi-key-for-the-fakes-only"
 SECRETS = (TOKEN, API_KEY)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (just now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
 async def telegram() -> AsyncIterator[FakeBotApi]:
     """A fake Bot API on 127.0.0.1 for `TOKEN`."""
@@ -59,9 +66,7 @@ def redis_server() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing; scripts/test should have installed it")
         pytest.skip("redis-server not installed (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
