@@ -50,19 +50,12 @@ def fake_tls(
 
 
 @pytest.fixture
-async def http_proxy() -> AsyncIterator[HttpProxy]:
-    proxy = HttpProxy()
-    await proxy.start()
-    yield proxy
-    await proxy.close()
-
-
-@pytest.fixture
-async def socks_proxy() -> AsyncIterator[Socks5Proxy]:
-    proxy = Socks5Proxy()
-    await proxy.start()
-    yield proxy
-    await proxy.close()
+async def proxy(request: pytest.FixtureRequest) -> AsyncIterator[HttpProxy | Socks5Proxy]:
+    """An HTTP proxy, or with the parameter "socks5" a SOCKS5 one, on 127.0.0.1."""
+    started = Socks5Proxy() if getattr(request, "param", "http") == "socks5" else HttpProxy()
+    await started.start()
+    yield started
+    await started.close()
 
 
 def origin(fake: LocalServer) -> str:
@@ -79,76 +72,56 @@ async def answer_one_photo(settings: Settings, telegram: FakeBotApi) -> None:
     assert reply["text"].startswith("Found 4 of 4 segments")
 
 
-async def test_https_goes_through_the_http_proxy_by_connect(
+@pytest.mark.parametrize(
+    ("fake_tls", "proxy", "variable", "url_scheme"),
+    [
+        # Production: https:// services, an http:// proxy asked to CONNECT.
+        (True, "http", "HTTPS_PROXY", "http"),
+        (True, "socks5", "ALL_PROXY", "socks5"),
+        (True, "socks5", "ALL_PROXY", "socks5h"),
+        # A local Bot API server is often plain http://: HTTP_PROXY forwards to it.
+        (False, "http", "HTTP_PROXY", "http"),
+    ],
+    indirect=["fake_tls", "proxy"],
+)
+async def test_every_request_goes_through_the_proxy_the_variable_names(
     settings: Settings,
     telegram: FakeBotApi,
     kling: FakeRecognizer,
-    http_proxy: HttpProxy,
+    proxy: HttpProxy | Socks5Proxy,
+    variable: str,
+    url_scheme: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert telegram.root.startswith("https://")
-    monkeypatch.setenv("HTTPS_PROXY", http_proxy.url)
+    monkeypatch.setenv(variable, f"{url_scheme}://{urlsplit(proxy.url).netloc}")
+    if variable == "HTTP_PROXY":
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # not for http:// addresses
 
     await answer_one_photo(settings, telegram)
 
-    assert set(http_proxy.targets) == {origin(telegram), origin(kling)}
-    assert http_proxy.forwarded == [], "https is tunnelled, never forwarded in the clear"
+    assert set(proxy.targets) == {origin(telegram), origin(kling)}
     assert telegram.peers == kling.peers == {RELAY_ADDRESS}, "a request went around the proxy"
     assert len(kling.received) == 1
-
-
-@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
-async def test_all_proxy_may_be_socks5(
-    settings: Settings,
-    telegram: FakeBotApi,
-    kling: FakeRecognizer,
-    socks_proxy: Socks5Proxy,
-    monkeypatch: pytest.MonkeyPatch,
-    scheme: str,
-) -> None:
-    monkeypatch.setenv("ALL_PROXY", socks_proxy.url.replace("socks5://", f"{scheme}://"))
-
-    await answer_one_photo(settings, telegram)
-
-    assert set(socks_proxy.targets) == {origin(telegram), origin(kling)}
-    assert telegram.peers == kling.peers == {RELAY_ADDRESS}
-    assert len(kling.received) == 1
-
-
-@pytest.mark.parametrize("fake_tls", [False], indirect=True)
-async def test_plain_http_goes_through_http_proxy_forwarded(
-    settings: Settings,
-    telegram: FakeBotApi,
-    kling: FakeRecognizer,
-    http_proxy: HttpProxy,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A local Bot API server is often plain http:// (TELEGRAM_API_BASE_URL); HTTP_PROXY
-    covers that, by forwarding rather than tunnelling."""
-    assert telegram.root.startswith("http://")
-    monkeypatch.setenv("HTTP_PROXY", http_proxy.url)
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # not for http:// targets
-
-    await answer_one_photo(settings, telegram)
-
-    methods = {line.split("/")[-1] for line in http_proxy.forwarded}
-    assert {"getMe", "getUpdates", "getFile", "sendMessage"} <= methods
-    assert f"POST {RECOGNIZE_PATH}" in http_proxy.forwarded
-    assert any(line.startswith("GET /file/bot") for line in http_proxy.forwarded)
-    assert telegram.peers == kling.peers == {RELAY_ADDRESS}
+    if isinstance(proxy, HttpProxy) and telegram.root.startswith("https://"):
+        assert proxy.forwarded == [], "https is tunnelled, never forwarded in the clear"
+    elif isinstance(proxy, HttpProxy):
+        methods = {line.rsplit("/", 1)[-1] for line in proxy.forwarded}
+        assert {"getMe", "getUpdates", "getFile", "sendMessage"} <= methods
+        assert f"POST {RECOGNIZE_PATH}" in proxy.forwarded
+        assert any(line.startswith("GET /file/bot") for line in proxy.forwarded)
 
 
 async def test_no_proxy_lets_named_hosts_go_direct(
     settings: Settings,
     telegram: FakeBotApi,
     kling: FakeRecognizer,
-    http_proxy: HttpProxy,
+    proxy: HttpProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", http_proxy.url)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
 
     await answer_one_photo(settings, telegram)
 
-    assert http_proxy.targets == []
+    assert proxy.targets == []
     assert telegram.peers == kling.peers == {"127.0.0.1"}
