@@ -4,7 +4,8 @@
 #
 # Base: Python 3.11, the minor the tests run on (requires-python is >=3.11, and
 # requirements/ is resolved from 3.11 up on every platform). Pinned by full version tag and
-# by the digest of its multi-platform index, so a rebuild starts from the same layers.
+# by the digest of its multi-platform index, so a rebuild starts from the same layers. To
+# move it: docker buildx imagetools inspect python:3.11.X-slim-bookworm (the Digest line).
 FROM python:3.11.15-slim-bookworm@sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3 AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
