@@ -296,6 +296,8 @@ class Recognizer:
                 max_connections=max_concurrent_calls,
                 max_keepalive_connections=max_concurrent_calls,
             ),
+            # The bot leaves it None: given a transport, httpx ignores HTTPS_PROXY and the
+            # other proxy variables (tests/e2e/test_proxies.py).
             transport=transport,
         )
 

@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,11 +27,33 @@ API_KEY = "test-deerapi-key-for-the-fakes-only"
 SECRETS = (TOKEN, API_KEY)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (just now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's HTTP clients honour *_PROXY (as urllib reads them: any case); one set on
+    a developer's machine must not catch the fakes' traffic. Proxy tests set their own."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeBotApi]:
+def fake_tls() -> ssl.SSLContext | None:
+    """TLS for the fake servers: none, plain HTTP, unless a test module overrides this."""
+    return None
+
+
+@pytest.fixture
+async def telegram(fake_tls: ssl.SSLContext | None) -> AsyncIterator[FakeBotApi]:
     """A fake Bot API on 127.0.0.1 for `TOKEN`."""
     fake = FakeBotApi(TOKEN)
-    await fake.start()
+    await fake.start(fake_tls)
     yield fake
     await fake.close()
     leaked = [c for c in fake.calls if any(s in repr(c.params) for s in SECRETS)]
@@ -38,10 +61,10 @@ async def telegram() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-async def kling() -> AsyncIterator[FakeRecognizer]:
+async def kling(fake_tls: ssl.SSLContext | None) -> AsyncIterator[FakeRecognizer]:
     """A fake recognition API on 127.0.0.1."""
     fake = FakeRecognizer()
-    await fake.start()
+    await fake.start(fake_tls)
     yield fake
     await fake.close()
     assert not fake.violations, fake.violations
@@ -59,9 +82,7 @@ def redis_server() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing; scripts/test should have installed it")
         pytest.skip("redis-server not installed (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

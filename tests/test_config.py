@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,19 +41,24 @@ def test_env_file_is_read(tmp_path: Path) -> None:
     assert load_settings(env_file=str(env)).deerapi_api_key.get_secret_value() == API_KEY
 
 
-def test_env_example_lists_every_setting_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_example_lists_every_setting_and_parses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     example = Path(__file__).parents[1] / ".env.example"
-    names = {
-        line.split("=", 1)[0]
-        for line in example.read_text().splitlines()
-        if line and not line.startswith("#")
-    }
-    assert names == {name.upper() for name in Settings.model_fields}
+    lines = example.read_text().splitlines()
+    assigned = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+    # `# NAME=default`: shown but left unset, for the Docker image to set its own.
+    shown = {match[1] for line in lines if (match := re.fullmatch(r"# ([A-Z_]+)=.*", line))}
+    assert assigned | shown == {name.upper() for name in Settings.model_fields}
+    assert not assigned & shown
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
-    settings = load_settings(env_file=str(example))
-    assert settings.admin_chat_id is None
-    assert settings == Settings(_env_file=None)  # type: ignore[call-arg]
+    uncommented = tmp_path / ".env"
+    uncommented.write_text("\n".join(re.sub(r"^# ([A-Z_]+=)", r"\1", line) for line in lines))
+    for env_file in (example, uncommented):
+        settings = load_settings(env_file=str(env_file))
+        assert settings.admin_chat_id is None
+        assert settings == Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_missing_settings_are_named() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +9,7 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
+from tests.conftest import free_port
 from tests.e2e.harness import running
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi
@@ -19,15 +19,9 @@ SECRET = "webhook-secret-for-tests"
 CHAT = 7007
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
