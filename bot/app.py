@@ -70,7 +70,10 @@ class BotService:
         bot = self.app.bot
         outbox = Outbox(bot)
         quotas = Quotas(
-            storage, per_user=settings.user_daily_limit, overall=settings.global_daily_limit
+            storage,
+            per_user=settings.user_daily_limit,
+            per_group=settings.group_daily_limit,
+            overall=settings.global_daily_limit,
         )
         stats = self.stats = Stats(storage)
         admin = settings.admin_chat_id

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     cache_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     user_daily_limit: int = Field(default=50, ge=0)
     global_daily_limit: int = Field(default=2000, ge=0)
+    # A tenth of the overall limit: one busy group cannot use up the bot's day.
+    group_daily_limit: int = Field(default=200, ge=0)
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()

@@ -239,6 +239,8 @@ def limit_reached(exceeded: QuotaExceeded, tr: Translations, now: datetime) -> s
     _ = tr.gettext
     if exceeded.scope == "user":
         text = _("You have used all {limit} of your checks for today.")
+    elif exceeded.scope == "group":
+        text = _("This group has used all {limit} of its checks for today.")
     else:
         text = _("The bot has used all {limit} of its checks for today.")
     return (

@@ -57,10 +57,12 @@ class IncomingImage:
 
 @dataclass(frozen=True)
 class Requester:
-    """Who pays for the call: a person's daily limit, or (None) only the overall one."""
+    """Who pays for the call: a person's daily limit, a moderated group's, or (neither)
+    only the overall one."""
 
     user_id: int | None
     exempt: bool = False
+    group_id: int | None = None
 
 
 class RecognizerLike(Protocol):
@@ -173,7 +175,11 @@ class PhotoPipeline:
         return Recognized(result, prepared, cached=cached, content_keys=(sent_key,))
 
     async def _recognize(self, image: bytes, requester: Requester) -> RecognitionResult:
-        charge = None if requester.exempt else await self._quotas.take(requester.user_id)
+        charge = (
+            None
+            if requester.exempt
+            else await self._quotas.take(requester.user_id, requester.group_id)
+        )
         self._stats.count("api_calls")
         try:
             return await self._recognizer.recognize(image)

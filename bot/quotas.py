@@ -1,4 +1,5 @@
-"""Daily limits on API calls: per person and for the whole bot, reset at 00:00 UTC."""
+"""Daily limits on API calls: per person, per moderated group and for the whole bot,
+reset at 00:00 UTC."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ GLOBAL = "global"
 class QuotaExceeded(Exception):
     """A daily limit is used up."""
 
-    def __init__(self, scope: Literal["user", "global"], limit: int, resets_at: datetime) -> None:
+    def __init__(
+        self, scope: Literal["user", "group", "global"], limit: int, resets_at: datetime
+    ) -> None:
         self.scope = scope
         self.limit = limit
         self.resets_at = resets_at
@@ -49,10 +52,12 @@ class Quotas:
         *,
         per_user: int,
         overall: int,
+        per_group: int = 0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._storage = storage
         self._per_user = per_user
+        self._per_group = per_group
         self._overall = overall
         self._clock = clock
 
@@ -64,18 +69,23 @@ class Quotas:
     def _day(self) -> str:
         return self._clock().astimezone(UTC).date().isoformat()
 
-    async def take(self, user_id: int | None) -> Charge:
-        """Count one call for `user_id` (None: only the overall limit); raise if over."""
+    async def take(self, user_id: int | None, group_id: int | None = None) -> Charge:
+        """Count one call for a person and/or a moderated group (neither: only the overall
+        limit); raise if any is over, counting none."""
         charges = []
         if self._overall:
             charges.append((GLOBAL, self._overall))
         if user_id is not None and self._per_user:
             charges.append((_user(user_id), self._per_user))
+        if group_id is not None and self._per_group:
+            charges.append((_group(group_id), self._per_group))
         day = self._day()
         if charges:
             over = await self._storage.take_quota(day, charges)
             if over == GLOBAL:
                 raise QuotaExceeded("global", self._overall, self.resets_at())
+            if over is not None and over.startswith("group:"):
+                raise QuotaExceeded("group", self._per_group, self.resets_at())
             if over is not None:
                 raise QuotaExceeded("user", self._per_user, self.resets_at())
         return Charge(day, tuple(subject for subject, _ in charges))
@@ -98,3 +108,7 @@ class Quotas:
 
 def _user(user_id: int) -> str:
     return f"user:{user_id}"
+
+
+def _group(chat_id: int) -> str:
+    return f"group:{chat_id}"

@@ -45,3 +45,15 @@ async def test_the_overall_limit_covers_everyone(storage: SqliteStorage) -> None
     with pytest.raises(QuotaExceeded) as caught:
         await quotas.take(2)
     assert caught.value.scope == "global"
+
+
+async def test_a_group_has_its_own_limit_beside_the_overall_one(storage: SqliteStorage) -> None:
+    quotas = Quotas(storage, per_user=5, per_group=2, overall=10)
+    await quotas.take(None, group_id=-5)
+    await quotas.take(None, group_id=-5)
+    with pytest.raises(QuotaExceeded) as caught:
+        await quotas.take(None, group_id=-5)
+    assert caught.value.scope == "group"
+    assert caught.value.limit == 2
+    await quotas.take(None, group_id=-6)  # another group is not starved
+    assert (await quotas.remaining(1)).overall == 7, "the refused call counted nowhere"

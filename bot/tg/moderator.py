@@ -29,9 +29,6 @@ from bot.tg.reports import Reporter
 
 logger = logging.getLogger(__name__)
 
-# Group photos are the chat's, not one person's: they count against the
-# overall daily limit only.
-MODERATION_REQUESTER = Requester(user_id=None)
 Item = tuple[Message, IncomingImage]
 
 
@@ -78,8 +75,11 @@ class Moderator:
         if not posts:
             return
         report_tr = self._catalogs.get(report_language(settings))
+        # A group's photos are the group's, not one person's: they count against the
+        # group's own daily limit (so one group cannot starve the bot) and the overall one.
+        requester = Requester(user_id=None, group_id=posts[0][0].chat_id)
         outcomes = await asyncio.gather(
-            *(self._pipeline.run(incoming, MODERATION_REQUESTER) for _, incoming in posts)
+            *(self._pipeline.run(incoming, requester) for _, incoming in posts)
         )
         flagged = []
         for (message, incoming), outcome in zip(posts, outcomes, strict=True):

@@ -554,3 +554,20 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_settings_and_warnings
     assert texts[0] == "Ann has 1 warning in the last 30 days (limit 3)."
     assert "Moderation: on" in texts[1]
     assert "Forbidden: Face" in texts[1]
+
+
+async def test_a_group_over_its_daily_limit_gets_its_photos_reported_unchecked(
+    settings: Settings, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    telegram.admins[GROUP] = {ADMIN}
+    limited = settings.model_copy(update={"group_daily_limit": 1})
+    async with running(await BotService.open(limited)):
+        await setup_policy(telegram, "/forbid face", "/moderate on")
+        kling.default = Reply(body=NO_FACE)
+        photo(telegram, seed=1)
+        await settle(kling, 1)
+        photo(telegram, seed=2)
+        [report] = await telegram.wait_sent(REPORTS)
+
+    assert len(kling.received) == 1
+    assert "This group has used all 1 of its checks for today." in report["caption"]
