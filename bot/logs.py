@@ -1,13 +1,20 @@
-"""Logging set-up: one stream handler whose output never carries a secret."""
+"""Logging set-up: one stream handler whose output never carries a secret, as text or as
+one JSON object per line (for log aggregators), with the same fields either way."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Literal
 
 REDACTED = "[REDACTED]"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# A record's structured fields (`logger.info(..., extra={FIELDS: {...}})`).
+FIELDS = "fields"
+LogFormat = Literal["text", "json"]
 
 
 class RedactingFormatter(logging.Formatter):
@@ -15,7 +22,8 @@ class RedactingFormatter(logging.Formatter):
 
     Libraries log URLs and exceptions we do not control (python-telegram-bot logs
     its API URL, which holds the token, at DEBUG), so redaction happens on the
-    final text rather than at each call site.
+    final text rather than at each call site. A record's fields follow its message
+    as `key=value` pairs.
     """
 
     def __init__(self, secrets: Iterable[str], fmt: str = LOG_FORMAT) -> None:
@@ -24,7 +32,17 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format as usual, then blank out secrets."""
-        return self.redact(super().format(record))
+        return self.redact(self.render(record))
+
+    def render(self, record: logging.LogRecord) -> str:
+        """The line before redaction."""
+        text = super().format(record)
+        fields = fields_of(record)
+        if not fields:
+            return text
+        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items())
+        head, newline, rest = text.partition("\n")
+        return f"{head} {pairs}{newline}{rest}"
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced."""
@@ -33,10 +51,41 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(level: str, secrets: Iterable[str]) -> None:
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: time, level, logger, message, the record's fields, and
+    the traceback if any."""
+
+    def render(self, record: logging.LogRecord) -> str:
+        """The object before redaction (secrets cannot hide behind JSON escapes: they
+        are plain token characters)."""
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= fields_of(record)
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def fields_of(record: logging.LogRecord) -> Mapping[str, object]:
+    """The structured fields a record carries, if any."""
+    fields = getattr(record, FIELDS, None)
+    return fields if isinstance(fields, Mapping) else {}
+
+
+def _text_value(value: object) -> str:
+    text = "-" if value is None or value == "" else str(value)
+    return json.dumps(text, ensure_ascii=False) if " " in text else text
+
+
+def configure_logging(level: str, secrets: Iterable[str], fmt: LogFormat = "text") -> None:
     """Log to stderr at `level`; keep HTTP client request lines (with token URLs) quiet."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(secrets))
+    formatter = JsonFormatter(secrets) if fmt == "json" else RedactingFormatter(secrets)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

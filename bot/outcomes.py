@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.images import ImageRejected, PreparedImage
-from bot.quotas import QuotaExceeded
+from bot.quotas import Charge, QuotaExceeded
 from bot.recognizer import RecognitionError
 from bot.results import RecognitionResult
 
@@ -24,13 +24,15 @@ class DeadlineExceeded(Exception):
 
 @dataclass(frozen=True)
 class Recognized:
-    """The API's result (perhaps from the cache), the image as sent if it was, and the
-    keys of its content (the hash of the bytes sent; none on a Telegram-file cache hit)."""
+    """The API's result (perhaps from the cache), the image as sent if it was, the keys
+    of its content (the hash of the bytes sent; none on a Telegram-file cache hit), and
+    the check it cost the person (None when no call was made for them)."""
 
     result: RecognitionResult
     image: PreparedImage | None = None
     cached: bool = False
     content_keys: tuple[str, ...] = ()
+    charge: Charge | None = None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ asks, and a download function, and gets back an `Outcome` to put into words.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.alerts import OperatorAlerts
@@ -27,6 +30,7 @@ from bot.images import (
     inspect,
     prepare,
 )
+from bot.logs import FIELDS
 from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -36,7 +40,7 @@ from bot.outcomes import (
     Recognized,
     Refused,
 )
-from bot.quotas import QuotaExceeded, Quotas
+from bot.quotas import Charge, QuotaExceeded, Quotas
 from bot.recognizer import RecognitionError
 from bot.results import RecognitionResult
 from bot.stats import Stats
@@ -53,6 +57,30 @@ class IncomingImage:
     file_size: int | None = None
     width: int | None = None
     height: int | None = None
+
+
+class Source(enum.StrEnum):
+    """What kind of message an image came in."""
+
+    PHOTO = "photo"
+    FILE = "file"
+    ALBUM = "album item"
+    EDIT = "edit"
+    CHECK = "check"
+    MODERATION = "moderation"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an image came from, as plain values for its log line."""
+
+    source: Source
+    update_id: int | None = None
+    chat_id: int | None = None
+    user_id: int | None = None
+
+
+PHOTO = Origin(Source.PHOTO)
 
 
 @dataclass(frozen=True)
@@ -114,19 +142,29 @@ class PhotoPipeline:
         self._decode_memory = decode_memory
         self._deadline = deadline
 
-    async def run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
+    async def run(
+        self, incoming: IncomingImage, requester: Requester, origin: Origin = PHOTO
+    ) -> Outcome:
         """Take one image through the path; never raises for bad input or failing services.
 
-        Every outcome is counted and shown to the operator alerts here, once, whoever
-        asked for the image (a person, /check or moderation).
+        Every outcome is counted, shown to the operator alerts and logged in one line
+        here, once, whoever asked for the image (a person, /check or moderation).
         """
         self._stats.count("photos")
-        outcome = await self._run(incoming, requester)
+        steps = _Steps()
+        outcome = await self._run(incoming, requester, steps)
         self._stats.count(_stat_name(outcome))
+        steps.log(outcome, origin)
         await self._alerts.observe(outcome)
         return outcome
 
-    async def _run(self, incoming: IncomingImage, requester: Requester) -> Outcome:
+    async def refund(self, outcome: Outcome) -> None:
+        """Give back what an outcome cost its person (the answer never reached them)."""
+        if isinstance(outcome, Recognized) and outcome.charge is not None:
+            await self._quotas.refund(outcome.charge)
+
+    async def _run(self, incoming: IncomingImage, requester: Requester, steps: _Steps) -> Outcome:
+        charge: Charge | None = None
         try:
             async with asyncio.timeout(self._deadline):
                 check_declared(
@@ -135,58 +173,105 @@ class PhotoPipeline:
                 cached = await self._cache.get(file_key(incoming.file_unique_id))
                 if cached is not None:
                     return Recognized(cached, cached=True)
+                # Charged before the download, so a person over their limit costs no
+                # bandwidth; given back below unless a call was made for this person.
+                if not requester.exempt:
+                    charge = await self._quotas.take(requester.user_id, requester.group_id)
                 async with self._memory.hold(memory_cost(incoming.file_size)):
-                    return await self._fetch_and_recognize(incoming, requester)
+                    recognized = await self._fetch_and_recognize(incoming, steps)
+                if recognized.cached:
+                    return recognized
+                kept, charge = charge, None
+                return replace(recognized, charge=kept)
         except ImageRejected as reason:
-            logger.info("image refused: %s %s", type(reason).__name__, reason)
             return Refused(reason)
         except QuotaExceeded as exceeded:
-            logger.info("quota: %s", exceeded)
             return Limited(exceeded)
         except (RecognitionError, DownloadError) as error:
             return Failed(error)
         except TimeoutError:
-            logger.warning("photo deadline of %.0fs exceeded", self._deadline)
             return Failed(DeadlineExceeded(f"{self._deadline:g}s"))
+        finally:
+            if charge is not None:
+                await asyncio.shield(self._quotas.refund(charge))
 
-    async def _fetch_and_recognize(
-        self, incoming: IncomingImage, requester: Requester
-    ) -> Recognized:
+    async def _fetch_and_recognize(self, incoming: IncomingImage, steps: _Steps) -> Recognized:
         async with self._downloads:
-            data = await self._download(incoming)
+            with steps.timing("download"):
+                data = await self._download(incoming)
+        steps.bytes_in = len(data)
         # The header tells what decoding will cost before any pixel is decoded.
         # An image that needs no decoding is prepared in the same worker-thread
         # trip; one that does waits for the decode budget, which is taken while
         # the image's own bytes are held, never the other way round, so the two
         # budgets cannot deadlock.
-        inspection, ready = await asyncio.to_thread(_inspect_or_prepare, data)
-        if ready is None:
-            async with self._decode_memory.hold(inspection.working_memory):
-                ready = await asyncio.to_thread(_prepare_keyed, data)
+        with steps.timing("prepare"):
+            inspection, ready = await asyncio.to_thread(_inspect_or_prepare, data)
+            if ready is None:
+                async with self._decode_memory.hold(inspection.working_memory):
+                    ready = await asyncio.to_thread(_prepare_keyed, data)
         del data
         prepared, sent_key = ready
+        steps.prepared = prepared
         this_file = file_key(incoming.file_unique_id)
-        result, cached = await self._cache.shared(
-            sent_key, lambda: self._recognize(prepared.data, requester), also=[this_file]
-        )
+        with steps.timing("api"):
+            result, cached = await self._cache.shared(
+                sent_key, lambda: self._recognize(prepared.data), also=[this_file]
+            )
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
         return Recognized(result, prepared, cached=cached, content_keys=(sent_key,))
 
-    async def _recognize(self, image: bytes, requester: Requester) -> RecognitionResult:
-        charge = (
-            None
-            if requester.exempt
-            else await self._quotas.take(requester.user_id, requester.group_id)
-        )
+    async def _recognize(self, image: bytes) -> RecognitionResult:
         self._stats.count("api_calls")
+        return await self._recognizer.recognize(image)
+
+
+class _Steps:
+    """What one image's path measured, for its log line."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.millis: dict[str, float] = {}
+        self.bytes_in = 0
+        self.prepared: PreparedImage | None = None
+
+    @contextlib.contextmanager
+    def timing(self, step: str) -> Iterator[None]:
+        began = time.perf_counter()
         try:
-            return await self._recognizer.recognize(image)
-        except BaseException:
-            if charge is not None:
-                await asyncio.shield(self._quotas.refund(charge))
-            raise
+            yield
+        finally:
+            self.millis[step] = round((time.perf_counter() - began) * 1000, 1)
+
+    def log(self, outcome: Outcome, origin: Origin) -> None:
+        fields: dict[str, object] = {
+            "outcome": _stat_name(outcome),
+            "source": origin.source.value,
+            "update": origin.update_id,
+            "chat": origin.chat_id,
+            "user": origin.user_id,
+            "bytes_in": self.bytes_in,
+            "bytes_out": len(self.prepared.data) if self.prepared else 0,
+            "changes": ",".join(sorted(c.value for c in self.prepared.changes))
+            if self.prepared
+            else "",
+        }
+        match outcome:
+            case Recognized(result=result, cached=cached):
+                fields |= {
+                    "cache": "hit" if cached else "miss",
+                    "attempts": 0 if cached else result.attempts,
+                    "request_id": result.request_id,
+                }
+            case Failed(error=RecognitionError() as error):
+                fields |= {"request_id": error.request_id, "status": error.status}
+            case Refused(reason=reason):
+                fields["reason"] = str(reason)
+        fields |= {f"{step}_ms": ms for step, ms in self.millis.items()}
+        fields["total_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
+        logger.info("image %s", fields["outcome"], extra={FIELDS: fields})
 
 
 def _prepare_keyed(data: bytes) -> tuple[PreparedImage, str]:

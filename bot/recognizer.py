@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Self
@@ -324,7 +324,7 @@ class Recognizer:
                 while True:
                     attempts += 1
                     try:
-                        return await self._attempt(body)
+                        return replace(await self._attempt(body), attempts=attempts)
                     except RecognitionError as error:
                         delay = self._retry_delay(error, attempts)
                         if delay is None or loop.time() + delay >= deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Segment(enum.StrEnum):
@@ -19,10 +19,12 @@ class Segment(enum.StrEnum):
 
 @dataclass(frozen=True)
 class RecognitionResult:
-    """Which segment types the API reported, by wire name, in the API's order."""
+    """Which segment types the API reported, by wire name, in the API's order, and how
+    many HTTP attempts the call took (for the log; not part of what is compared)."""
 
     segments: Mapping[str, bool]
     request_id: str | None = None
+    attempts: int = field(default=1, compare=False)
 
     def contains(self, segment: Segment) -> bool | None:
         """True/False as reported, None when the API did not report this segment."""

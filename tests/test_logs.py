@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
-from bot.logs import REDACTED, RedactingFormatter, configure_logging
+from bot.logs import REDACTED, JsonFormatter, RedactingFormatter, configure_logging
 from tests.conftest import API_KEY, TOKEN
 
 
@@ -41,3 +42,36 @@ def test_http_client_request_lines_are_silenced() -> None:
         root.setLevel(level)
         for name in ("httpx", "httpcore"):
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def _image_record() -> logging.LogRecord:
+    record = logging.LogRecord("bot.pipeline", logging.INFO, __file__, 1, "image %s", ("ok",), None)
+    record.fields = {
+        "outcome": "recognized",
+        "chat": 5,
+        "changes": "",
+        "reason": "a b",
+        "k": API_KEY,
+    }
+    return record
+
+
+def test_fields_follow_the_text_line_and_fill_a_json_object() -> None:
+    text = RedactingFormatter((API_KEY,)).format(_image_record())
+    assert text.endswith('image ok outcome=recognized chat=5 changes=- reason="a b" k=[REDACTED]')
+
+    entry = json.loads(JsonFormatter((API_KEY,)).format(_image_record()))
+    assert entry["message"] == "image ok"
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "bot.pipeline"
+    assert entry["outcome"] == "recognized"
+    assert entry["chat"] == 5
+    assert entry["k"] == REDACTED
+    assert entry["time"].endswith("+00:00")
+
+
+def test_a_json_line_keeps_its_traceback_on_one_line() -> None:
+    line = JsonFormatter((TOKEN,)).format(_record("boom", exc=True))
+    assert "\n" not in line
+    assert "RuntimeError" in json.loads(line)["traceback"]
+    assert TOKEN not in line

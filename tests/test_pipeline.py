@@ -212,8 +212,11 @@ async def test_a_person_over_the_daily_limit_costs_no_call(storage: SqliteStorag
     assert limited.exceeded.resets_at.time() == datetime.min.time()
     assert limited.exceeded.resets_at > datetime.now(UTC)
     assert len(recognizer.calls) == 2
+    assert files.fetched == ["file-0", "file-1"], "refused before the download"
     other = await pipeline.run(_image(3), Requester(user_id=8))
     assert isinstance(other, Recognized), "another person has their own limit"
+    again = await pipeline.run(_image(0), PERSON)
+    assert again == Recognized(outcomes[0].result, cached=True), "a cache hit stays free"
 
 
 async def test_bot_admins_are_exempt_and_failed_calls_are_refunded(
@@ -263,3 +266,41 @@ async def test_every_outcome_reaches_the_operator_alerts_once(storage: SqliteSto
     assert outcome == Failed(bad_key)
     assert len(sent) == 1
     assert "auth (HTTP 401, code 1001" in sent[0]
+
+
+async def test_a_shared_call_charges_each_person_by_their_own_quota(
+    storage: SqliteStorage,
+) -> None:
+    same = jpeg(640, 480, seed=5)
+    files = _Files({"spent": jpeg(640, 480, seed=4), "a": same, "b": same, "c": same}, delay=0.05)
+    recognizer = _Recognizer(delay=0.2)
+    quotas = Quotas(storage, per_user=1, overall=0)
+    pipeline = _pipeline(storage, recognizer, files, per_user=1)
+    out_of_checks, with_checks, also_with_checks = Requester(1), Requester(2), Requester(3)
+    await pipeline.run(IncomingImage("spent", "u-spent"), out_of_checks)
+
+    outcomes = await asyncio.gather(
+        pipeline.run(IncomingImage("a", "u-a"), out_of_checks),
+        pipeline.run(IncomingImage("b", "u-b"), with_checks),
+        pipeline.run(IncomingImage("c", "u-c"), also_with_checks),
+    )
+
+    assert isinstance(outcomes[0], Limited), "the person out of checks is refused"
+    assert isinstance(outcomes[1], Recognized), "never refused because of someone else"
+    assert isinstance(outcomes[2], Recognized)
+    assert len(recognizer.calls) == 2, "one call for the spent image, one shared"
+    charged = [o.charge is not None for o in outcomes[1:] if isinstance(o, Recognized)]
+    assert charged.count(True) == 1, "only the person whose call was made pays"
+    left = [(await quotas.remaining(n)).user for n in (2, 3)]
+    assert sorted(left) == [0, 1]
+
+
+async def test_a_refund_gives_back_what_an_undelivered_answer_cost(
+    storage: SqliteStorage,
+) -> None:
+    pipeline = _pipeline(storage, _Recognizer(), _Files(), per_user=1)
+    outcome = await pipeline.run(_image(1), PERSON)
+    assert isinstance(outcome, Recognized)
+    assert outcome.charge is not None
+    await pipeline.refund(outcome)
+    assert (await Quotas(storage, per_user=1, overall=0).remaining(7)).user == 1

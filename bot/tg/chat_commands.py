@@ -18,6 +18,7 @@ from bot import messages
 from bot.clock import utc_now
 from bot.i18n import Translations
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings
+from bot.pipeline import Source
 from bot.quotas import Quotas
 from bot.stats import Stats
 from bot.storage import Storage
@@ -26,7 +27,7 @@ from bot.tg.admission import Admission, Served
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes, incoming_image
-from bot.tg.posts import author_of
+from bot.tg.posts import author_of, origin_of
 
 Context = ContextTypes.DEFAULT_TYPE
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -199,7 +200,8 @@ class ChatCommands:
             await self._outbox.reply(served.message, messages.check_usage(served.tr))
             return
         requester = self._admission.requester(served.message)
-        await self._photos.answer([(target, incoming)], requester, served.tr)
+        origin = origin_of(served.message, Source.CHECK, update.update_id)
+        await self._photos.answer([(target, incoming, origin)], requester, served.tr)
 
     def _settings_command(self, change: commands.Change, extra: Extra | None = None) -> Callback:
         """A callback for a settings command: admins only; `change` applied atomically;

@@ -24,12 +24,10 @@ from bot.storage import Storage
 from bot.summary import summarize_line
 from bot.tg.enforcer import Enforcer
 from bot.tg.members import ChatAdmins
-from bot.tg.posts import Flagged, author_of, report_language, report_of
+from bot.tg.posts import Flagged, Item, author_of, report_language, report_of
 from bot.tg.reports import Reporter
 
 logger = logging.getLogger(__name__)
-
-Item = tuple[Message, IncomingImage]
 
 
 class Moderator:
@@ -79,10 +77,10 @@ class Moderator:
         # group's own daily limit (so one group cannot starve the bot) and the overall one.
         requester = Requester(user_id=None, group_id=posts[0][0].chat_id)
         outcomes = await asyncio.gather(
-            *(self._pipeline.run(incoming, requester) for _, incoming in posts)
+            *(self._pipeline.run(image, requester, origin) for _, image, origin in posts)
         )
         flagged = []
-        for (message, incoming), outcome in zip(posts, outcomes, strict=True):
+        for (message, incoming, _), outcome in zip(posts, outcomes, strict=True):
             if not isinstance(outcome, Recognized):
                 await self._unchecked(message, incoming, outcome, settings, report_tr)
                 continue

@@ -20,17 +20,18 @@ from bot.clock import utc_now
 from bot.fairness import Fairness, Overloaded
 from bot.i18n import Translations
 from bot.moderation import ChatSettings
-from bot.pipeline import IncomingImage, PhotoPipeline, Requester
+from bot.outcomes import Outcome
+from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.storage import Storage
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
+from bot.tg.posts import Item, origin_of
 from bot.tg.typing_sign import TypingIndicator
 
 logger = logging.getLogger(__name__)
 
-Item = tuple[Message, IncomingImage]
 # Which image each message carries is kept for a week: Telegram lets people edit
 # older messages, but a swap after that is rare and then simply judged afresh.
 IMAGE_MEMORY_SECONDS = 7 * 24 * 3600
@@ -101,15 +102,18 @@ class PhotoRoutes:
         edited = update.edited_message is not None
         if not await self._remember(message, incoming, private) and edited:
             return
-        if message.media_group_id and not edited:
+        album = bool(message.media_group_id) and not edited
+        source = _source(message, edited=edited, album=album, private=private)
+        item = (message, incoming, origin_of(message, source, update.update_id))
+        if album:
             key = f"{message.chat_id}:{message.media_group_id}"
             complete = self._answer_album if private else self._moderate_album
-            self._albums.add(key, (message, incoming), complete)
+            self._albums.add(key, item, complete)
             return
         if private:
-            await self.answer([(message, incoming)], self._admission.requester(message), tr)
+            await self.answer([item], self._admission.requester(message), tr)
         else:
-            await self._moderate([(message, incoming)], settings, tr)
+            await self._moderate([item], settings, tr)
 
     async def _remember(self, message: Message, incoming: IncomingImage, private: bool) -> bool:
         """Note the image this message carries; True if it is new to this message."""
@@ -126,13 +130,18 @@ class PhotoRoutes:
         return known != image
 
     async def answer(self, items: list[Item], requester: Requester, tr: Translations) -> None:
-        """One reply for one image or a whole album, whatever happens on the way."""
+        """One reply for one image or a whole album, whatever happens on the way; what
+        the images cost is given back if the reply cannot be delivered."""
         first = items[0][0]
+        outcomes: list[Outcome] = []
         async with self._typing.shown(first):
             try:
                 async with self._fairness.turn(_person(first)):
                     outcomes = await asyncio.gather(
-                        *(self._pipeline.run(incoming, requester) for _, incoming in items)
+                        *(
+                            self._pipeline.run(image, requester, origin)
+                            for _, image, origin in items
+                        )
                     )
                 now = utc_now()
                 if len(outcomes) == 1:
@@ -145,7 +154,9 @@ class PhotoRoutes:
                 error_id = new_error_id()
                 logger.exception("unexpected error id=%s while handling a photo", error_id)
                 text = messages.apology(error_id, tr)
-        await self._outbox.reply(first, text)
+        if await self._outbox.reply(first, text) is None:
+            for outcome in outcomes:
+                await self._pipeline.refund(outcome)
 
     async def _answer_album(self, items: list[Item]) -> None:
         first = items[0][0]
@@ -170,6 +181,16 @@ class PhotoRoutes:
                 new_error_id(),
                 items[0][0].chat_id,
             )
+
+
+def _source(message: Message, *, edited: bool, album: bool, private: bool) -> Source:
+    if not private:
+        return Source.MODERATION
+    if edited:
+        return Source.EDIT
+    if album:
+        return Source.ALBUM
+    return Source.PHOTO if message.photo else Source.FILE
 
 
 def _person(message: Message) -> int:

@@ -9,8 +9,17 @@ from telegram import Message
 
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.moderation import Breach, ChatSettings
-from bot.pipeline import IncomingImage
+from bot.pipeline import IncomingImage, Origin, Source
 from bot.tg.reports import Report
+
+# An image as it arrived: its message, what Telegram says of it, where it came from.
+Item = tuple[Message, IncomingImage, Origin]
+
+
+def origin_of(message: Message, source: Source, update_id: int | None) -> Origin:
+    """The log line's who and where for an image in `message`."""
+    user = message.from_user
+    return Origin(source, update_id, message.chat_id, user.id if user else None)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from bot.app import BotService
+from bot.logs import fields_of
 from tests.conftest import API_KEY
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
-from tests.fakes.telegram import FakeBotApi
+from tests.fakes.telegram import FakeBotApi, Fault
 from tests.imagegen import image_bytes, jpeg, png
 
 CHAT = 1001
@@ -165,3 +169,46 @@ async def test_several_photos_in_one_chat_share_one_typing_sign(
     await telegram.wait_sent(CHAT, 3)
 
     assert len(telegram.calls_to("sendChatAction")) == 1
+
+
+async def test_each_image_leaves_one_log_line_with_its_story(
+    bot: BotService,
+    telegram: FakeBotApi,
+    kling: FakeRecognizer,
+    log_records: list[logging.LogRecord],
+) -> None:
+    update_id = telegram.push(telegram.document_update(CHAT, png(900, 1200), file_name="a.png"))
+    await telegram.wait_sent(CHAT)
+    telegram.push(telegram.photo_update(CHAT, jpeg(200, 200), 200, 200))
+    await telegram.wait_sent(CHAT, 2)
+
+    lines = [
+        r for r in log_records if r.name == "bot.pipeline" and r.getMessage().startswith("image")
+    ]
+    assert len(lines) == 2
+    first, refused = (fields_of(record) for record in lines)
+    assert first["outcome"] == "recognized"
+    assert first["source"] == "file"
+    assert first["update"] == update_id
+    assert first["chat"] == CHAT
+    assert first["user"] == CHAT
+    assert first["cache"] == "miss"
+    assert first["attempts"] == 1
+    assert first["request_id"] == "req-ok"
+    assert first["bytes_in"] == first["bytes_out"] > 0
+    assert {"download_ms", "prepare_ms", "api_ms", "total_ms"} <= set(first)
+    assert refused["outcome"] == "refused:TooSmall"
+    assert refused["bytes_in"] == 0, "refused from what Telegram declared"
+
+
+async def test_a_check_whose_answer_cannot_be_delivered_is_given_back(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    telegram.fail("sendMessage", Fault(status=400, description="Bad Request: chat not found"))
+    telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
+    await kling.wait_received(1)
+    await asyncio.sleep(0.5)
+    telegram.push(telegram.command(CHAT, "/quota"))
+    [quota] = await telegram.wait_sent(CHAT)
+
+    assert quota["text"].startswith("Checks left today for you: 50")
