@@ -20,19 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import messages
+from bot import images, messages
 from bot.i18n import Catalogs, Translations
-from bot.images import (
-    BadAspectRatio,
-    Change,
-    CorruptImage,
-    HiddenPayload,
-    NotAnImage,
-    PreparedImage,
-    TooLargeToDownload,
-    TooManyPixels,
-    TooSmall,
-)
+from bot.images import Change, PreparedImage
 from bot.moderation import Action, Breach, ChatSettings, Deed, Mode, OnError, Penalty, Shortfall
 from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.quotas import QuotaExceeded, Remaining
@@ -73,7 +63,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
         yield messages.duration(count * 3600, tr)
         yield messages.duration(count * 86400 + count * 60, tr)
         yield summarize(_result(min(count, 4), max(count, 4)), tr)
-        outcomes = [Recognized(_result(1, 4)), Refused(TooSmall(count, 400))] * count
+        outcomes = [Recognized(_result(1, 4)), Refused(images.TooSmall(count, 400))] * count
         yield messages.album_reply(outcomes[:count], tr, wait)
         settings = ChatSettings(
             mode=Mode.DRY,
@@ -110,15 +100,15 @@ def _everyday(tr: Translations) -> Iterator[str]:
     yield messages.removal_notice(AUTHOR, breaches, tr)
     yield messages.breach_problem(breaches, tr)
     for reason in (
-        TooSmall(250, 400),
-        BadAspectRatio(300, 1000),
-        BadAspectRatio(1000, 300),
-        TooLargeToDownload(25_300_000),
-        TooManyPixels(8000, 8000),
-        TooManyPixels(),
-        HiddenPayload(),
-        CorruptImage(),
-        NotAnImage(),
+        images.TooSmall(250, 400),
+        images.BadAspectRatio(300, 1000),
+        images.BadAspectRatio(1000, 300),
+        images.TooLargeToDownload(25_300_000),
+        images.TooManyPixels(8000, 8000),
+        images.TooManyPixels(),
+        images.HiddenPayload(),
+        images.CorruptImage(),
+        images.NotAnImage(),
     ):
         yield messages.refusal(reason, tr)
     for changes in ({Change.CONVERTED, Change.SHRUNK}, {Change.RECOMPRESSED}):
@@ -182,8 +172,8 @@ def test_units_as_decided(language: str, units: list[str]) -> None:
     text = "\n".join(
         [
             messages.help_text(tr),
-            messages.refusal(TooLargeToDownload(25_300_000), tr),
-            messages.refusal(TooManyPixels(8000, 8000), tr),
+            messages.refusal(images.TooLargeToDownload(25_300_000), tr),
+            messages.refusal(images.TooManyPixels(8000, 8000), tr),
         ]
     )
     assert all(unit in text for unit in units), text
@@ -263,7 +253,7 @@ def test_english_counts_read_right_for_one(count: int, english: str) -> None:
     )
     summary = summarize(_result(1, 4), tr)
     assert summary.startswith("Found 1 of 4 segments")
-    assert messages.album_reply([Refused(NotAnImage())], tr, MIDNIGHT).startswith(
+    assert messages.album_reply([Refused(images.NotAnImage())], tr, MIDNIGHT).startswith(
         "Results for 1 image:"
     )
 
