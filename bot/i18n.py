@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 Translations = gettext.NullTranslations
 
@@ -45,11 +47,32 @@ class Catalogs:
 
 
 def pick_language(chat_choice: str | None, user_language_code: str | None) -> str:
-    """The chat's /lang choice if set, else the person's Telegram language, else English."""
+    """The chat's /lang choice if set, else the person's Telegram language, else English.
+
+    Any regional or script variant counts as its language, so Traditional Chinese
+    (zh-hant, zh-tw, zh-hk, zh-mo) reads the Simplified catalog: most Traditional
+    readers read Simplified far more easily than English, and the texts are short.
+    """
     if chat_choice in LANGUAGES:
         return chat_choice
-    code = (user_language_code or "").lower()
+    code = (user_language_code or "").lower().replace("_", "-")
     for language in LANGUAGES:
         if code == language or code.startswith(f"{language}-"):
             return language
     return DEFAULT_LANGUAGE
+
+
+def language_of(tr: Translations) -> str:
+    """The language `tr` translates into (its catalog's Language header); English for none."""
+    return tr.info().get("language", DEFAULT_LANGUAGE)
+
+
+def decimal(value: float, digits: int, tr: Translations) -> str:
+    """`value` rounded to `digits` decimals as the reader writes it: 25.3, in Russian 25,3."""
+    pattern = "0." + "0" * digits if digits else "0"
+    return format_decimal(value, format=pattern, locale=language_of(tr))
+
+
+def join(items: Iterable[str], tr: Translations) -> str:
+    """A list in the reader's punctuation: "a, b"; Chinese uses the enumeration comma, "a、b"."""
+    return tr.gettext(", ").join(items)

@@ -3,11 +3,12 @@ group moderation notices and command answers."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot import images
-from bot.i18n import LANGUAGE_NAMES, N_, Translations
+from bot.i18n import LANGUAGE_NAMES, N_, Translations, decimal, join
 from bot.images import (
     BadAspectRatio,
     Change,
@@ -46,6 +47,7 @@ from bot.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 
 _MB = 1_000_000
+_MEGAPIXELS = images.MAX_PIXELS // _MB
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
@@ -105,8 +107,11 @@ def reply_for(outcome: Outcome, tr: Translations, now: datetime) -> str:
 
 def album_reply(outcomes: Sequence[Outcome], tr: Translations, now: datetime) -> str:
     """One answer for an album: a line per image, in the order they were sent."""
-    _ = tr.gettext
-    lines = [_("Results for {count} images:").format(count=len(outcomes))]
+    lines = [
+        tr.ngettext(
+            "Results for {count} image:", "Results for {count} images:", len(outcomes)
+        ).format(count=len(outcomes))
+    ]
     for number, outcome in enumerate(outcomes, start=1):
         if isinstance(outcome, Recognized):
             line = summarize_line(outcome.result, tr)
@@ -155,23 +160,32 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
             return _(
                 "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "
                 "be between 1:2.5 and 2.5:1. Please crop it and send it again."
-            ).format(width=w, height=h, ratio=_ratio(w, h))
+            ).format(width=w, height=h, ratio=_ratio(w, h, tr))
         case TooLargeToDownload(size=size):
             return _(
-                "This file is {size:.1f} MB; Telegram lets bots download at most {limit:.0f} "
+                "This file is {size} MB; Telegram lets bots download at most {limit} "
                 "MB. Please send a smaller file, or send it as a photo so Telegram "
                 "compresses it."
-            ).format(size=size / _MB, limit=images.MAX_DOWNLOAD_BYTES / _MB)
+            ).format(
+                size=decimal(size / _MB, 1, tr),
+                limit=decimal(images.MAX_DOWNLOAD_BYTES / _MB, 0, tr),
+            )
         case TooManyPixels(width=w, height=h) if w and h:
-            return _(
+            return tr.ngettext(
                 "This image is {width} x {height} px; I can check at most {limit} "
-                "megapixels. Please send a smaller version."
-            ).format(width=w, height=h, limit=images.MAX_PIXELS // _MB)
+                "megapixel. Please send a smaller version.",
+                "This image is {width} x {height} px; I can check at most {limit} "
+                "megapixels. Please send a smaller version.",
+                _MEGAPIXELS,
+            ).format(width=w, height=h, limit=_MEGAPIXELS)
         case TooManyPixels():
-            return _(
+            return tr.ngettext(
+                "This image is too large; I can check at most {limit} megapixel. "
+                "Please send a smaller version.",
                 "This image is too large; I can check at most {limit} megapixels. "
-                "Please send a smaller version."
-            ).format(limit=images.MAX_PIXELS // _MB)
+                "Please send a smaller version.",
+                _MEGAPIXELS,
+            ).format(limit=_MEGAPIXELS)
         case HiddenPayload():
             return _(
                 "This image has another file attached to its end, so I will not pass it "
@@ -229,25 +243,42 @@ def apology(error_id: str, tr: Translations) -> str:
     ).format(error_id=error_id)
 
 
-def _until(resets_at: datetime, now: datetime) -> str:
-    minutes = max(0, int((resets_at - now).total_seconds() // 60))
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+def _until(resets_at: datetime, now: datetime, tr: Translations) -> str:
+    """The wait until a reset in words, rounded up to the minute: never "0 minutes"."""
+    return duration(max(1, math.ceil((resets_at - now).total_seconds())), tr)
 
 
 def limit_reached(exceeded: QuotaExceeded, tr: Translations, now: datetime) -> str:
     """A daily limit is used up: which, and when it resets."""
-    _ = tr.gettext
+    limit = exceeded.limit
     if exceeded.scope == "user":
-        text = _("You have used all {limit} of your checks for today.")
+        text = tr.ngettext(
+            "You have used your {limit} check for today.",
+            "You have used all {limit} of your checks for today.",
+            limit,
+        )
     elif exceeded.scope == "group":
-        text = _("This group has used all {limit} of its checks for today.")
+        text = tr.ngettext(
+            "This group has used its {limit} check for today.",
+            "This group has used all {limit} of its checks for today.",
+            limit,
+        )
     else:
-        text = _("The bot has used all {limit} of its checks for today.")
-    return (
-        text.format(limit=exceeded.limit)
-        + " "
-        + _("They reset at 00:00 UTC, in {time}.").format(time=_until(exceeded.resets_at, now))
-    )
+        text = tr.ngettext(
+            "The bot has used its {limit} check for today.",
+            "The bot has used all {limit} of its checks for today.",
+            limit,
+        )
+    return _sentences(text.format(limit=limit), _resets(exceeded.resets_at, now, tr))
+
+
+def _resets(resets_at: datetime, now: datetime, tr: Translations) -> str:
+    return tr.gettext("They reset at 00:00 UTC, in {time}.").format(time=_until(resets_at, now, tr))
+
+
+def _sentences(first: str, second: str) -> str:
+    """Two sentences in a row: a space between them, none after a full-width stop (Chinese)."""
+    return first + ("" if first.endswith(("。", "！", "？", "）")) else " ") + second
 
 
 def quota_report(remaining: Remaining | None, tr: Translations, now: datetime) -> str:
@@ -263,7 +294,7 @@ def quota_report(remaining: Remaining | None, tr: Translations, now: datetime) -
         _("Checks left today for the whole bot: {left}").format(
             left=unlimited if remaining.overall is None else remaining.overall
         ),
-        _("They reset at 00:00 UTC, in {time}.").format(time=_until(remaining.resets_at, now)),
+        _resets(remaining.resets_at, now, tr),
     ]
     return "\n".join(lines)
 
@@ -331,7 +362,7 @@ def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> 
         chosen = [
             tr.gettext(name) for segment, name in SEGMENT_NAMES.items() if segment in segments
         ]
-        return ", ".join(chosen) or none
+        return join(chosen, tr) or none
 
     language = LANGUAGE_NAMES.get(settings.language or "", _("each person's own"))
     return "\n".join(
@@ -344,8 +375,14 @@ def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> 
                 limit=settings.warn_limit, penalty=penalty_text(settings, tr)
             ),
             _("Photos I cannot check: {what}").format(what=_(_ON_ERROR_NAMES[settings.on_error])),
-            _("Allowed images: {count}").format(count=allowed),
-            _("Photos left unchecked so far: {count}").format(count=settings.unchecked),
+            tr.ngettext("Allow list: {count} image", "Allow list: {count} images", allowed).format(
+                count=allowed
+            ),
+            tr.ngettext(
+                "Not checked so far: {count} photo",
+                "Not checked so far: {count} photos",
+                settings.unchecked,
+            ).format(count=settings.unchecked),
             _("Language: {language}").format(language=language),
         ]
     )
@@ -357,17 +394,22 @@ def settings_saved(settings: ChatSettings, tr: Translations, *, allowed: int) ->
 
 
 def duration(seconds: int, tr: Translations) -> str:
-    """A penalty's length in the largest whole unit: "30 minutes", "2 days", "forever"."""
+    """A length of time in words, to the minute (rounded up), largest unit first:
+    "30 minutes", "1 hour 30 minutes", "7 days"; 0 is a penalty without end, "forever".
+
+    One helper for penalties and for the wait until a daily reset, so both read
+    alike in every language; each unit goes through ngettext for its plural form.
+    """
     if seconds == 0:
         return tr.gettext("forever")
-    if seconds % 86400 == 0:
-        days = seconds // 86400
-        return tr.ngettext("{n} day", "{n} days", days).format(n=days)
-    if seconds % 3600 == 0:
-        hours = seconds // 3600
-        return tr.ngettext("{n} hour", "{n} hours", hours).format(n=hours)
-    minutes = max(1, seconds // 60)
-    return tr.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    units = [
+        (days, tr.ngettext("{n} day", "{n} days", days)),
+        (hours, tr.ngettext("{n} hour", "{n} hours", hours)),
+        (minutes, tr.ngettext("{n} minute", "{n} minutes", minutes)),
+    ]
+    return " ".join(text.format(n=count) for count, text in units if count)
 
 
 def penalty_text(settings: ChatSettings, tr: Translations) -> str:
@@ -390,7 +432,7 @@ def breaches_text(breaches: Sequence[Breach], tr: Translations) -> str:
             parts.append(
                 _("it does not show {segment}, which is required here").format(segment=name)
             )
-    return "; ".join(parts)
+    return tr.gettext("; ").join(parts)
 
 
 def breach_warning(breaches: Sequence[Breach], tr: Translations) -> str:
@@ -456,7 +498,7 @@ def report_caption(
     lines = ["🚩 " + _("In {chat}, a photo by {author}").format(chat=chat, author=author), problem]
     if found:
         lines.append(found)
-    done = ", ".join(_(_DEED_NAMES[deed]) for deed in deeds) or _("nothing")
+    done = join((_(_DEED_NAMES[deed]) for deed in deeds), tr) or _("nothing")
     if warnings is not None:
         done += " · " + _("warning {count} of {limit}").format(count=warnings[0], limit=warnings[1])
     if dry:
@@ -602,7 +644,7 @@ def check_usage(tr: Translations) -> str:
     return tr.gettext("Reply to a photo or an image file with /check to check it.")
 
 
-def _ratio(width: int, height: int) -> str:
+def _ratio(width: int, height: int, tr: Translations) -> str:
     if width >= height:
-        return f"{width / height:.2f}:1"
-    return f"1:{height / width:.2f}"
+        return decimal(width / height, 2, tr) + ":1"
+    return "1:" + decimal(height / width, 2, tr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_, Translations
+from bot.i18n import N_, Translations, join
 from bot.results import RecognitionResult, Segment
 
 SEGMENT_NAMES: dict[Segment, str] = {
@@ -37,9 +37,11 @@ def summarize(result: RecognitionResult, tr: Translations) -> str:
     unreported = [name for state, name in rows if state is None]
 
     if found:
-        headline = _("Found {found} of {total} segments in this image:").format(
-            found=len(found), total=len(rows)
-        )
+        headline = tr.ngettext(
+            "Found {found} of {total} segment in this image:",
+            "Found {found} of {total} segments in this image:",
+            len(rows),
+        ).format(found=len(found), total=len(rows))
     else:
         headline = _("No segments found in this image:")
     lines = [headline]
@@ -52,7 +54,7 @@ def summarize(result: RecognitionResult, tr: Translations) -> str:
 def summarize_line(result: RecognitionResult, tr: Translations) -> str:
     """The same on one line, for answers that cover several images."""
     rows = _rows(result, tr)
-    found = ", ".join(name for state, name in rows if state is True)
-    missing = ", ".join(name for state, name in rows if state is not True)
+    found = join((name for state, name in rows if state is True), tr)
+    missing = join((name for state, name in rows if state is not True), tr)
     parts = [f"{FOUND} {found}" if found else "", f"{NOT_FOUND} {missing}" if missing else ""]
     return " · ".join(part for part in parts if part)

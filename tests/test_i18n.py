@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -13,51 +14,60 @@ from bot.i18n import LANGUAGES, LOCALE_DIR, Catalogs, pick_language
 
 BOT = Path(__file__).parents[1] / "bot"
 PLACEHOLDER = re.compile(r"\{[a-z_]+(?::[^}]*)?\}")
+TRANSLATED = [language for language in LANGUAGES if language != "en"]
 
 
-def _msgids() -> set[str]:
-    """Every message in the code, by its msgid (a plural one by its singular)."""
+MessageId = str | tuple[str, str]
+
+
+def _msgids() -> set[MessageId]:
+    """Every message in the code: a plural one as (singular, plural), as the catalogs key it."""
     found = extract_from_dir(
         str(BOT),
         method_map=[("**.py", "python")],
         keywords={"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)},
     )
-    return {message if isinstance(message, str) else message[0] for _, _, message, *_ in found}
+    return {message for _, _, message, *_ in found}
 
 
 def _placeholders(text: object) -> set[str]:
     return set(PLACEHOLDER.findall(str(text)))
 
 
-@pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != "en"])
-def test_catalog_translates_every_message(language: str) -> None:
+def _catalog(language: str) -> Catalog:
     path = LOCALE_DIR / language / "LC_MESSAGES" / "bot.po"
     with path.open("rb") as po:
-        catalog = read_po(po, locale=language)
+        return read_po(po, locale=language)
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_catalog_translates_every_message(language: str) -> None:
+    catalog = _catalog(language)
     translated = {}
     for message in catalog:
         forms = message.string if isinstance(message.string, tuple) else (message.string,)
         if message.id and all(forms) and not message.fuzzy:
-            singular = message.id if isinstance(message.id, str) else message.id[0]
-            translated[singular] = (message.id, forms)
+            translated[message.id] = forms
     missing = _msgids() - set(translated)
-    assert not missing, f"untranslated in {language}: {sorted(missing)[:3]}"
-    for msgid, forms in translated.values():
-        wanted = _placeholders(msgid)
+    # A plural message kept as a singular one (or the reverse) counts as missing: gettext
+    # would never find it and the reader would get English.
+    assert not missing, f"untranslated in {language}: {sorted(map(str, missing))[:3]}"
+    for msgid, forms in translated.items():
+        wanted = _placeholders(msgid[0] if isinstance(msgid, tuple) else msgid)
         assert all(_placeholders(form) == wanted for form in forms), msgid
+        if isinstance(msgid, tuple):
+            assert len(forms) == catalog.num_plurals, msgid
 
 
-def test_catalogs_hold_no_stale_messages() -> None:
-    path = LOCALE_DIR / "ru" / "LC_MESSAGES" / "bot.po"
-    with path.open("rb") as po:
-        ids = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(po) if m.id}
-    assert ids == _msgids()
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_catalogs_hold_no_stale_messages(language: str) -> None:
+    assert {m.id for m in _catalog(language) if m.id} == _msgids()
 
 
 def test_translations_load() -> None:
     catalogs = Catalogs()
     assert catalogs.get("ru").gettext("Face") == "Лицо"
-    assert catalogs.get("zh").gettext("Face") == "脸"
+    assert catalogs.get("zh").gettext("Face") == "面部"
     assert catalogs.get("xx").gettext("Face") == "Face"
 
 
@@ -67,6 +77,14 @@ def test_translations_load() -> None:
         (None, "ru", "ru"),
         (None, "ru-RU", "ru"),
         (None, "zh-hans", "zh"),
+        # Traditional Chinese reads the Simplified catalog (see pick_language).
+        (None, "zh-hant", "zh"),
+        (None, "zh-TW", "zh"),
+        (None, "zh-hk", "zh"),
+        (None, "zh-mo", "zh"),
+        (None, "zh-Hant-TW", "zh"),
+        (None, "zh_TW", "zh"),
+        (None, "zhx", "en"),
         (None, "de", "en"),
         (None, None, "en"),
         ("zh", "ru", "zh"),

@@ -107,7 +107,8 @@ def test_apology_carries_the_error_id() -> None:
 def test_limits_say_which_and_when_they_reset() -> None:
     text = limit_reached(QuotaExceeded("user", 50, MIDNIGHT), EN, NOW)
     assert text == (
-        "You have used all 50 of your checks for today. They reset at 00:00 UTC, in 2 h 30 min."
+        "You have used all 50 of your checks for today. They reset at 00:00 UTC, "
+        "in 2 hours 30 minutes."
     )
     assert reply_for(Limited(QuotaExceeded("global", 9, MIDNIGHT)), EN, NOW).startswith(
         "The bot has used all 9"
@@ -116,7 +117,7 @@ def test_limits_say_which_and_when_they_reset() -> None:
     assert report.splitlines() == [
         "Checks left today for you: 3",
         "Checks left today for the whole bot: no limit",
-        "They reset at 00:00 UTC, in 2 h 30 min.",
+        "They reset at 00:00 UTC, in 2 hours 30 minutes.",
     ]
     assert "no daily limit" in quota_report(None, EN, NOW)
 
@@ -147,8 +148,8 @@ def test_policy_and_breaches_read_naturally() -> None:
         "Action: delete (remove the photo and post a notice)",
         "Warning limit: 3, then a mute (1 day)",
         "Photos I cannot check: report them to the admins",
-        "Allowed images: 2",
-        "Photos left unchecked so far: 0",
+        "Allow list: 2 images",
+        "Not checked so far: 0 photos",
         "Language: each person's own",
     ]
     dry_ban = replace(settings, mode=Mode.DRY, penalty=Penalty.BAN, penalty_seconds=0)
@@ -172,8 +173,11 @@ def test_policy_and_breaches_read_naturally() -> None:
         (60, "1 minute"),
         (1800, "30 minutes"),
         (3600, "1 hour"),
+        (5400, "1 hour 30 minutes"),
+        (90000, "1 day 1 hour"),
         (7 * 86400, "7 days"),
+        (20, "1 minute"),
     ],
 )
-def test_penalty_lengths_in_the_largest_whole_unit(seconds: int, text: str) -> None:
+def test_lengths_in_words_largest_unit_first(seconds: int, text: str) -> None:
     assert duration(seconds, EN) == text

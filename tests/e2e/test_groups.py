@@ -223,14 +223,14 @@ async def test_a_russian_speaker_gets_russian_and_lang_overrides(
     replies = await telegram.wait_sent(chat, 3)
 
     assert russian["text"].splitlines() == [
-        "Найдено сегментов на изображении: 4 из 4",
+        "На изображении найдено 4 из 4 сегментов:",
         "✅ Голова (лицо с волосами)",
         "✅ Лицо",
         "✅ Одежда",
         "✅ Главный объект",
     ]
     assert replies[1]["text"].startswith("已保存。")
-    assert replies[2]["text"].startswith("这张图片是 250 x 640 像素")
+    assert replies[2]["text"].startswith("这张图片的尺寸是 250 × 640 像素")
 
 
 async def test_settings_survive_a_restart_with_the_same_database(

@@ -319,7 +319,7 @@ async def test_allow_this_image_stops_acting_on_it_and_allow_reset_clears(
 
     assert telegram.answers[0]["text"] == "Allowed: I will not act on this image here again."
     assert len(telegram.sent_to(REPORTS)) == 2, "allowed: no report, after reset: reported"
-    assert "Allowed images: 1" in policy
+    assert "Allow list: 1 image\n" in policy
     assert cleared.startswith("The allow list is empty again")
 
 
@@ -512,7 +512,7 @@ async def test_a_photo_that_cannot_be_judged_is_reported_or_only_counted(
 
     assert "⚠️ I could not check it: This image is 200 x 200 px" in report["caption"]
     assert len(telegram.sent_to(REPORTS)) == 1, "onerror allow: logged only"
-    assert "Photos left unchecked so far: 2" in policy
+    assert "Not checked so far: 2 photos" in policy
     assert len(telegram.sent_to(GROUP)) == 4, "nothing about it in the group"
     assert kling.received == []
 
@@ -570,4 +570,4 @@ async def test_a_group_over_its_daily_limit_gets_its_photos_reported_unchecked(
         [report] = await telegram.wait_sent(REPORTS)
 
     assert len(kling.received) == 1
-    assert "This group has used all 1 of its checks for today." in report["caption"]
+    assert "This group has used its 1 check for today." in report["caption"]

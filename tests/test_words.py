@@ -1,0 +1,269 @@
+"""Russian and Chinese texts as people read them: no English word or unit left inside,
+and every count in its right plural form.
+
+Units, decided once for both catalogs and checked here: each language writes a unit
+the way its own Telegram and operating system show it.
+- Russian writes every unit in Cyrillic: МБ (not MB), пикс. (not px), and time in
+  words (час, минута: never h or min).
+- Chinese keeps the byte symbol MB, as Chinese Telegram, Windows and phones do, and
+  writes the rest in words: 像素 (not px), 小时 and 分钟 (never h or min).
+- Both keep names and codes that have no translation: UTC, Telegram, Kling, the file
+  formats, @BotFather; help and usage texts also keep the command words people type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import images, messages
+from bot.i18n import Catalogs, Translations
+from bot.images import Change, PreparedImage
+from bot.moderation import Action, Breach, ChatSettings, Deed, Mode, OnError, Penalty, Shortfall
+from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
+from bot.quotas import QuotaExceeded, Remaining
+from bot.recognizer import ErrorKind, RecognitionError
+from bot.results import RecognitionResult, Segment
+from bot.summary import summarize
+
+CATALOGS = Catalogs()
+MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
+COUNTS = (1, 2, 3, 5, 11, 21, 22, 25, 101)
+# Names and chat titles carry no Latin letters, so any letter found is the catalog's.
+AUTHOR, CHAT, ADMIN = "👤", "💬", "🛡"
+NAMES = {"UTC", "Telegram", "Kling", "JPG", "JPEG", "PNG", "HEIF", "WebP", "HEIC", "GIF", "BMP"}
+NAMES |= {"TIFF", "BotFather"}
+UNITS = {"ru": set[str](), "zh": {"MB"}}
+COMMAND_WORDS = {"on", "off", "dry", "warn", "delete", "report", "allow", "reset", "mute", "ban"}
+COMMAND_WORDS |= {"forever", "auto", "en", "ru", "zh", "head", "face", "clothing", "object"}
+COMMAND_WORDS |= {"m", "h", "d"}  # /warnlimit ... 30m | 12h | 7d
+LATIN = re.compile(r"[A-Za-z]+")
+
+
+def _result(found: int, total: int) -> RecognitionResult:
+    """A result with `found` of `total` segments found; the extra ones are types the API
+    might add, shown by their raw names (here without Latin letters)."""
+    names = ["head_seg", "face_seg", "cloth_seg", "object_seg"]
+    names += [f"θ{n}" for n in range(total - len(names))]
+    return RecognitionResult({name: index < found for index, name in enumerate(names)})
+
+
+def _everyday(tr: Translations) -> Iterator[str]:
+    """Every answer that carries a number, a time or a unit, for many numbers."""
+    for count in COUNTS:
+        wait = MIDNIGHT - timedelta(minutes=count * 37, seconds=count)
+        for scope in ("user", "group", "global"):
+            yield messages.limit_reached(QuotaExceeded(scope, count, MIDNIGHT), tr, wait)
+        yield messages.quota_report(Remaining(count, None, MIDNIGHT), tr, wait)
+        yield messages.duration(count * 60, tr)
+        yield messages.duration(count * 3600, tr)
+        yield messages.duration(count * 86400 + count * 60, tr)
+        yield summarize(_result(min(count, 4), max(count, 4)), tr)
+        outcomes = [Recognized(_result(1, 4)), Refused(images.TooSmall(count, 400))] * count
+        yield messages.album_reply(outcomes[:count], tr, wait)
+        settings = ChatSettings(
+            mode=Mode.DRY,
+            forbid=frozenset({Segment.FACE, Segment.OBJECT}),
+            require=frozenset({Segment.CLOTHING, Segment.HEAD}),
+            warn_limit=count,
+            penalty=Penalty.BAN if count % 2 else Penalty.MUTE,
+            penalty_seconds=count * 90 * 60 if count % 3 else 0,
+            unchecked=count,
+        )
+        yield messages.settings_saved(settings, tr, allowed=count)
+        yield messages.penalty_notice(AUTHOR, settings, count, tr)
+        yield messages.warnings_report(AUTHOR, count, count + 1, tr)
+        yield messages.report_caption(
+            chat=CHAT,
+            author=AUTHOR,
+            problem=messages.unchecked_problem(
+                Limited(QuotaExceeded("group", count, MIDNIGHT)), tr, wait
+            ),
+            found=None,
+            deeds=list(Deed),
+            dry=bool(count % 2),
+            warnings=(count, count + 1),
+            shortfalls=list(Shortfall),
+            tr=tr,
+        )
+    yield summarize(_result(0, 4), tr)
+    settings = ChatSettings(action=Action.REPORT, on_error=OnError.ALLOW, mode=Mode.OFF)
+    yield messages.settings_text(replace(settings, language="zh"), tr, allowed=0)
+    for action in Action:
+        yield messages.settings_text(replace(settings, action=action, mode=Mode.ON), tr, allowed=1)
+    breaches = [Breach(segment, forbidden=segment is Segment.FACE) for segment in Segment]
+    yield messages.breach_warning(breaches, tr)
+    yield messages.removal_notice(AUTHOR, breaches, tr)
+    yield messages.breach_problem(breaches, tr)
+    for reason in (
+        images.TooSmall(250, 400),
+        images.BadAspectRatio(300, 1000),
+        images.BadAspectRatio(1000, 300),
+        images.TooLargeToDownload(25_300_000),
+        images.TooManyPixels(8000, 8000),
+        images.TooManyPixels(),
+        images.HiddenPayload(),
+        images.CorruptImage(),
+        images.NotAnImage(),
+    ):
+        yield messages.refusal(reason, tr)
+    for changes in ({Change.CONVERTED, Change.SHRUNK}, {Change.RECOMPRESSED}):
+        image = PreparedImage(b"x", "image/png", 2000, 1500, "HEIF", frozenset(changes))
+        yield messages.change_note(image, tr)
+    for kind in ErrorKind:
+        yield messages.failure(RecognitionError(kind, status=500, code=1, request_id="r"), tr)
+    yield messages.reply_for(Failed(DownloadError("x")), tr, MIDNIGHT)
+    yield messages.reply_for(Failed(DeadlineExceeded("x")), tr, MIDNIGHT)
+    for can_delete, can_restrict in ((True, True), (False, False)):
+        yield messages.rights_changed(CHAT, messages.rights_text(can_delete, can_restrict, tr), tr)
+    for verb in ("undo", "allow", "ban"):
+        yield messages.press_resolution(verb, ADMIN, MIDNIGHT, tr)
+        yield messages.press_answer(verb, tr)
+    yield messages.Buttons.undo(tr) + messages.Buttons.allow(tr) + messages.Buttons.ban(tr)
+    yield messages.press_expired(tr) + messages.press_already(ADMIN, tr)
+    yield messages.press_not_admin(tr) + messages.press_failed(tr)
+    yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
+    yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
+    yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, tr)
+    yield messages.not_allowed(tr) + messages.admins_only(tr) + messages.bot_admins_only(tr)
+    yield messages.allow_list_cleared(tr) + messages.check_usage(tr)
+    yield messages.admin_lists_reloaded("", tr)
+
+
+def _commands(tr: Translations) -> Iterator[str]:
+    """Texts that quote commands with the words people type after them."""
+    yield messages.help_text(tr)
+    yield messages.hint(tr)
+    yield messages.reply_to_someone("warns", tr)
+    yield messages.unknown_segment("голова", tr)
+    for command in ("moderate", "warnlimit", "onerror", "forbid", "require", "allow", "action"):
+        yield messages.usage(command, tr)
+
+
+def _latin_words(texts: Iterator[str]) -> set[str]:
+    """Latin-letter words outside /commands."""
+    return {word for text in texts for word in LATIN.findall(re.sub(r"/[a-z]+", "", text))}
+
+
+@pytest.mark.parametrize("language", ["ru", "zh"])
+def test_no_english_word_or_unit_leaks(language: str) -> None:
+    tr = CATALOGS.get(language)
+    allowed = NAMES | UNITS[language]
+    assert _latin_words(_everyday(tr)) <= allowed
+    assert _latin_words(_commands(tr)) <= allowed | COMMAND_WORDS
+
+
+def test_the_leak_check_would_catch_english() -> None:
+    english = _latin_words(_everyday(CATALOGS.get("en")))
+    assert {"MB", "px", "hours", "minutes", "checks", "segments", "images"} <= english
+    assert not {"h", "min"} & english, "times are in words in English too"
+
+
+@pytest.mark.parametrize(
+    ("language", "units"),
+    [("ru", ["МБ", "пикс.", "мегапиксел"]), ("zh", ["MB", "像素", "百万像素"])],
+)
+def test_units_as_decided(language: str, units: list[str]) -> None:
+    tr = CATALOGS.get(language)
+    text = "\n".join(
+        [
+            messages.help_text(tr),
+            messages.refusal(images.TooLargeToDownload(25_300_000), tr),
+            messages.refusal(images.TooManyPixels(8000, 8000), tr),
+        ]
+    )
+    assert all(unit in text for unit in units), text
+
+
+def _wait(hours: int, minutes: int) -> datetime:
+    return MIDNIGHT - timedelta(hours=hours, minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ("language", "hours", "minutes", "expected"),
+    [
+        ("en", 17, 37, "in 17 hours 37 minutes."),
+        ("en", 1, 1, "in 1 hour 1 minute."),
+        ("en", 0, 0, "in 1 minute."),
+        ("ru", 17, 37, "до обновления 17 часов 37 минут."),
+        ("ru", 21, 21, "до обновления 21 час 21 минута."),
+        ("ru", 2, 3, "до обновления 2 часа 3 минуты."),
+        ("ru", 5, 0, "до обновления 5 часов."),
+        ("zh", 17, 37, "（还有 17 小时 37 分钟）。"),
+        ("zh", 0, 5, "（还有 5 分钟）。"),
+    ],
+)
+def test_reset_times_in_the_readers_words(
+    language: str, hours: int, minutes: int, expected: str
+) -> None:
+    tr = CATALOGS.get(language)
+    now = _wait(hours, minutes)
+    assert messages.quota_report(Remaining(1, 1, MIDNIGHT), tr, now).endswith(expected)
+    limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, now)
+    assert limited.endswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("count", "checks", "images", "segments", "minutes"),
+    [
+        (1, "1 проверку.", "1 изображения:", "из 1 сегмента:", "1 минута"),
+        (2, "2 проверки.", "2 изображений:", "из 2 сегментов:", "2 минуты"),
+        (5, "5 проверок.", "5 изображений:", "из 5 сегментов:", "5 минут"),
+        (11, "11 проверок.", "11 изображений:", "из 11 сегментов:", "11 минут"),
+        (21, "21 проверку.", "21 изображения:", "из 21 сегмента:", "21 минута"),
+        (22, "22 проверки.", "22 изображений:", "из 22 сегментов:", "22 минуты"),
+    ],
+)
+def test_russian_counts_take_their_plural_form(
+    count: int, checks: str, images: str, segments: str, minutes: str
+) -> None:
+    tr = CATALOGS.get("ru")
+    limited = messages.limit_reached(QuotaExceeded("user", count, MIDNIGHT), tr, MIDNIGHT)
+    assert checks in limited
+    outcomes = [Recognized(_result(1, 4))] * count
+    assert messages.album_reply(outcomes, tr, MIDNIGHT).splitlines()[0].endswith(images)
+    # A result with fewer than 4 segments cannot happen; the plural is checked on its own.
+    headline = tr.ngettext(
+        "Found {found} of {total} segment in this image:",
+        "Found {found} of {total} segments in this image:",
+        count,
+    ).format(found=1, total=count)
+    assert headline.endswith(segments)
+    assert messages.duration(count * 60, tr) == minutes
+    assert f"Список разрешённых: {count} изображени" in messages.settings_text(
+        ChatSettings(), tr, allowed=count
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "english"),
+    [
+        (1, "You have used your 1 check for today."),
+        (2, "You have used all 2 of your checks for today."),
+    ],
+)
+def test_english_counts_read_right_for_one(count: int, english: str) -> None:
+    tr = CATALOGS.get("en")
+    assert messages.limit_reached(QuotaExceeded("user", count, MIDNIGHT), tr, MIDNIGHT).startswith(
+        english
+    )
+    summary = summarize(_result(1, 4), tr)
+    assert summary.startswith("Found 1 of 4 segments")
+    assert messages.album_reply([Refused(images.NotAnImage())], tr, MIDNIGHT).startswith(
+        "Results for 1 image:"
+    )
+
+
+def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
+    tr = CATALOGS.get("zh")
+    settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
+    assert "禁止：面部、主体" in messages.settings_text(settings, tr, allowed=0)
+    breaches = [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)]
+    assert "禁止；照片" in messages.breach_warning(breaches, tr)
+    limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
+    assert "。检查次数" in limited
+    assert "部位" not in "".join(_everyday(tr))
