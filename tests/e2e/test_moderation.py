@@ -62,6 +62,17 @@ async def setup_policy(telegram: FakeBotApi, *commands: str) -> None:
     await telegram.wait_sent(GROUP, before + len(commands))
 
 
+async def reported(
+    telegram: FakeBotApi, kling: FakeRecognizer, *commands: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set the policy, post a photo with a face, and return it with its report."""
+    await setup_policy(telegram, *commands)
+    kling.default = Reply(body=FACE)
+    posted = photo(telegram, seed=1)
+    [report] = await telegram.wait_sent(REPORTS)
+    return posted, report
+
+
 async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
     """Poll the fakes' records (they keep lists, not events) until `check` holds."""
     async with asyncio.timeout(within):
@@ -218,10 +229,9 @@ async def test_a_dry_run_reports_what_it_would_do_and_leaves_the_group_alone(
 async def test_undo_restores_a_deleted_photo_and_edits_the_report(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
-    await setup_policy(telegram, "/forbid face", "/action delete", "/moderate on")
-    kling.default = Reply(body=FACE)
-    posted = photo(telegram, seed=1)
-    [report] = await telegram.wait_sent(REPORTS)
+    posted, report = await reported(
+        telegram, kling, "/forbid face", "/action delete", "/moderate on"
+    )
     assert telegram.deleted == [(GROUP, posted["message"]["message_id"])]
     assert "Done: deleted · warning 1 of 3" in report["caption"]
     assert "It breaks the rules: it shows Face, which is forbidden here." in report["caption"]
@@ -242,10 +252,7 @@ async def test_undo_restores_a_deleted_photo_and_edits_the_report(
 async def test_only_admins_may_press_and_a_double_press_counts_once(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
-    await setup_policy(telegram, "/forbid face", "/action delete", "/moderate on")
-    kling.default = Reply(body=FACE)
-    photo(telegram, seed=1)
-    [report] = await telegram.wait_sent(REPORTS)
+    _, report = await reported(telegram, kling, "/forbid face", "/action delete", "/moderate on")
 
     press(telegram, report, "undo", user=MEMBER)
     await eventually(lambda: len(telegram.answers) == 1)
@@ -268,10 +275,7 @@ async def test_only_admins_may_press_and_a_double_press_counts_once(
 async def test_a_press_on_a_report_older_than_seven_days_has_expired(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
-    await setup_policy(telegram, "/forbid face", "/moderate on")
-    kling.default = Reply(body=FACE)
-    photo(telegram, seed=1)
-    [report] = await telegram.wait_sent(REPORTS)
+    _, report = await reported(telegram, kling, "/forbid face", "/moderate on")
     report_id = report["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split(":")[1]
     raw = await bot.storage.load_report(report_id, 0)
     assert raw is not None
@@ -326,10 +330,7 @@ async def test_allow_this_image_stops_acting_on_it_and_allow_reset_clears(
 async def test_ban_bans_the_author(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
-    await setup_policy(telegram, "/forbid face", "/action report", "/moderate on")
-    kling.default = Reply(body=FACE)
-    photo(telegram, seed=1)
-    [report] = await telegram.wait_sent(REPORTS)
+    _, report = await reported(telegram, kling, "/forbid face", "/action report", "/moderate on")
     assert "Done: nothing" in report["caption"]
     assert len(telegram.sent_to(GROUP)) == 3, "report only: nothing in the group"
 
