@@ -53,6 +53,11 @@ class Rig:
     process: asyncio.subprocess.Process
     rss: RssSampler
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) the bot process has used so far."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
 
 @contextlib.asynccontextmanager
 async def running_bot(
