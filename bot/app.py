@@ -76,15 +76,16 @@ class BotService:
             overall=settings.global_daily_limit,
         )
         stats = self.stats = Stats(storage)
+        self.cache = ResultCache(
+            storage,
+            ttl=settings.cache_ttl_hours * 3600,
+            flight_seconds=settings.api_total_deadline_seconds + SHUTDOWN_SLACK,
+        )
         admin = settings.admin_chat_id
         pipeline = PhotoPipeline(
             self.recognizer,
             TelegramDownloader(bot, settings.telegram_timeout_seconds),
-            cache=ResultCache(
-                storage,
-                ttl=settings.cache_ttl_hours * 3600,
-                flight_seconds=settings.api_total_deadline_seconds + SHUTDOWN_SLACK,
-            ),
+            cache=self.cache,
             quotas=quotas,
             stats=stats,
             alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
@@ -227,6 +228,7 @@ class BotService:
             if server is not None:
                 await server.cleanup()
             await self.stats.flush()
+            await self.cache.drain()
             await self.recognizer.aclose()
             await self.storage.close()
 

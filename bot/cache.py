@@ -1,17 +1,34 @@
-"""Recognition results kept for a while, and identical images in flight sharing one call."""
+"""Recognition results kept for a while, and identical images in flight sharing one call.
+
+Results live in `Storage` (shared by replicas) with an in-process front: a result
+for a key never changes while it is fresh (the same file or the same bytes always
+get the same answer), so a copy of what this process stored is correct in every
+replica until the expiry it was stored with. Reads from storage are not copied
+into the front: their expiry is unknown here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
+import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from types import MappingProxyType
 
 from bot.recognizer import ErrorKind, RecognitionError
 from bot.results import RecognitionResult
 from bot.storage import Storage
+
+logger = logging.getLogger(__name__)
+
+# A result is about 200 bytes: 10,000 of them take about 4 MB and cover a day of
+# a busy bot's repeats within the default 24 h TTL.
+FRONT_SIZE = 10_000
+# Writes to storage that may run behind the replies before a reply waits for its own.
+MAX_PENDING_WRITES = 64
 
 
 def file_key(file_unique_id: str) -> str:
@@ -43,14 +60,31 @@ class ResultCache:
         self._clock = clock
         # Bounded by the number of photos in flight: an entry lives for one call.
         self._flights: dict[str, asyncio.Future[RecognitionResult]] = {}
+        self._front: OrderedDict[str, tuple[RecognitionResult, float]] = OrderedDict()
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def get(self, key: str) -> RecognitionResult | None:
         """The cached result for `key`, if fresh."""
-        raw = await self._storage.cached_result(key, self._clock())
+        now = self._clock()
+        kept = self._front.get(key)
+        if kept is not None:
+            result, expires_at = kept
+            if expires_at > now:
+                self._front.move_to_end(key)
+                return result
+            del self._front[key]
+        raw = await self._storage.cached_result(key, now)
         if raw is None:
             return None
         data = json.loads(raw)
         return RecognitionResult(MappingProxyType(dict(data["segments"])), data["request_id"])
+
+    def _remember(self, keys: Sequence[str], result: RecognitionResult, expires_at: float) -> None:
+        for key in keys:
+            self._front[key] = (result, expires_at)
+            self._front.move_to_end(key)
+        while len(self._front) > FRONT_SIZE:
+            self._front.popitem(last=False)
 
     async def _wait_for_other_process(self, key: str) -> RecognitionResult | None:
         """With replicas, one process makes the call: others poll for its result and take
@@ -63,10 +97,45 @@ class ResultCache:
         return None
 
     async def put(self, keys: Sequence[str], result: RecognitionResult) -> None:
-        """Keep `result` under every key for the TTL."""
-        raw = json.dumps({"segments": dict(result.segments), "request_id": result.request_id})
+        """Keep `result` under every key for the TTL: at once in this process, in storage
+        behind the caller (see `_write_behind`)."""
+        await self._write_behind(keys, result, None)
+
+    async def _write_behind(
+        self, keys: Sequence[str], result: RecognitionResult, flight: str | None
+    ) -> None:
+        """Put `result` in the front now and write it to storage in a task of its own, then
+        end the replicas' `flight` (if any): a reply need not wait for the write, and no
+        caller falls between the two (this process reads the front; other replicas wait
+        for the flight, which ends only after the write). Past `MAX_PENDING_WRITES` the
+        caller waits for its own write."""
         now = self._clock()
-        await self._storage.cache_result(keys, raw, now=now, expires_at=now + self._ttl)
+        self._remember(keys, result, now + self._ttl)
+        write = asyncio.create_task(self._write(keys, result, now, flight))
+        if len(self._writes) >= MAX_PENDING_WRITES:
+            await asyncio.shield(write)
+            return
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+
+    async def _write(
+        self, keys: Sequence[str], result: RecognitionResult, now: float, flight: str | None
+    ) -> None:
+        raw = json.dumps({"segments": dict(result.segments), "request_id": result.request_id})
+        try:
+            await self._storage.cache_result(keys, raw, now=now, expires_at=now + self._ttl)
+        except Exception as exc:
+            # The answer is already given and kept in this process; only other replicas
+            # and a restart miss it.
+            logger.warning("result cache write failed: %s", type(exc).__name__)
+        finally:
+            if flight is not None:
+                await self._storage.end_flight(flight)
+
+    async def drain(self) -> None:
+        """Wait for the writes still running behind their replies (before closing storage)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def shared(
         self,
@@ -76,7 +145,7 @@ class ResultCache:
     ) -> tuple[RecognitionResult, bool]:
         """The result for `key`: cached, joined from a call in flight, or computed once
         and cached under `key` and `also` before the flight ends, so no later caller
-        can fall between the two.
+        can fall between the two (the storage write itself runs behind the reply).
 
         Returns (result, True) when no new call was made for this caller.
         """
@@ -95,9 +164,10 @@ class ResultCache:
                 return elsewhere, True
             try:
                 result = await compute()
-                await self.put([key, *also], result)
-            finally:
+            except BaseException:
                 await asyncio.shield(self._storage.end_flight(key))
+                raise
+            await self._write_behind([key, *also], result, flight=key)
         except asyncio.CancelledError:
             flight.set_exception(
                 RecognitionError(ErrorKind.TIMEOUT, detail="shared call was cancelled")

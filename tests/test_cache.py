@@ -1,0 +1,153 @@
+"""The result cache's in-process front and its storage writes behind the replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from bot.cache import ResultCache
+from bot.redis_storage import RedisStorage
+from bot.results import RecognitionResult
+from bot.storage import SqliteStorage
+
+RESULT = RecognitionResult({"head_seg": True}, "req-1")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _CountedSqlite(SqliteStorage):
+    """SQLite that counts cache reads and holds cache writes until `release` is set."""
+
+    reads = 0
+    writes_started = 0
+    fail_writes = False
+    release: asyncio.Event
+
+    async def cached_result(self, key: str, now: float) -> str | None:
+        self.reads += 1
+        return await super().cached_result(key, now)
+
+    async def cache_result(
+        self, keys: Sequence[str], result: str, *, now: float, expires_at: float
+    ) -> None:
+        self.writes_started += 1
+        await self.release.wait()
+        if self.fail_writes:
+            raise sqlite3.OperationalError("database is locked")
+        await super().cache_result(keys, result, now=now, expires_at=expires_at)
+
+
+class _HeldRedis(RedisStorage):
+    """A Redis replica whose cache writes wait for `release`."""
+
+    release: asyncio.Event
+
+    async def cache_result(
+        self, keys: Sequence[str], result: str, *, now: float, expires_at: float
+    ) -> None:
+        await self.release.wait()
+        await super().cache_result(keys, result, now=now, expires_at=expires_at)
+
+
+@pytest.fixture
+async def counted() -> AsyncIterator[_CountedSqlite]:
+    storage = await _CountedSqlite.open(":memory:")
+    storage.release = asyncio.Event()
+    yield storage
+    await storage.close()
+
+
+class _Calls:
+    def __init__(self) -> None:
+        self.made = 0
+
+    async def __call__(self) -> RecognitionResult:
+        self.made += 1
+        await asyncio.sleep(0)
+        return RESULT
+
+
+async def test_a_result_stored_here_is_read_without_a_storage_round_trip(
+    counted: _CountedSqlite,
+) -> None:
+    counted.release.set()
+    cache = ResultCache(counted, ttl=60)
+    await cache.put(["file:a", "sha256:b"], RESULT)
+    assert await cache.get("file:a") == RESULT
+    assert await cache.get("sha256:b") == RESULT
+    assert counted.reads == 0
+    assert await cache.get("file:other") is None
+    assert counted.reads == 1, "a miss still asks storage (another replica may have it)"
+
+
+async def test_the_front_forgets_a_result_when_its_ttl_ends(counted: _CountedSqlite) -> None:
+    counted.release.set()
+    clock = _Clock()
+    cache = ResultCache(counted, ttl=60, clock=clock)
+    await cache.put(["file:a"], RESULT)
+    await cache.drain()
+    clock.now += 61
+    assert await cache.get("file:a") is None
+
+
+async def test_a_repeat_between_the_call_and_its_storage_write_makes_no_call(
+    counted: _CountedSqlite,
+) -> None:
+    cache = ResultCache(counted, ttl=60)
+    calls = _Calls()
+    assert await cache.shared("sha256:x", calls, also=["file:x"]) == (RESULT, False)
+    await asyncio.sleep(0)
+    assert counted.writes_started == 1, "the write has started but is held"
+    assert await cache.shared("sha256:x", calls) == (RESULT, True)
+    assert await cache.get("file:x") == RESULT
+    assert calls.made == 1
+    counted.release.set()
+    await cache.drain()
+    assert await counted.cached_result("file:x", 1e12 - 1) is None, "stored with its expiry"
+    assert await ResultCache(counted, ttl=60).get("file:x") == RESULT, "a new process sees it"
+
+
+async def test_another_replica_waits_for_the_write_not_just_the_call(redis_url: str) -> None:
+    first = await _HeldRedis.open(redis_url)
+    second = await RedisStorage.open(redis_url)
+    first.release = asyncio.Event()
+    try:
+        here = ResultCache(first, ttl=60, poll_seconds=0.01)
+        there = ResultCache(second, ttl=60, poll_seconds=0.01)
+        calls_here, calls_there = _Calls(), _Calls()
+        assert await here.shared("sha256:y", calls_here) == (RESULT, False)
+        joining = asyncio.create_task(there.shared("sha256:y", calls_there))
+        await asyncio.sleep(0.1)
+        assert not joining.done(), "the flight lasts until the result is stored"
+        first.release.set()
+        result, cached = await asyncio.wait_for(joining, 5)
+        assert (result.segments, cached) == (RESULT.segments, True)
+        assert calls_there.made == 0
+        await here.drain()
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_failed_write_is_logged_and_the_answer_stands(
+    counted: _CountedSqlite, log_records: list[logging.LogRecord]
+) -> None:
+    counted.fail_writes = True
+    cache = ResultCache(counted, ttl=60)
+    counted.release.set()
+    assert await cache.shared("sha256:z", _Calls()) == (RESULT, False)
+    await cache.drain()
+    assert await cache.get("sha256:z") == RESULT
+    [line] = [r for r in log_records if r.name == "bot.cache"]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage() == "result cache write failed: OperationalError"
