@@ -8,6 +8,8 @@ default backend (one file, created on first start).
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -17,6 +19,8 @@ from typing import Protocol, Self
 import aiosqlite
 
 from bot.moderation import ChatSettings
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_settings (
@@ -75,6 +79,9 @@ CREATE TABLE IF NOT EXISTS daily_counts (
 # Expired cache rows are swept a bounded batch at a time, on writes.
 _SWEEP_BATCH = 200
 _SETTINGS_CACHE_SIZE = 10_000
+# Quota counters held in memory: one per person (and group) active today, about
+# 150 bytes each; past this many the least recently used are read again.
+_QUOTA_MEMORY_SIZE = 100_000
 
 
 class Storage(Protocol):
@@ -212,14 +219,26 @@ class Storage(Protocol):
 class SqliteStorage:
     """`Storage` in one SQLite file, through one connection on its own thread."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, settings: dict[int, ChatSettings] | None = None
+    ) -> None:
         self._db = connection
         # One connection serves every coroutine; the lock keeps read-then-write
         # sequences (quota) from interleaving between awaits.
         self._lock = asyncio.Lock()
         # Every update reads its chat's settings; this process is their only
         # writer, so a bounded write-through copy saves a database round trip.
-        self._settings: OrderedDict[int, ChatSettings] = OrderedDict()
+        # While it holds every stored row (`settings` given: all rows, read at open),
+        # a chat missing from it has the defaults and costs no round trip either.
+        self._settings: OrderedDict[int, ChatSettings] = OrderedDict(settings or {})
+        self._all_settings_held = settings is not None
+        # Quota counters: this process is also their only writer, so the counts it has
+        # read or made are the truth, and a photo's charge needs no read. Their writes
+        # run behind the callers, in order, one transaction per batch (`_write_quota`).
+        self._quota: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._quota_day = ""
+        self._quota_writes: list[tuple[str, list[tuple[str, ...]]]] = []
+        self._quota_writer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str) -> Self:
@@ -231,10 +250,20 @@ class SqliteStorage:
         await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.executescript(_SCHEMA)
         await connection.commit()
-        return cls(connection)
+        async with connection.execute("SELECT COUNT(*) FROM chat_settings") as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] > _SETTINGS_CACHE_SIZE:
+            return cls(connection)
+        async with connection.execute("SELECT chat_id, settings FROM chat_settings") as cursor:
+            held = {int(chat): ChatSettings.from_json(raw) async for chat, raw in cursor}
+        return cls(connection, held)
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Write what is still behind, and close the connection."""
+        async with self._lock:
+            await self._write_pending_quota()
+        if self._quota_writer is not None:
+            await self._quota_writer
         await self._db.close()
 
     # One process owns a SQLite file: it sees each update once, and its calls in
@@ -256,18 +285,24 @@ class SqliteStorage:
         if cached is not None:
             self._settings.move_to_end(chat_id)
             return cached
+        if self._all_settings_held:
+            return ChatSettings()
+        settings = await self._read_settings(chat_id) or ChatSettings()
+        self._remember(chat_id, settings)
+        return settings
+
+    async def _read_settings(self, chat_id: int) -> ChatSettings | None:
         async with self._db.execute(
             "SELECT settings FROM chat_settings WHERE chat_id = ?", (chat_id,)
         ) as cursor:
             row = await cursor.fetchone()
-        settings = ChatSettings.from_json(row[0]) if row else ChatSettings()
-        self._remember(chat_id, settings)
-        return settings
+        return ChatSettings.from_json(row[0]) if row else None
 
     def _remember(self, chat_id: int, settings: ChatSettings) -> None:
         self._settings[chat_id] = settings
         self._settings.move_to_end(chat_id)
         if len(self._settings) > _SETTINGS_CACHE_SIZE:
+            self._all_settings_held = False
             self._settings.popitem(last=False)
 
     async def update_chat_settings(
@@ -291,37 +326,77 @@ class SqliteStorage:
     async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
         """Count one use against each (subject, limit), all or none."""
         async with self._lock:
+            if day != self._quota_day:
+                self._quota_day = day
+                self._quota.clear()
+                self._write_quota_later("DELETE FROM quota WHERE day < ?", [(day,)])
             for subject, limit in charges:
                 if await self._used(day, subject) >= limit:
                     return subject
-            await self._db.executemany(
+            for subject, _ in charges:
+                self._quota[day, subject] += 1
+            self._write_quota_later(
                 "INSERT INTO quota (day, subject, used) VALUES (?, ?, 1) "
                 "ON CONFLICT (day, subject) DO UPDATE SET used = used + 1",
                 [(day, subject) for subject, _ in charges],
             )
-            await self._db.execute("DELETE FROM quota WHERE day < ?", (day,))
-            await self._db.commit()
             return None
 
     async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
         """Give back one use of each subject."""
         async with self._lock:
-            await self._db.executemany(
+            for subject in subjects:
+                self._quota[day, subject] = max(await self._used(day, subject) - 1, 0)
+            self._write_quota_later(
                 "UPDATE quota SET used = MAX(used - 1, 0) WHERE day = ? AND subject = ?",
                 [(day, subject) for subject in subjects],
             )
-            await self._db.commit()
 
     async def quota_used(self, day: str, subject: str) -> int:
         """Uses of `subject` counted on `day`."""
-        return await self._used(day, subject)
+        async with self._lock:
+            return await self._used(day, subject)
 
     async def _used(self, day: str, subject: str) -> int:
-        async with self._db.execute(
-            "SELECT used FROM quota WHERE day = ? AND subject = ?", (day, subject)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        """The count, from memory or else read (with the lock held)."""
+        key = (day, subject)
+        if key not in self._quota:
+            # Read only after the writes behind have landed, or it would miss them.
+            await self._write_pending_quota()
+            async with self._db.execute(
+                "SELECT used FROM quota WHERE day = ? AND subject = ?", key
+            ) as cursor:
+                row = await cursor.fetchone()
+            self._quota[key] = int(row[0]) if row else 0
+        self._quota.move_to_end(key)
+        if len(self._quota) > _QUOTA_MEMORY_SIZE:
+            self._quota.popitem(last=False)
+        return self._quota[key]
+
+    def _write_quota_later(self, statement: str, rows: list[tuple[str, ...]]) -> None:
+        self._quota_writes.append((statement, rows))
+        if self._quota_writer is None or self._quota_writer.done():
+            self._quota_writer = asyncio.create_task(self._write_quota())
+
+    async def _write_quota(self) -> None:
+        """Write the counts made so far in one transaction. A crash loses at most the
+        few milliseconds of counts not yet written: a person may get a call or two
+        more that day, never fewer."""
+        try:
+            async with self._lock:
+                await self._write_pending_quota()
+        except sqlite3.Error as exc:
+            # The counts stay right in this process; only a restart would forget them.
+            logger.warning("quota write failed: %s", exc)
+
+    async def _write_pending_quota(self) -> None:
+        """(With the lock held, so no other transaction is open on the connection.)"""
+        if not self._quota_writes:
+            return
+        batch, self._quota_writes = self._quota_writes, []
+        for statement, rows in batch:
+            await self._db.executemany(statement, rows)
+        await self._db.commit()
 
     async def cached_result(self, key: str, now: float) -> str | None:
         """The cached result under `key` unless expired."""
@@ -549,3 +624,5 @@ class SqliteStorage:
             await self._db.commit()
             self._settings.pop(old_chat_id, None)
             self._settings.pop(new_chat_id, None)
+            if self._all_settings_held and (moved := await self._read_settings(new_chat_id)):
+                self._remember(new_chat_id, moved)

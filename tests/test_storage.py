@@ -41,6 +41,49 @@ async def test_settings_default_update_and_survive_reopening(tmp_path: Path) -> 
     await reopened.close()
 
 
+@pytest.mark.parametrize("held", [10_000, 2], ids=["all rows held", "more rows than held"])
+async def test_settings_read_right_whether_or_not_every_row_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    monkeypatch.setattr("bot.storage._SETTINGS_CACHE_SIZE", held)
+    path = str(tmp_path / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    wanted = {chat: ChatSettings(mode=Mode.ON, warn_limit=chat) for chat in range(1, 6)}
+    for chat, settings in wanted.items():
+        await storage.update_chat_settings(chat, lambda _, s=settings: s)
+    await storage.close()
+
+    reopened = await SqliteStorage.open(path)
+    for chat in [5, 1, 9, 3, 2, 4]:
+        assert await reopened.chat_settings(chat) == wanted.get(chat, ChatSettings())
+    await reopened.migrate_chat(3, 1003)
+    assert await reopened.chat_settings(1003) == wanted[3]
+    assert await reopened.chat_settings(3) == ChatSettings()
+    await reopened.close()
+
+
+async def test_quota_counts_written_behind_survive_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    day = "2026-11-25"
+    for _ in range(3):
+        assert await storage.take_quota(day, [("global", 10), ("user:1", 3)]) is None
+    await storage.refund_quota(day, ["user:1"])
+    await storage.close()
+
+    reopened = await SqliteStorage.open(path)
+    assert await reopened.quota_used(day, "user:1") == 2
+    assert await reopened.take_quota(day, [("global", 10), ("user:1", 3)]) is None
+    assert await reopened.take_quota(day, [("global", 10), ("user:1", 3)]) == "user:1"
+    assert await reopened.take_quota("2026-11-26", [("user:1", 3)]) is None, "a new day"
+    await reopened.close()
+
+    again = await SqliteStorage.open(path)
+    assert await again.quota_used(day, "global") == 0, "earlier days are swept"
+    assert await again.quota_used("2026-11-26", "user:1") == 1
+    await again.close()
+
+
 async def test_concurrent_setting_changes_all_apply(backend: Storage) -> None:
     storage = backend
     changes = [
