@@ -151,6 +151,19 @@ async def test_request_carries_the_key_and_raw_base64(
     assert request.decoded == IMAGE
 
 
+@pytest.mark.parametrize("size", [1, 2, 786_431, 786_432, 786_433, 2_500_001])
+async def test_a_body_sent_in_pieces_is_the_whole_image_in_base64(
+    client: Recognizer, kling: FakeRecognizer, size: int
+) -> None:
+    image = bytes(n % 251 for n in range(size))
+    kling.answer(Reply(status=503, body={"code": None, "message": "busy"}))
+    await client.recognize(image)
+    assert [request.decoded == image for request in kling.received] == [True, True], (
+        "a retry sends the whole body again"
+    )
+    assert kling.received[0].headers["Content-Length"] == str(len(kling.received[0].image) + 12)
+
+
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 async def test_transient_statuses_are_retried(
     client: Recognizer, kling: FakeRecognizer, status: int
