@@ -81,10 +81,13 @@ class BotService:
             ttl=settings.cache_ttl_hours * 3600,
             flight_seconds=settings.api_total_deadline_seconds + SHUTDOWN_SLACK,
         )
+        self.downloader = TelegramDownloader(
+            bot, settings.telegram_timeout_seconds, settings.max_concurrent_downloads
+        )
         admin = settings.admin_chat_id
         pipeline = PhotoPipeline(
             self.recognizer,
-            TelegramDownloader(bot, settings.telegram_timeout_seconds),
+            self.downloader,
             cache=self.cache,
             quotas=quotas,
             stats=stats,
@@ -229,6 +232,7 @@ class BotService:
                 await server.cleanup()
             await self.stats.flush()
             await self.cache.drain()
+            await self.downloader.aclose()
             await self.recognizer.aclose()
             await self.storage.close()
 

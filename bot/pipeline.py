@@ -212,7 +212,11 @@ class PhotoPipeline:
                     ready = await asyncio.to_thread(_prepare_keyed, data)
         del data
         prepared, sent_key = ready
-        steps.prepared = prepared
+        del ready
+        # The outcome and the log line describe the image; its bytes stay inside the
+        # memory budget they were counted in (an answer may wait for its turn to be sent).
+        described = steps.prepared = replace(prepared, data=b"")
+        steps.bytes_out = len(prepared.data)
         this_file = file_key(incoming.file_unique_id)
         with steps.timing("api"):
             result, cached = await self._cache.shared(
@@ -221,7 +225,7 @@ class PhotoPipeline:
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
-        return Recognized(result, prepared, cached=cached, content_keys=(sent_key,))
+        return Recognized(result, described, cached=cached, content_keys=(sent_key,))
 
     async def _recognize(self, image: bytes) -> RecognitionResult:
         self._stats.count("api_calls")
@@ -235,6 +239,7 @@ class _Steps:
         self.started = time.perf_counter()
         self.millis: dict[str, float] = {}
         self.bytes_in = 0
+        self.bytes_out = 0
         self.prepared: PreparedImage | None = None
 
     @contextlib.contextmanager
@@ -253,7 +258,7 @@ class _Steps:
             "chat": origin.chat_id,
             "user": origin.user_id,
             "bytes_in": self.bytes_in,
-            "bytes_out": len(self.prepared.data) if self.prepared else 0,
+            "bytes_out": self.bytes_out,
             "changes": ",".join(sorted(c.value for c in self.prepared.changes))
             if self.prepared
             else "",
