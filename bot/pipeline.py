@@ -15,6 +15,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -287,7 +288,22 @@ def _prepare_keyed(data: bytes) -> tuple[PreparedImage, str]:
 
 def _inspect_or_prepare(data: bytes) -> tuple[Inspection, tuple[PreparedImage, str] | None]:
     inspection = inspect(data)
-    return inspection, _prepare_keyed(data) if inspection.working_memory == 0 else None
+    if inspection.working_memory:
+        return inspection, None
+    if len(data) < _HASH_ALONGSIDE_BYTES:
+        return inspection, _prepare_keyed(data)
+    # Bytes sent as they came are hashed while their integrity is checked: both release
+    # the GIL, and for a 9.8 MB PNG they take about 5 ms each.
+    hashing = _HASHING.submit(bytes_key, data)
+    prepared = prepare(data)
+    key = hashing.result() if prepared.data is data else bytes_key(prepared.data)
+    return inspection, (prepared, key)
+
+
+_HASH_ALONGSIDE_BYTES = 1_000_000
+# One hashing thread per download allowed at once would be more than the two cores
+# can use; two keep both busy beside the integrity checks.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hash")
 
 
 def _stat_name(outcome: Outcome) -> str:
