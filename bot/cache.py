@@ -128,9 +128,13 @@ class ResultCache:
             # The answer is already given and kept in this process; only other replicas
             # and a restart miss it.
             logger.warning("result cache write failed: %s", type(exc).__name__)
-        finally:
-            if flight is not None:
-                await self._storage.end_flight(flight)
+        if flight is None:
+            return
+        try:
+            await self._storage.end_flight(flight)
+        except Exception as exc:
+            # Other replicas wait for the claim to lapse (`flight_seconds`), then call.
+            logger.warning("ending a shared call's claim failed: %s", type(exc).__name__)
 
     async def drain(self) -> None:
         """Wait for the writes still running behind their replies (before closing storage)."""
