@@ -102,9 +102,10 @@ class RecognizerLike(Protocol):
 
 Downloader = Callable[[IncomingImage], Awaitable[bytes]]
 
-# Copies of an image alive at once on its path: the HTTP response, the
-# library's bytearray and our bytes while downloading; later the bytes, the
-# prepared bytes and the Base64 JSON body (4/3 the size).
+# Copies of an image alive at once on its path: the chunks read and their
+# joined bytes while downloading; later the bytes, the prepared bytes (when
+# re-encoded) and a few 1 MB Base64 pieces. The rest is slack for the
+# allocator: with 4, 100 people sending a 9.8 MB PNG peak at about 175 MB RSS.
 COPIES_IN_FLIGHT = 4
 BASE_COST = 256 * 1024
 
