@@ -106,6 +106,10 @@ class Storage(Protocol):
         """The call for `key` is over (its result cached, or failed)."""
         ...
 
+    async def ping(self) -> None:
+        """Return if the backend can be read; raise its error if not."""
+        ...
+
     async def close(self) -> None:
         """Release the backend."""
         ...
@@ -138,6 +142,11 @@ class SqliteStorage:
     async def close(self) -> None:
         """Close the connection."""
         await self._db.close()
+
+    async def ping(self) -> None:
+        """Read the schema: it fails on a file that is gone, corrupt or unreadable."""
+        async with self._db.execute("SELECT count(*) FROM sqlite_master") as cursor:
+            await cursor.fetchone()
 
     # One process owns a SQLite file: it sees each update once, and its calls in
     # flight are shared in memory by ResultCache.
