@@ -210,6 +210,13 @@ def apology(error_id: str, tr: Translations) -> str:
     ).format(error_id=error_id)
 
 
+def storage_unavailable(tr: Translations) -> str:
+    """The bot's own storage is down and what was asked needs it (settings, /quota, /stats)."""
+    return tr.gettext(
+        "I cannot reach my settings and counters right now. Please try again in a minute."
+    )
+
+
 def _until(resets_at: datetime, now: datetime) -> str:
     minutes = max(0, int((resets_at - now).total_seconds() // 60))
     return f"{minutes // 60} h {minutes % 60:02d} min"

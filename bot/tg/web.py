@@ -1,4 +1,5 @@
-"""The bot's HTTP side: Telegram's webhook, a readiness probe and Prometheus metrics."""
+"""The bot's HTTP side: Telegram's webhook, health for load balancers and orchestrators,
+and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -18,22 +19,28 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 QUEUE_WAIT_SECONDS = 5.0
 MAX_UPDATE_BYTES = 1024 * 1024
+HealthReport = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 def web_app(
     *,
     bot: Bot,
     updates: asyncio.Queue[Any],
-    ready: Callable[[], bool],
+    health: HealthReport,
     webhook_path: str | None,
     secret: str | None,
 ) -> web.Application:
-    """Routes: POST `webhook_path` (if given), GET /healthz, GET /metrics."""
+    """Routes: POST `webhook_path` (if given), GET /healthz, GET /livez, GET /metrics."""
 
     async def healthz(_: web.Request) -> web.Response:
-        if ready():
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "starting or stopping"}, status=503)
+        # Readiness: 503 while this process cannot serve (see bot.health).
+        serving, body = health()
+        return web.json_response(body, status=200 if serving else 503)
+
+    async def livez(_: web.Request) -> web.Response:
+        # Liveness: answered whenever the event loop runs. An outage of a dependency is
+        # no reason to restart the process, which would not fix it.
+        return web.json_response({"status": "alive"})
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -56,6 +63,7 @@ def web_app(
 
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", livez)
     app.router.add_get("/metrics", metrics)
     if webhook_path is not None:
         app.router.add_post(webhook_path, webhook)

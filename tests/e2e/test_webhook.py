@@ -70,7 +70,9 @@ async def test_updates_arrive_by_webhook_and_need_the_secret(
     assert (wrong.status_code, missing.status_code, accepted.status_code) == (403, 403, 200)
     assert reply["text"].startswith("Found 4 of 4")
     assert len(kling.received) == 1
-    assert health.json() == {"status": "ok"}
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert health.json()["api"] == {"state": "ok", "recent": {"ok": 1}}
     assert 'segment_bot_events_total{event="photos"}' in metrics
     assert "segment_bot_api_request_seconds_count" in metrics
 
