@@ -18,17 +18,23 @@ from bot.cache import ResultCache
 from bot.config import Settings
 from bot.fairness import Fairness
 from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
-from bot.health import Dependency, Health, ObservedRecognizer, Phase, RecentOutcomes
+from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
 from bot.recognizer import Recognizer, RetryPolicy
 from bot.redis_storage import RedisStorage
+from bot.slots import WorkSlots
 from bot.stats import Stats
 from bot.storage import SqliteStorage, Storage
 from bot.tg import routes
 from bot.tg.admission import Admission
-from bot.tg.application import LONG_POLL_TIMEOUT, WEBHOOK_FAILURES_TO_DOWN, build_application
+from bot.tg.application import (
+    LONG_POLL_TIMEOUT,
+    WEBHOOK_FAILURES_TO_DOWN,
+    BoundedUpdates,
+    build_application,
+)
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.download import TelegramDownloader
 from bot.tg.errors import ErrorHandler
@@ -64,7 +70,8 @@ class BotService:
                 total_deadline=settings.api_total_deadline_seconds,
             ),
         )
-        self.app = build_application(settings, telegram=health.telegram)
+        self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
+        self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
         # A call holds its image's key for at most its own deadline: the quota, the API
         # with its retries, the cache write. A process that waits for another's call gives
         # up in time to make its own before its photo's deadline (by default after 30 s).
@@ -72,6 +79,7 @@ class BotService:
         wait_seconds = max(
             0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds
         )
+        health.load = self._load
         bot = self.app.bot
         outbox = Outbox(bot)
         quotas = Quotas(
@@ -116,9 +124,11 @@ class BotService:
             fairness=Fairness(
                 per_key=settings.per_user_in_flight,
                 max_waiting=settings.max_waiting_photos,
+                while_waiting=self.updates.slots.set_aside,
             ),
             outbox=outbox,
             spawn=self.app.create_task,
+            slots=self.updates.slots,
             album_quiet_seconds=settings.album_quiet_seconds,
         )
         routes.register(
@@ -157,6 +167,11 @@ class BotService:
             api=RecentOutcomes(),
         )
         return cls(settings, GuardedStorage(backend, storage), health)
+
+    def _load(self) -> Load:
+        slots = self.updates.slots
+        queue = self.app.update_queue
+        return Load(slots.working, slots.limit, queue.qsize(), queue.maxsize)
 
     async def _flush_stats_until(self, stop: asyncio.Event) -> None:
         """Every few seconds until `stop`; an iteration that fails keeps its counts for
@@ -232,9 +247,12 @@ class BotService:
         try:
             async with asyncio.timeout(limit):
                 if app.running:
-                    await app.stop()
+                    await app.stop()  # hands over the updates still queued
+                await self.updates.join()
         except TimeoutError:
-            logger.error("stopped after %.0f s with updates unfinished", limit)
+            logger.error(
+                "stopped after %.0f s with %d updates unfinished", limit, self.updates.cancel()
+            )
 
     async def _start_http(self) -> web.AppRunner | None:
         """Serve the webhook, /healthz and /metrics when a port is set or a webhook used."""

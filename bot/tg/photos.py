@@ -17,6 +17,7 @@ from bot.fairness import Fairness, Overloaded
 from bot.i18n import Translations
 from bot.moderation import ChatSettings
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
+from bot.slots import WorkSlots
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
@@ -61,6 +62,7 @@ class PhotoRoutes:
         fairness: Fairness,
         outbox: Outbox,
         spawn: Spawn,
+        slots: WorkSlots,
         album_quiet_seconds: float,
     ) -> None:
         self._admission = admission
@@ -69,6 +71,7 @@ class PhotoRoutes:
         self._fairness = fairness
         self._outbox = outbox
         self._albums: AlbumCollector[Item] = AlbumCollector(spawn, quiet=album_quiet_seconds)
+        self._slots = slots
         self._typing = TypingIndicator(outbox)
 
     async def on_image(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,34 +97,40 @@ class PhotoRoutes:
             await self._moderate([(message, incoming)], settings, tr)
 
     async def answer(self, items: list[Item], requester: Requester, tr: Translations) -> None:
-        """One reply for one image or a whole album, whatever happens on the way."""
+        """One reply for one image or a whole album, whatever happens on the way.
+
+        "typing…" shows only once the photos' turn has come, not while they wait for it.
+        """
         first = items[0][0]
-        async with self._typing.shown(first):
-            try:
-                async with self._fairness.turn(_person(first)):
-                    outcomes = await asyncio.gather(
-                        *(self._pipeline.run(incoming, requester) for _, incoming in items)
-                    )
-                now = utc_now()
-                if len(outcomes) == 1:
-                    text = messages.reply_for(outcomes[0], tr, now)
-                else:
-                    text = messages.album_reply(outcomes, tr, now)
-            except Overloaded:
-                text = messages.too_many_at_once(tr)
-            except Exception:
-                error_id = new_error_id()
-                logger.exception("unexpected error id=%s while handling a photo", error_id)
-                text = messages.apology(error_id, tr)
+        try:
+            async with self._fairness.turn(_person(first)), self._typing.shown(first):
+                outcomes = await asyncio.gather(
+                    *(self._pipeline.run(incoming, requester) for _, incoming in items)
+                )
+            now = utc_now()
+            if len(outcomes) == 1:
+                text = messages.reply_for(outcomes[0], tr, now)
+            else:
+                text = messages.album_reply(outcomes, tr, now)
+        except Overloaded:
+            text = messages.too_many_at_once(tr)
+        except Exception:
+            error_id = new_error_id()
+            logger.exception("unexpected error id=%s while handling a photo", error_id)
+            text = messages.apology(error_id, tr)
         await self._outbox.reply(first, text)
 
+    # A gathered album is work that no update's slot covers: it takes one of its own.
     async def _answer_album(self, items: list[Item]) -> None:
         first = items[0][0]
-        await self.answer(items, self._admission.requester(first), await self._admission.tr(first))
+        async with self._slots.held():
+            tr = await self._admission.tr(first)
+            await self.answer(items, self._admission.requester(first), tr)
 
     async def _moderate_album(self, items: list[Item]) -> None:
-        settings, tr = await self._admission.context(items[0][0])
-        await self._moderate(items, settings, tr)
+        async with self._slots.held():
+            settings, tr = await self._admission.context(items[0][0])
+            await self._moderate(items, settings, tr)
 
     async def _moderate(self, items: list[Item], settings: ChatSettings, tr: Translations) -> None:
         """Nobody asked for an answer here: a fault is logged, never announced in the group."""

@@ -113,7 +113,8 @@ def register(
     errors: ErrorHandler,
 ) -> None:
     """Attach every handler in order; edited messages are ignored so no photo is answered
-    twice."""
+    twice. Handlers block: each update already runs in a task of its own that holds a
+    work slot (`BoundedUpdates`) until its handler is done, which is what the bound counts."""
 
     async def claim(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         # Replicas behind one webhook may each be handed an update; one takes it.
@@ -125,8 +126,8 @@ def register(
     new = filters.UpdateType.MESSAGE
     for command in COMMANDS:
         callback: Callback = getattr(chat_commands, command.callback)
-        app.add_handler(CommandHandler(command.names, callback, filters=new, block=False))
+        app.add_handler(CommandHandler(command.names, callback, filters=new))
     images = new & (filters.PHOTO | filters.Document.ALL)
-    app.add_handler(MessageHandler(images, photos.on_image, block=False))
+    app.add_handler(MessageHandler(images, photos.on_image))
     app.add_handler(MessageHandler(new & filters.ChatType.PRIVATE, chat_commands.on_text))
     app.add_error_handler(errors.on_error)

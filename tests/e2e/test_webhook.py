@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 
@@ -10,8 +12,9 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
+from bot.tg import application, web
 from tests.e2e.harness import running
-from tests.fakes.recognizer import FakeRecognizer
+from tests.fakes.recognizer import FakeRecognizer, Reply
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import jpeg
 
@@ -30,8 +33,11 @@ def port() -> int:
     return _free_port()
 
 
-@pytest.fixture
-async def webhook_bot(settings: Settings, port: int) -> AsyncIterator[BotService]:
+_SECRET = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+@contextlib.asynccontextmanager
+async def _webhook_bot(settings: Settings, port: int) -> AsyncIterator[BotService]:
     webhook = settings.model_copy(
         update={
             "webhook_url": f"http://127.0.0.1:{port}/telegram/hook",
@@ -42,6 +48,12 @@ async def webhook_bot(settings: Settings, port: int) -> AsyncIterator[BotService
     )
     webhook = Settings.model_validate(webhook.model_dump())
     async with running(await BotService.open(webhook)) as service:
+        yield service
+
+
+@pytest.fixture
+async def webhook_bot(settings: Settings, port: int) -> AsyncIterator[BotService]:
+    async with _webhook_bot(settings, port) as service:
         yield service
 
 
@@ -80,3 +92,45 @@ async def test_updates_arrive_by_webhook_and_need_the_secret(
 def test_webhook_mode_needs_a_secret(settings: Settings) -> None:
     with pytest.raises(ValueError, match="WEBHOOK_SECRET_TOKEN is required"):
         Settings.model_validate(settings.model_dump() | {"webhook_url": "https://bot.example/hook"})
+
+
+async def test_a_saturated_bot_answers_503_and_serves_the_retries(
+    settings: Settings,
+    telegram: FakeBotApi,
+    kling: FakeRecognizer,
+    port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(application, "UPDATE_QUEUE_SIZE", 1)
+    monkeypatch.setattr(web, "QUEUE_WAIT_SECONDS", 0.2)
+    kling.default = Reply(delay=1.0)
+    busy = settings.model_copy(update={"max_concurrent_updates": 1})
+    refused: list[dict[str, object]] = []
+    async with (
+        _webhook_bot(busy, port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        for n in range(6):
+            update = telegram.photo_update(CHAT + n, jpeg(640, 640, seed=n), 640, 640)
+            update["update_id"] = n + 1
+            answer = await http.post("/telegram/hook", json=update, headers=_SECRET)
+            if answer.status_code == 503:
+                refused.append(update)
+        health = await http.get("/healthz")
+        for update in refused:  # Telegram retries a refused update later
+            await _post_until_taken(http, update)
+        await telegram.wait_delivered(6, within=30)
+
+    assert refused, "the webhook pushed back"
+    assert health.status_code == 503
+    assert "overloaded" in health.json()["problems"]
+    assert sorted(int(m["chat_id"]) for m in telegram.delivered) == [CHAT + n for n in range(6)]
+
+
+async def _post_until_taken(http: httpx.AsyncClient, update: dict[str, object]) -> None:
+    for _ in range(100):
+        answer = await http.post("/telegram/hook", json=update, headers=_SECRET)
+        if answer.status_code != 503:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("never taken")
