@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator
 
@@ -134,3 +135,60 @@ async def _post_until_taken(http: httpx.AsyncClient, update: dict[str, object]) 
             return
         await asyncio.sleep(0.2)
     raise AssertionError("never taken")
+
+
+NOT_UPDATES = {
+    "array": b"[]",
+    "null": b"null",
+    "number": b"42",
+    "string": b'"an update"',
+    "no update_id": b'{"message": "x"}',
+    "nested too deep": b"[" * 100_000 + b"]" * 100_000,
+    "update_id a string": b'{"update_id": "x"}',
+    "update_id a boolean": b'{"update_id": true}',
+    "message a string": b'{"update_id": 5, "message": "x"}',
+    "message without its fields": b'{"update_id": 6, "message": {"chat": 5}}',
+    "fields of the wrong type": b'{"update_id": 7, "message": {"message_id": 1, "date": "b",'
+    b' "chat": {"id": 1, "type": "private"}}}',
+    "not JSON": b"\xff\xfe{",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("body", NOT_UPDATES.values(), ids=NOT_UPDATES.keys())
+async def test_a_body_that_is_not_an_update_gets_400_and_one_log_line(
+    webhook_bot: BotService,
+    telegram: FakeBotApi,
+    port: int,
+    body: bytes,
+    log_records: list[logging.LogRecord],
+) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        refused = await http.post("/telegram/hook", content=body, headers=_SECRET)
+        fine = telegram.message(CHAT, text="hello")
+        fine["update_id"] = 99
+        accepted = await http.post("/telegram/hook", json=fine, headers=_SECRET)
+        await telegram.wait_sent(CHAT)
+
+    assert (refused.status_code, accepted.status_code) == (400, 200)
+    lines = [r.getMessage() for r in log_records if r.name == "bot.tg.web"]
+    assert len(lines) == 1
+    assert lines[0].startswith("webhook body refused: ")
+    assert not [r for r in log_records if r.levelno >= logging.ERROR], "no handler crashed"
+
+
+async def test_a_secret_header_that_is_not_ascii_is_refused_not_a_crash(
+    webhook_bot: BotService, telegram: FakeBotApi, port: int
+) -> None:
+    update = telegram.message(CHAT, text="hello")
+    update["update_id"] = 1
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        answers = [
+            await http.post(
+                "/telegram/hook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": value}
+            )
+            for value in (b"\xff\xfe\xc3", "секрет".encode(), SECRET.encode() + b"\x80")
+        ]
+
+    assert [answer.status_code for answer in answers] == [403, 403, 403]
+    assert telegram.sent_to(CHAT) == []
