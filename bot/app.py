@@ -111,6 +111,7 @@ class BotService:
                 allowed_users=settings.allowed_user_ids,
                 allowed_chats=settings.allowed_chat_ids,
                 bot_admins=settings.admin_user_ids,
+                all_groups=settings.allow_all_groups,
             ),
             self.catalogs,
             outbox,
