@@ -2,9 +2,11 @@
 
 `GuardedStorage` wraps either backend. A call that fails or takes longer than
 `CALL_TIMEOUT` marks storage down (one WARNING) and gets its method's fallback; while
-storage is down, every call falls back at once, so an outage costs no waiting, and once
-a second a call first pings the backend: the first ping answered ends the outage (one
-WARNING).
+storage is down, every call falls back at once, so an outage costs no waiting, and a
+background task pings the backend once a second: the first ping answered ends the
+outage (one WARNING). Only a ping ends it: some calls succeed without touching storage
+(SQLite's claims, its settings copy), so their success proves nothing; and the pings do
+not wait for traffic, which a load balancer stops sending while /healthz says 503.
 
 What the bot does while storage is down, method by method:
 - chat settings: the last ones this process read, else the defaults (so a group that
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -46,7 +47,7 @@ T = TypeVar("T")
 # SQLite answers in about a millisecond and Redis on a LAN in less: a call that takes
 # 2 s is a hung backend, and 2 s is small against a photo's 90 s deadline.
 CALL_TIMEOUT = 2.0
-# While down, one call a second finds out whether storage is back.
+# While down, storage is pinged once a second.
 PROBE_INTERVAL = 1.0
 # Chat settings remembered for an outage, and flights waiting to be released after one.
 REMEMBERED_CHATS = 10_000
@@ -71,21 +72,19 @@ class GuardedStorage:
         *,
         timeout: float = CALL_TIMEOUT,
         probe_interval: float = PROBE_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
         self._health = health
         self._timeout = timeout
         self._probe_interval = probe_interval
-        self._clock = clock
-        self._next_probe = 0.0
+        self._pinging: asyncio.Task[None] | None = None
         self._settings: OrderedDict[int, ChatSettings] = OrderedDict()
         self._quota = _MemoryQuota()
         self._unreleased: OrderedDict[str, None] = OrderedDict()
 
     async def _required(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         """`call`'s result; `StorageUnavailable` if storage is down, fails or times out."""
-        if self._health.down and not await self._back():
+        if self._health.down:
             raise StorageUnavailable(operation)
         try:
             async with asyncio.timeout(self._timeout):
@@ -94,27 +93,26 @@ class GuardedStorage:
         # RedisError, aiosqlite's ValueError on a closed connection): all mean no storage.
         except Exception as exc:
             self._health.failed(f"{operation}: {self._describe(exc)}")
-            self._next_probe = self._clock() + self._probe_interval
+            if self._pinging is None or self._pinging.done():
+                self._pinging = asyncio.create_task(self._ping_until_back())
             raise StorageUnavailable(operation) from exc
-        self._health.succeeded()
+        if not self._health.down:  # a call begun before the outage proves nothing
+            self._health.succeeded()
         return result
 
-    async def _back(self) -> bool:
-        """In an outage: whether storage answers a ping again, asked at most once per probe
-        interval. Only a ping ends an outage: some calls succeed without touching storage
-        (SQLite's claims, its settings copy), so their success proves nothing."""
-        if self._clock() < self._next_probe:
-            return False
-        self._next_probe = self._clock() + self._probe_interval
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._inner.ping()
-        except Exception as exc:
-            self._health.failed(f"ping: {self._describe(exc)}")
-            return False
-        self._health.succeeded()
-        await self._release_unreleased()
-        return True
+    async def _ping_until_back(self) -> None:
+        """In an outage: ping once per interval; end it at the first answer."""
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._inner.ping()
+            except Exception as exc:
+                self._health.failed(f"ping: {self._describe(exc)}")
+                continue
+            self._health.succeeded()
+            await self._release_unreleased()
+            return
 
     async def _or(
         self, operation: str, call: Callable[[], Awaitable[T]], fallback: Callable[[], T]
@@ -212,7 +210,9 @@ class GuardedStorage:
         await self._required("ping", self._inner.ping)
 
     async def close(self) -> None:
-        """Close the backend; a failure to close is logged, not raised."""
+        """Stop pinging and close the backend; a failure to close is logged, not raised."""
+        if self._pinging is not None:
+            self._pinging.cancel()
         try:
             async with asyncio.timeout(self._timeout):
                 await self._inner.close()

@@ -231,3 +231,35 @@ async def test_sigterm_after_a_redis_outage_drains_and_exits_0(
     log = (await stderr).decode()
     assert "storage (Redis) is unavailable" in log
     assert "Traceback" not in log
+
+
+async def test_redis_lost_during_a_call_leaves_no_lock_for_the_next_copy(
+    settings: Settings,
+    redis_process: RedisProcess,
+    telegram: FakeBotApi,
+    kling: FakeRecognizer,
+) -> None:
+    image = jpeg(640, 640, seed=7)
+    kling.answer(Reply(delay=1.0))
+    replica = Settings.model_validate(settings.model_dump() | {"redis_url": redis_process.url})
+    with redis.Redis.from_url(redis_process.url) as raw:
+        async with running(await BotService.open(replica)) as service:
+            raw.set("survivor", 1)  # saved with the call's lock when the server stops
+            telegram.push(telegram.photo_update(CHAT, image, 640, 640))
+            await kling.wait_received(1)
+            redis_process.stop()
+            [first] = await telegram.wait_sent(CHAT)
+            redis_process.start()
+            for _ in range(100):  # nobody writes: the bot finds Redis back by itself
+                if not service.health.storage.down:
+                    break
+                await asyncio.sleep(0.1)
+            survived, locks = raw.exists("survivor"), raw.keys("segment-bot:flight:*")
+            telegram.push(telegram.photo_update(CHAT + 1, image, 640, 640))  # same bytes
+            [second] = await telegram.wait_sent(CHAT + 1)
+
+    assert first["text"].startswith("Found 4 of 4")
+    assert second["text"].startswith("Found 4 of 4")
+    assert survived, "Redis came back with its data, the first call's lock among it"
+    assert locks == [], "released when Redis was back, not left to expire"
+    assert len(kling.received) == 2, "the first result could not be cached in the outage"
