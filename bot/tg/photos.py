@@ -14,6 +14,7 @@ from bot import messages
 from bot.albums import AlbumCollector, Spawn
 from bot.clock import utc_now
 from bot.fairness import Fairness, Overloaded
+from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Translations
 from bot.moderation import ChatSettings
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
@@ -141,6 +142,8 @@ class PhotoRoutes:
             logger.warning(
                 "moderation overloaded; a photo in chat %s went unchecked", items[0][0].chat_id
             )
+        except StorageUnavailable as exc:  # the outage itself is logged by the guard
+            logger.info("moderation in chat %s left incomplete: %s", items[0][0].chat_id, exc)
         except Exception:
             logger.exception(
                 "unexpected error id=%s while moderating in chat %s",

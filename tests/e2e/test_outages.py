@@ -263,3 +263,23 @@ async def test_redis_lost_during_a_call_leaves_no_lock_for_the_next_copy(
     assert survived, "Redis came back with its data, the first call's lock among it"
     assert locks == [], "released when Redis was back, not left to expire"
     assert len(kling.received) == 2, "the first result could not be cached in the outage"
+
+
+async def test_a_reply_that_hangs_cannot_hold_up_a_stop(
+    settings: Settings,
+    telegram: FakeBotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    log_records: list[logging.LogRecord],
+) -> None:
+    monkeypatch.setattr(app_module, "SHUTDOWN_SLACK", 0.5)
+    quick = settings.model_copy(update={"photo_deadline_seconds": 1.0})
+    telegram.fail("sendMessage", Fault(delay=4.0))
+    async with running(await BotService.open(quick)):  # fails if the stop raises
+        telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
+        for _ in range(100):
+            if telegram.calls_to("sendMessage"):
+                break
+            await asyncio.sleep(0.05)
+
+    [stopped] = [r.getMessage() for r in log_records if r.getMessage().startswith("stopped after")]
+    assert stopped == "stopped after 2 s with 1 updates unfinished"

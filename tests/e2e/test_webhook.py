@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.tg import application, web
 from tests.e2e.harness import running
 from tests.fakes.recognizer import FakeRecognizer, Reply
-from tests.fakes.telegram import FakeBotApi
+from tests.fakes.telegram import FakeBotApi, Fault
 from tests.imagegen import jpeg
 
 SECRET = "webhook-secret-for-tests"
@@ -192,3 +192,25 @@ async def test_a_secret_header_that_is_not_ascii_is_refused_not_a_crash(
 
     assert [answer.status_code for answer in answers] == [403, 403, 403]
     assert telegram.sent_to(CHAT) == []
+
+
+async def test_without_polling_failed_requests_tell_that_telegram_is_down(
+    webhook_bot: BotService,
+    telegram: FakeBotApi,
+    port: int,
+    log_records: list[logging.LogRecord],
+) -> None:
+    telegram.fail("sendMessage", *(Fault(status=502, description="Bad Gateway"),) * 3)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        for update_id in (1, 2):
+            update = telegram.message(CHAT, text="hello")
+            update["update_id"] = update_id
+            await http.post("/telegram/hook", json=update, headers=_SECRET)
+        await telegram.wait_sent(CHAT, within=15)
+        health = (await http.get("/healthz")).json()
+
+    started, ended = [r.getMessage() for r in log_records if r.name == "bot.health"]
+    assert started == "Telegram is unavailable: HTTP 502 Bad Gateway"
+    assert ended.startswith("Telegram is back after")
+    assert ended.endswith("(3 failed calls)"), "three in a row make an outage in webhook mode"
+    assert health["telegram"] == {"state": "up"}
