@@ -1,6 +1,6 @@
 """Figures for the bot against the fakes: overhead, throughput, memory, cache, fairness.
 
-    python -m bench.run                 every scenario (about 4 minutes on 2 cores)
+    python -m bench.run                 every scenario (about 8 minutes on 2 cores)
     python -m bench.run overhead cache  just those
 
 Each scenario starts the real bot (`python -m bot`) as its own process against
@@ -17,6 +17,8 @@ import sys
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+import psutil
 
 from bench.harness import Rig, now, running_bot
 from tests.fakes.telegram import FakeBotApi
@@ -249,6 +251,34 @@ async def fairness() -> list[Row]:
     ]
 
 
+async def flood(photos: int = 2000) -> list[Row]:
+    """2,000 photos from 2,000 private chats at once, default settings: every one answered
+    and none after its deadline, with the typing sign and getFile calls counted."""
+    base = jpeg(1280, 960)
+    async with running_bot(api_latency=0.8) as rig:
+        telegram = rig.telegram
+        started = now()
+        for n in range(photos):
+            push_photo(telegram, 10_000 + n, jpeg_variant(base, n), (1280, 960))
+        await telegram.wait_delivered(photos, within=1800)
+        elapsed = now() - started
+        cpu = psutil.Process(rig.process.pid).cpu_times()
+    texts = [m["text"] for m in telegram.delivered]
+    answered = sum(text.startswith("Found") for text in texts)
+    timed_out = sum(text.startswith("This is taking too long") for text in texts)
+    return [
+        (f"flood: {photos} photos, {photos} chats, API 0.8 s", f"{elapsed:.0f} s", ""),
+        ("  answered / timed out", f"{answered} / {timed_out}", f"{photos} / 0"),
+        (
+            "  sendChatAction / getFile",
+            f"{len(telegram.calls_to('sendChatAction'))} / {len(telegram.calls_to('getFile'))}",
+            "",
+        ),
+        ("  bot CPU seconds", f"{cpu.user + cpu.system:.0f} s", ""),
+        ("  peak RSS", f"{rig.rss.peak / MB:.0f} MB", ""),
+    ]
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[list[Row]]]] = {
     "overhead": overhead,
     "throughput": throughput,
@@ -256,6 +286,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[list[Row]]]] = {
     "memory15": memory15,
     "cache": cache,
     "fairness": fairness,
+    "flood": flood,
 }
 
 

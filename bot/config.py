@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allow_all_groups: bool = False
     report_chat_id: int | None = None
     per_user_in_flight: int = Field(default=2, ge=1, le=64)
     max_waiting_photos: int = Field(default=1000, ge=1)

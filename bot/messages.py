@@ -243,6 +243,13 @@ def apology(error_id: str, tr: Translations) -> str:
     ).format(error_id=error_id)
 
 
+def storage_unavailable(tr: Translations) -> str:
+    """The bot's own storage is down and what was asked needs it (settings, /quota, /stats)."""
+    return tr.gettext(
+        "I cannot reach my settings and counters right now. Please try again in a minute."
+    )
+
+
 def _until(resets_at: datetime, now: datetime, tr: Translations) -> str:
     """The wait until a reset in words, rounded up to the minute: never "0 minutes"."""
     return duration(max(1, math.ceil((resets_at - now).total_seconds())), tr)

@@ -83,6 +83,10 @@ class RedisStorage:
         """Close the connection pool."""
         await self._redis.aclose()
 
+    async def ping(self) -> None:
+        """PING the server."""
+        await self._redis.ping()
+
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's settings, or the defaults."""
         raw = await self._redis.get(_settings_key(chat_id))

@@ -204,6 +204,10 @@ class Storage(Protocol):
         """Move a group's settings, allow list and warnings to its new (supergroup) id."""
         ...
 
+    async def ping(self) -> None:
+        """Return if the backend can be read; raise its error if not."""
+        ...
+
     async def close(self) -> None:
         """Release the backend."""
         ...
@@ -236,6 +240,11 @@ class SqliteStorage:
     async def close(self) -> None:
         """Close the connection."""
         await self._db.close()
+
+    async def ping(self) -> None:
+        """Read the schema: it fails on a file that is gone, corrupt or unreadable."""
+        async with self._db.execute("SELECT count(*) FROM sqlite_master") as cursor:
+            await cursor.fetchone()
 
     # One process owns a SQLite file: it sees each update once, and its calls in
     # flight are shared in memory by ResultCache.

@@ -124,7 +124,9 @@ def register(
     errors: ErrorHandler,
 ) -> None:
     """Attach every handler in order. Commands are taken from new messages only; images
-    from edited ones too (photos.py decides whether the image changed)."""
+    from edited ones too (photos.py decides whether the image changed). Handlers block:
+    each update already runs in a task of its own that holds a work slot
+    (`BoundedUpdates`) until its handler is done, which is what the bound counts."""
 
     async def claim(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         # Replicas behind one webhook may each be handed an update; one takes it.
@@ -136,11 +138,11 @@ def register(
     new = filters.UpdateType.MESSAGE
     for command in COMMANDS:
         callback: Callback = getattr(chat_commands, command.callback)
-        app.add_handler(CommandHandler(command.names, callback, filters=new, block=False))
+        app.add_handler(CommandHandler(command.names, callback, filters=new))
     edited = filters.UpdateType.EDITED_MESSAGE
     images = (new | edited) & (filters.PHOTO | filters.Document.ALL)
-    app.add_handler(MessageHandler(images, photos.on_image, block=False))
-    app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:", block=False))
+    app.add_handler(MessageHandler(images, photos.on_image))
+    app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
     app.add_handler(
         ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
