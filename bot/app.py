@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 
+from bot import images
 from bot.access import Access
 from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
@@ -77,9 +78,10 @@ class BotService:
         )
         stats = self.stats = Stats(storage)
         admin = settings.admin_chat_id
+        download_limit = images.download_limit(settings.telegram_local_mode)
         pipeline = PhotoPipeline(
             self.recognizer,
-            TelegramDownloader(bot, settings.telegram_timeout_seconds),
+            TelegramDownloader(bot, settings.telegram_timeout_seconds, download_limit),
             cache=ResultCache(
                 storage,
                 ttl=settings.cache_ttl_hours * 3600,
@@ -92,6 +94,7 @@ class BotService:
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
             decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
+            download_limit=download_limit,
         )
         admins = ChatAdmins(bot)
         rights = BotRights(bot)

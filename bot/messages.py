@@ -3,6 +3,7 @@ group moderation notices and command answers."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -45,7 +46,10 @@ from bot.recognizer import ErrorKind, RecognitionError
 from bot.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 
-_MB = 1_000_000
+# Megapixels are millions of pixels; megabytes are MiB, as Telegram counts them (its
+# "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
+_MEGAPIXEL = 1_000_000
+_MB = 1024 * 1024
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
@@ -156,22 +160,22 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "
                 "be between 1:2.5 and 2.5:1. Please crop it and send it again."
             ).format(width=w, height=h, ratio=_ratio(w, h))
-        case TooLargeToDownload(size=size):
+        case TooLargeToDownload(size=size, limit=limit):
             return _(
                 "This file is {size:.1f} MB; Telegram lets bots download at most {limit:.0f} "
                 "MB. Please send a smaller file, or send it as a photo so Telegram "
                 "compresses it."
-            ).format(size=size / _MB, limit=images.MAX_DOWNLOAD_BYTES / _MB)
+            ).format(size=megabytes(size), limit=limit / _MB)
         case TooManyPixels(width=w, height=h) if w and h:
             return _(
                 "This image is {width} x {height} px; I can check at most {limit} "
                 "megapixels. Please send a smaller version."
-            ).format(width=w, height=h, limit=images.MAX_PIXELS // _MB)
+            ).format(width=w, height=h, limit=images.MAX_PIXELS // _MEGAPIXEL)
         case TooManyPixels():
             return _(
                 "This image is too large; I can check at most {limit} megapixels. "
                 "Please send a smaller version."
-            ).format(limit=images.MAX_PIXELS // _MB)
+            ).format(limit=images.MAX_PIXELS // _MEGAPIXEL)
         case HiddenPayload():
             return _(
                 "This image has another file attached to its end, so I will not pass it "
@@ -185,6 +189,12 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "(WebP, HEIC, GIF, BMP and TIFF are converted)."
             )
     return _("I cannot check this image. Please send a JPG or PNG photo.")
+
+
+def megabytes(size: int) -> float:
+    """`size` bytes in MB (MiB) at one decimal, rounded up: a file just over a limit never
+    reads as equal to it."""
+    return math.ceil(size * 10 / _MB) / 10
 
 
 def busy(tr: Translations) -> str:

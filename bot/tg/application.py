@@ -82,6 +82,7 @@ def build_application(settings: Settings) -> AnyApplication:
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
         .concurrent_updates(settings.max_concurrent_updates)
         .rate_limiter(SendRateLimiter(max_retries=3))
+        .local_mode(settings.telegram_local_mode)
         .build()
     )
     return app
