@@ -21,12 +21,12 @@ from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
 from bot.recognizer import Recognizer, RetryPolicy
-from bot.redis_storage import RedisStorage
+from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
-from bot.storage import SqliteStorage, Storage
+from bot.storage import Storage
 from bot.tg import routes
 from bot.tg.admission import Admission
-from bot.tg.application import LONG_POLL_TIMEOUT, build_application
+from bot.tg.application import LONG_POLL_TIMEOUT, build_application, register_webhook
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
 from bot.tg.download import TelegramDownloader
@@ -174,13 +174,14 @@ class BotService:
     @classmethod
     async def open(cls, settings: Settings) -> BotService:
         """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite)
-        and build the bot on it."""
-        storage: Storage
-        if settings.redis_url is not None:
-            storage = await RedisStorage.open(settings.redis_url.get_secret_value())
-        else:
-            storage = await SqliteStorage.open(settings.database_path)
-        return cls(settings, storage)
+        and build the bot on it; `StartupFailure` if the storage cannot be opened."""
+        return cls(settings, await open_storage(settings))
+
+    async def close(self) -> None:
+        """Release the API client and the storage, after a last flush of the counts."""
+        await self.stats.flush()
+        await self.recognizer.aclose()
+        await self.storage.close()
 
     async def _flush_stats_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -199,12 +200,7 @@ class BotService:
                 await routes.set_menus(app.bot, self.catalogs)
                 server = await self._start_http(stop)
                 if settings.webhook_url:
-                    secret = settings.webhook_secret_token
-                    await app.bot.set_webhook(
-                        settings.webhook_url,
-                        secret_token=secret.get_secret_value() if secret else None,
-                        allowed_updates=Update.ALL_TYPES,
-                    )
+                    await register_webhook(app, settings)
                 else:
                     assert app.updater is not None
                     await app.updater.start_polling(
@@ -229,9 +225,7 @@ class BotService:
         finally:
             if server is not None:
                 await server.cleanup()
-            await self.stats.flush()
-            await self.recognizer.aclose()
-            await self.storage.close()
+            await self.close()
 
     async def _start_http(self, stop: asyncio.Event) -> web.AppRunner | None:
         """Serve the webhook, /healthz and /metrics when a port is set or a webhook used."""
@@ -254,7 +248,11 @@ class BotService:
             access_log=None,
         )
         await runner.setup()
-        await web.TCPSite(
-            runner, settings.http_listen, DEFAULT_HTTP_PORT if port is None else port
-        ).start()
+        port = DEFAULT_HTTP_PORT if port is None else port
+        try:
+            await web.TCPSite(runner, settings.http_listen, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            address = f"{settings.http_listen}:{port}"
+            raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
         return runner

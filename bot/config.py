@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -154,15 +154,29 @@ class Settings(ApiSettings):
             raise ValueError("needs a path the token is appended to, such as /bot")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_password_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(redis_password(value)) < MIN_SECRET_LENGTH:
+            raise ValueError(f"has a password shorter than {MIN_SECRET_LENGTH} characters")
+        return value
+
     def secrets(self) -> tuple[str, ...]:
-        """The secret values, for log redaction."""
-        values = [
-            self.telegram_bot_token,
-            self.deerapi_api_key,
-            self.webhook_secret_token,
-            self.redis_url,  # may hold a password
-        ]
-        return tuple(value.get_secret_value() for value in values if value is not None)
+        """The secret values, for log redaction (of a Redis URL, its password: the rest is
+        an address the logs should show)."""
+        values = [self.telegram_bot_token, self.deerapi_api_key, self.webhook_secret_token]
+        found = [value.get_secret_value() for value in values if value is not None]
+        if self.redis_url is not None and (password := redis_password(self.redis_url)):
+            found += {password, quote(password, safe="")}
+        return tuple(found)
+
+
+def redis_password(url: SecretStr) -> str:
+    """The password in a Redis URL ("" if none, or if the URL cannot be read)."""
+    try:
+        return unquote(urlsplit(url.get_secret_value()).password or "")
+    except ValueError:
+        return ""
 
 
 def http_base_url(value: str) -> str:

@@ -234,7 +234,11 @@ def _open_error(exc: sqlite3.Error) -> StorageOpenError:
     """SQLite's own words ("file is not a database", "attempt to write a readonly
     database"); a lock held by another process may be released, so that one is retried."""
     cause = str(exc) or type(exc).__name__
-    return StorageUnreachable(cause) if "locked" in cause else StorageOpenError(cause)
+    if "locked" in cause:
+        return StorageUnreachable(cause)
+    if "unable to open" in cause or "readonly" in cause:
+        cause += " (SQLite writes -wal and -shm files next to it: is its folder writable?)"
+    return StorageOpenError(cause)
 
 
 class SqliteStorage:

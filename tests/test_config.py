@@ -169,3 +169,21 @@ def test_the_check_command_reads_the_api_settings_without_a_token(
     monkeypatch.setenv("DEERAPI_API_KEY", "short")
     with pytest.raises(ConfigError, match="DEERAPI_API_KEY is shorter than 8"):
         load_api_settings(env_file=None)
+
+
+def test_of_a_redis_url_only_the_password_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    assert load_settings(env_file=None).secrets() == (TOKEN, API_KEY)
+    monkeypatch.setenv("REDIS_URL", "redis://:p%40ss-word-9@redis:6379/0")
+    assert set(load_settings(env_file=None).secrets()) == {
+        TOKEN,
+        API_KEY,
+        "p@ss-word-9",
+        "p%40ss-word-9",
+    }
+    monkeypatch.setenv("REDIS_URL", "redis://:Qz9@redis:6379/0")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    assert str(caught.value) == "REDIS_URL has a password shorter than 8 characters"
