@@ -1,4 +1,5 @@
-"""Entry point: `python -m bot` runs the bot until Ctrl-C or SIGTERM.
+"""Entry point: `python -m bot` runs the bot until Ctrl-C or SIGTERM; `python -m bot
+check FILE...` checks images without Telegram (bot/cli.py); `--help` tells the rest.
 
 Start-up failures end the process with one line on stderr and a status (bot/startup.py):
 2 for a wrong setting, 1 for a service still unreachable after STARTUP_RETRY_SECONDS.
@@ -14,11 +15,13 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 from telegram.error import TelegramError
 
 from bot import DISTRIBUTION, version
 from bot.app import BotService
+from bot.cli import parse_args, run_check
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import RedactingFormatter, configure_logging
 from bot.startup import (
@@ -82,8 +85,11 @@ async def _start(settings: Settings) -> BotService:
     return service
 
 
-def main() -> int:
-    """Run the bot; return the process exit status."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line (no command: the bot); return the process exit status."""
+    args = parse_args(argv)
+    if args.command == "check":
+        return run_check(args)
     try:
         settings = load_settings()
         check_proxies(os.environ)

@@ -20,7 +20,7 @@ from bot.fairness import Fairness
 from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
-from bot.recognizer import Recognizer, RetryPolicy
+from bot.recognizer import Recognizer
 from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
 from bot.storage import Storage
@@ -56,17 +56,7 @@ class BotService:
         self.storage = storage
         self.ready = asyncio.Event()
         self.catalogs = Catalogs()
-        self.recognizer = Recognizer(
-            base_url=settings.deerapi_base_url,
-            api_key=settings.deerapi_api_key.get_secret_value(),
-            attempt_timeout=settings.api_attempt_timeout_seconds,
-            max_concurrent_calls=settings.api_max_concurrent_calls,
-            policy=RetryPolicy(
-                max_attempts=settings.api_max_attempts,
-                base_delay=settings.api_retry_base_delay_seconds,
-                total_deadline=settings.api_total_deadline_seconds,
-            ),
-        )
+        self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.app = build_application(settings)
         bot = self.app.bot
         outbox = Outbox(bot)
