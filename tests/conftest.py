@@ -83,23 +83,29 @@ def redis_server() -> Iterator[str]:
             pytest.fail("redis-server is missing; scripts/test should have installed it")
         pytest.skip("redis-server not installed (apt-get install redis-server)")
     port = free_port()
+    process = start_redis(binary, port)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def start_redis(binary: str, port: int, *args: str) -> subprocess.Popen[bytes]:
+    """redis-server on 127.0.0.1:`port` without persistence, once it takes connections."""
+    persistence_off = ("--save", "", "--appendonly", "no")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *persistence_off, *args],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return process
         except OSError:
             if time.monotonic() > deadline:
                 process.kill()
                 raise
             time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ connection (or the thread that serves it) behind."""
 from __future__ import annotations
 
 import shutil
-import socket
 import sqlite3
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import pytest
 
 from bot.redis_storage import RedisStorage
 from bot.storage import SqliteStorage, StorageOpenError, StorageUnreachable
-from tests.conftest import free_port
+from tests.conftest import free_port, start_redis
 
 PASSWORD = "hunter2-redis-password"
 
@@ -122,21 +119,10 @@ def redis_with_password() -> Iterator[str]:
     if binary is None:
         pytest.skip("redis-server not installed")
     port = free_port()
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--requirepass", PASSWORD]
-    process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    process = start_redis(binary, port, "--requirepass", PASSWORD)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import API_KEY, SECRETS, free_port
+from tests.conftest import API_KEY, SECRETS, free_port, start_redis
 from tests.e2e.processes import (
     ENDS_WITHIN,
+    BotProcess,
     assert_one_clean_line,
     bot_process,
     clean_environment,
@@ -33,6 +34,17 @@ PASSWORD = "hunter2-redis-password"
 CHAT = 5005
 
 
+async def answer_a_photo_and_stop(bot: BotProcess, telegram: FakeBotApi) -> tuple[int, list[str]]:
+    """Once the bot runs, a photo is answered; then SIGTERM: exit status and stderr lines."""
+    await bot.wait_for("bot @segment_bot is running")
+    telegram.push(telegram.photo_update(CHAT, jpeg(800, 800), 800, 800))
+    [reply] = await telegram.wait_sent(CHAT, within=20)
+    assert reply["text"].startswith("Found 4 of 4 segments")
+    bot.process.send_signal(signal.SIGTERM)
+    status, lines, _ = await bot.end()
+    return status, lines
+
+
 @pytest.fixture
 def quiet(telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path) -> dict[str, str]:
     """An environment that would start the bot against the fakes, logging only errors."""
@@ -43,14 +55,33 @@ def quiet(telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path) -> dict[s
     )
 
 
-async def test_an_unreachable_bot_api_is_tried_again_then_named(
-    quiet: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "value", "shown", "cause"),
+    [
+        (
+            "TELEGRAM_API_BASE_URL",
+            "http://127.0.0.1:{port}/bot",
+            "http://127.0.0.1:{port}/bot",
+            "httpx.ConnectError: All connection attempts failed",
+        ),
+        (
+            "REDIS_URL",
+            f"redis://:{PASSWORD}@127.0.0.1:{{port}}/0",
+            "redis://:***@127.0.0.1:{port}/0",
+            "ConnectionError: Error 111 connecting to 127.0.0.1:{port}",
+        ),
+    ],
+)
+async def test_an_unreachable_service_is_tried_again_then_named(
+    quiet: dict[str, str], tmp_path: Path, name: str, value: str, shown: str, cause: str
 ) -> None:
-    address = f"http://127.0.0.1:{free_port()}/bot"
-    status, lines, _ = await run_bot(quiet | {"TELEGRAM_API_BASE_URL": address}, cwd=tmp_path)
+    port = free_port()
+    env = quiet | {name: value.format(port=port)}
+    status, lines, _ = await run_bot(env, cwd=tmp_path)
     assert status == 1
-    line = assert_one_clean_line(lines)
-    assert line.startswith(f"cannot start: TELEGRAM_API_BASE_URL ({address}): httpx.ConnectError")
+    line = assert_one_clean_line(lines, PASSWORD)
+    assert line.startswith(f"cannot start: {name} ({shown.format(port=port)}): ")
+    assert cause.format(port=port) in line
     assert "(gave up after " in line
     assert "(gave up after 1 attempt " not in line, "tried again"
 
@@ -209,19 +240,6 @@ async def test_a_database_on_a_read_only_filesystem_is_one_line_and_exit_2(
     assert line.startswith(f"configuration error: DATABASE_PATH ({database_path}): {cause}")
 
 
-async def test_an_unreachable_redis_is_tried_again_then_named(
-    quiet: dict[str, str], tmp_path: Path
-) -> None:
-    url = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
-    status, lines, _ = await run_bot(quiet | {"REDIS_URL": url}, cwd=tmp_path)
-    assert status == 1
-    line = assert_one_clean_line(lines, PASSWORD)
-    assert line.startswith("cannot start: REDIS_URL (redis://:***@127.0.0.1:")
-    assert "ConnectionError" in line
-    assert "(gave up after " in line
-    assert "(gave up after 1 attempt " not in line, "tried again"
-
-
 async def test_a_redis_that_comes_up_during_the_retries_is_used(
     telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
 ) -> None:
@@ -234,20 +252,11 @@ async def test_a_redis_that_comes_up_during_the_retries_is_used(
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         STARTUP_RETRY_SECONDS="30",
     )
-    redis: subprocess.Popen[bytes] | None = None
     async with bot_process(env, cwd=tmp_path) as bot:
         await bot.wait_for("start-up: REDIS_URL (redis://127.0.0.1:")
-        redis = subprocess.Popen(  # noqa: ASYNC220 - starts at once; waited for below
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-            stdout=subprocess.DEVNULL,
-        )
+        redis = await asyncio.to_thread(start_redis, binary, port)
         try:
-            await bot.wait_for("bot @segment_bot is running")
-            telegram.push(telegram.photo_update(CHAT, jpeg(800, 800), 800, 800))
-            [reply] = await telegram.wait_sent(CHAT, within=20)
-            assert reply["text"].startswith("Found 4 of 4 segments")
-            bot.process.send_signal(signal.SIGTERM)
-            status, lines, _ = await bot.end()
+            status, lines = await answer_a_photo_and_stop(bot, telegram)
         finally:
             redis.terminate()
             redis.wait(timeout=10)
@@ -272,12 +281,7 @@ async def test_settings_with_stray_spaces_and_slashes_start_and_log_the_version(
     # The first two getMe calls meet a 502: a blip at boot is waited out.
     telegram.fail("getMe", Fault(502, "Bad Gateway"), Fault(502, "Bad Gateway"))
     async with bot_process(env, cwd=tmp_path) as bot:
-        await bot.wait_for("bot @segment_bot is running")
-        telegram.push(telegram.photo_update(CHAT, jpeg(800, 800), 800, 800))
-        [reply] = await telegram.wait_sent(CHAT, within=20)
-        assert reply["text"].startswith("Found 4 of 4 segments")
-        bot.process.send_signal(signal.SIGTERM)
-        status, lines, _ = await bot.end()
+        status, lines = await answer_a_photo_and_stop(bot, telegram)
     assert status == 0
     assert len(telegram.calls_to("getMe")) == 3
     text = "\n".join(lines)
