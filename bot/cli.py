@@ -53,6 +53,7 @@ from bot.images import (
 from bot.messages import change_note, megabytes, refusal, reply_for
 from bot.outcomes import Failed, Recognized
 from bot.recognizer import RecognitionError, Recognizer
+from bot.startup import check_proxies
 
 EXIT_RECOGNIZED = 0
 EXIT_REFUSED = 1
@@ -172,6 +173,8 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         settings = load_api_settings()
+        if not args.offline:
+            check_proxies(os.environ)  # read by the API client's httpx
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

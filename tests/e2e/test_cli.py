@@ -205,6 +205,11 @@ async def test_an_api_failure_exits_3_and_says_why(
             {"API_MAX_ATTEMPTS": "many"},
             "configuration error: API_MAX_ATTEMPTS",
         ),
+        (
+            ["check", "photo.jpg"],
+            {"DEERAPI_API_KEY": API_KEY, "HTTPS_PROXY": "ftp://user:hunter2-proxy@proxy:21"},
+            "configuration error: HTTPS_PROXY (ftp://user:***@proxy:21) must start with",
+        ),
     ],
 )
 async def test_usage_errors_exit_2(
