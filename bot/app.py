@@ -11,6 +11,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import TelegramError
 
+from bot import images
 from bot.access import Access
 from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
@@ -22,11 +23,11 @@ from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, Rece
 from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
-from bot.recognizer import Recognizer, RetryPolicy
-from bot.redis_storage import RedisStorage
+from bot.recognizer import Recognizer
 from bot.slots import WorkSlots
+from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
-from bot.storage import SqliteStorage, Storage
+from bot.storage import Storage
 from bot.tg import routes
 from bot.tg.admission import Admission
 from bot.tg.application import (
@@ -34,6 +35,7 @@ from bot.tg.application import (
     WEBHOOK_FAILURES_TO_DOWN,
     BoundedUpdates,
     build_application,
+    register_webhook,
 )
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
@@ -65,17 +67,7 @@ class BotService:
         self.health = health
         self.ready = asyncio.Event()
         self.catalogs = Catalogs()
-        self.recognizer = Recognizer(
-            base_url=settings.deerapi_base_url,
-            api_key=settings.deerapi_api_key.get_secret_value(),
-            attempt_timeout=settings.api_attempt_timeout_seconds,
-            max_concurrent_calls=settings.api_max_concurrent_calls,
-            policy=RetryPolicy(
-                max_attempts=settings.api_max_attempts,
-                base_delay=settings.api_retry_base_delay_seconds,
-                total_deadline=settings.api_total_deadline_seconds,
-            ),
-        )
+        self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
         self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
         # A call holds its image's key for at most its own deadline: the quota, the API
@@ -96,9 +88,10 @@ class BotService:
         )
         stats = self.stats = Stats(storage)
         admin = settings.admin_chat_id
+        download_limit = images.download_limit(settings.telegram_local_mode)
         pipeline = PhotoPipeline(
             ObservedRecognizer(self.recognizer, health.api),
-            TelegramDownloader(bot, settings.telegram_timeout_seconds),
+            TelegramDownloader(bot, settings.telegram_timeout_seconds, download_limit),
             cache=ResultCache(
                 storage,
                 ttl=settings.cache_ttl_hours * 3600,
@@ -112,6 +105,7 @@ class BotService:
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
             decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
+            download_limit=download_limit,
         )
         admins = ChatAdmins(bot)
         rights = BotRights(bot)
@@ -196,14 +190,9 @@ class BotService:
     async def open(cls, settings: Settings) -> BotService:
         """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite),
         guarded so that an outage degrades the bot instead of stopping it, and build the
-        bot on it."""
-        backend: Storage
-        if settings.redis_url is not None:
-            backend = await RedisStorage.open(settings.redis_url.get_secret_value())
-            storage = Dependency("storage (Redis)")
-        else:
-            backend = await SqliteStorage.open(settings.database_path)
-            storage = Dependency("storage (SQLite)")
+        bot on it; `StartupFailure` if the storage cannot be opened."""
+        backend = await open_storage(settings)
+        storage = Dependency("storage (Redis)" if settings.redis_url else "storage (SQLite)")
         polling = not settings.webhook_url
         health = Health(
             storage=storage,
@@ -213,6 +202,12 @@ class BotService:
             api=RecentOutcomes(),
         )
         return cls(settings, GuardedStorage(backend, storage), health)
+
+    async def close(self) -> None:
+        """Release the API client and the storage, after a last flush of the counts."""
+        await self._flush_stats()
+        await self.recognizer.aclose()
+        await self.storage.close()
 
     def _load(self) -> Load:
         slots = self.updates.slots
@@ -247,12 +242,7 @@ class BotService:
                 await routes.set_menus(app.bot, self.catalogs)
                 server = await self._start_http()
                 if settings.webhook_url:
-                    secret = settings.webhook_secret_token
-                    await app.bot.set_webhook(
-                        settings.webhook_url,
-                        secret_token=secret.get_secret_value() if secret else None,
-                        allowed_updates=Update.ALL_TYPES,
-                    )
+                    await register_webhook(app, settings)
                 else:
                     assert app.updater is not None
                     await app.updater.start_polling(
@@ -275,9 +265,7 @@ class BotService:
         finally:
             if server is not None:
                 await server.cleanup()
-            await self._flush_stats()
-            await self.recognizer.aclose()
-            await self.storage.close()
+            await self.close()
 
     async def _drain(self, server: web.AppRunner | None) -> None:
         """Take no new updates, then finish those fetched, bounded by the photo deadline."""
@@ -321,9 +309,13 @@ class BotService:
             access_log=None,
         )
         await runner.setup()
-        await web.TCPSite(
-            runner, settings.http_listen, DEFAULT_HTTP_PORT if port is None else port
-        ).start()
+        port = DEFAULT_HTTP_PORT if port is None else port
+        try:
+            await web.TCPSite(runner, settings.http_listen, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            address = f"{settings.http_listen}:{port}"
+            raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
         return runner
 
 

@@ -46,8 +46,11 @@ from bot.recognizer import ErrorKind, RecognitionError
 from bot.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 
-_MB = 1_000_000
-_MEGAPIXELS = images.MAX_PIXELS // _MB
+# Megapixels are millions of pixels; megabytes are MiB, as Telegram counts them (its
+# "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
+_MEGAPIXEL = 1_000_000
+_MB = 1024 * 1024
+_MEGAPIXELS = images.MAX_PIXELS // _MEGAPIXEL
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
@@ -161,14 +164,14 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "
                 "be between 1:2.5 and 2.5:1. Please crop it and send it again."
             ).format(width=w, height=h, ratio=_ratio(w, h, tr))
-        case TooLargeToDownload(size=size):
+        case TooLargeToDownload(size=size, limit=limit):
             return _(
                 "This file is {size} MB; Telegram lets bots download at most {limit} "
                 "MB. Please send a smaller file, or send it as a photo so Telegram "
                 "compresses it."
             ).format(
-                size=decimal(size / _MB, 1, tr),
-                limit=decimal(images.MAX_DOWNLOAD_BYTES / _MB, 0, tr),
+                size=decimal(megabytes(size), 1, tr),
+                limit=decimal(limit / _MB, 0, tr),
             )
         case TooManyPixels(width=w, height=h) if w and h:
             return tr.ngettext(
@@ -199,6 +202,12 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "(WebP, HEIC, GIF, BMP and TIFF are converted)."
             )
     return _("I cannot check this image. Please send a JPG or PNG photo.")
+
+
+def megabytes(size: int) -> float:
+    """`size` bytes in MB (MiB) at one decimal, rounded up: a file just over a limit never
+    reads as equal to it."""
+    return math.ceil(size * 10 / _MB) / 10
 
 
 def busy(tr: Translations) -> str:

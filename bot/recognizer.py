@@ -15,8 +15,9 @@ from typing import Self
 
 import httpx
 import pybase64
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from bot.config import ApiSettings
 from bot.metrics import API_RETRIES, API_SECONDS
 from bot.results import RecognitionResult
 
@@ -299,6 +300,21 @@ class Recognizer:
             # The bot leaves it None: given a transport, httpx ignores HTTPS_PROXY and the
             # other proxy variables (tests/e2e/test_proxies.py).
             transport=transport,
+        )
+
+    @classmethod
+    def for_settings(cls, settings: ApiSettings, api_key: SecretStr) -> Self:
+        """The client the settings describe (the bot and `python -m bot check` share it)."""
+        return cls(
+            base_url=settings.deerapi_base_url,
+            api_key=api_key.get_secret_value(),
+            attempt_timeout=settings.api_attempt_timeout_seconds,
+            max_concurrent_calls=settings.api_max_concurrent_calls,
+            policy=RetryPolicy(
+                max_attempts=settings.api_max_attempts,
+                base_delay=settings.api_retry_base_delay_seconds,
+                total_deadline=settings.api_total_deadline_seconds,
+            ),
         )
 
     async def __aenter__(self) -> Self:

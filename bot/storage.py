@@ -8,6 +8,8 @@ default backend (one file, created on first start).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -75,6 +77,15 @@ CREATE TABLE IF NOT EXISTS daily_counts (
 # Expired cache rows are swept a bounded batch at a time, on writes.
 _SWEEP_BATCH = 200
 _SETTINGS_CACHE_SIZE = 10_000
+
+
+class StorageOpenError(Exception):
+    """The storage cannot be opened as configured (a path that cannot hold the database, a
+    file that is not one, a malformed URL, a refused password): retrying will not help."""
+
+
+class StorageUnreachable(StorageOpenError):
+    """The storage server did not answer, or the database is locked: it may come back."""
 
 
 class Storage(Protocol):
@@ -213,6 +224,27 @@ class Storage(Protocol):
         ...
 
 
+def _make_room_for(file: Path) -> None:
+    """Create the database's folder; refuse a path that cannot become a database file."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageOpenError(f"cannot create its folder: {exc.strerror}") from None
+    if file.is_dir():
+        raise StorageOpenError("is a folder, not a database file")
+
+
+def _open_error(exc: sqlite3.Error) -> StorageOpenError:
+    """SQLite's own words ("file is not a database", "attempt to write a readonly
+    database"); a lock held by another process may be released, so that one is retried."""
+    cause = str(exc) or type(exc).__name__
+    if "locked" in cause:
+        return StorageUnreachable(cause)
+    if "unable to open" in cause or "readonly" in cause:
+        cause += " (SQLite writes -wal and -shm files next to it: is its folder writable?)"
+    return StorageOpenError(cause)
+
+
 class SqliteStorage:
     """`Storage` in one SQLite file, through one connection on its own thread."""
 
@@ -227,14 +259,31 @@ class SqliteStorage:
 
     @classmethod
     async def open(cls, path: str) -> Self:
-        """Open (creating it and its folder if needed) the database at `path`."""
+        """Open (creating it and its folder if needed) the database at `path`, and prove
+        it writable; raise `StorageOpenError` saying why not."""
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path)
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.executescript(_SCHEMA)
-        await connection.commit()
+            _make_room_for(Path(path))
+        try:
+            connection = await aiosqlite.connect(path)
+        except sqlite3.Error as exc:
+            raise _open_error(exc) from None
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await connection.executescript(_SCHEMA)
+            await connection.commit()
+            # The schema may exist already, so nothing above had to write: take the write
+            # lock once, or a read-only file would first fail on a person's photo.
+            await connection.execute("BEGIN IMMEDIATE")
+            await connection.rollback()
+        except BaseException as exc:
+            # The connection's thread is not a daemon: left open, it keeps the process
+            # from exiting.
+            with contextlib.suppress(sqlite3.Error):
+                await connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _open_error(exc) from None
+            raise
         return cls(connection)
 
     async def close(self) -> None:

@@ -28,9 +28,10 @@ class RedisProcess:
     """redis-server on 127.0.0.1. With `data_dir` it saves its data when stopped and loads
     it when started again, as a default install does; without, it keeps nothing."""
 
-    def __init__(self, data_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, *args: str) -> None:
         self._binary = redis_binary()
         self._data_dir = data_dir
+        self._args = args  # more server options, e.g. "--requirepass", "..."
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
@@ -58,6 +59,7 @@ class RedisProcess:
                 "--appendonly",
                 "no",
                 *persistence,
+                *self._args,
             ],
             stdout=subprocess.DEVNULL,
         )

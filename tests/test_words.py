@@ -103,7 +103,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
         images.TooSmall(250, 400),
         images.BadAspectRatio(300, 1000),
         images.BadAspectRatio(1000, 300),
-        images.TooLargeToDownload(25_300_000),
+        images.TooLargeToDownload(25_300_000, images.MAX_DOWNLOAD_BYTES),
         images.TooManyPixels(8000, 8000),
         images.TooManyPixels(),
         images.HiddenPayload(),
@@ -172,7 +172,7 @@ def test_units_as_decided(language: str, units: list[str]) -> None:
     text = "\n".join(
         [
             messages.help_text(tr),
-            messages.refusal(images.TooLargeToDownload(25_300_000), tr),
+            messages.refusal(images.TooLargeToDownload(25_300_000, images.MAX_DOWNLOAD_BYTES), tr),
             messages.refusal(images.TooManyPixels(8000, 8000), tr),
         ]
     )

@@ -9,7 +9,7 @@ from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
 from typing_extensions import Buffer
 
-from bot.images import MAX_DOWNLOAD_BYTES, TooLargeToDownload
+from bot.images import TooLargeToDownload
 from bot.outcomes import DownloadError
 from bot.pipeline import IncomingImage
 
@@ -21,9 +21,12 @@ DOWNLOAD_ATTEMPTS = 2
 class TelegramDownloader:
     """The pipeline's `Downloader` over getFile and the file URL."""
 
-    def __init__(self, bot: Bot, timeout: float) -> None:
+    def __init__(self, bot: Bot, timeout: float, limit: int) -> None:
         self._bot = bot
         self._timeout = timeout
+        # Bytes the Bot API serves a bot: 20 MB, or 2000 MB from a local server, which
+        # hands out a path on its disk that python-telegram-bot reads (local mode).
+        self._limit = limit
 
     async def __call__(self, incoming: IncomingImage) -> bytes:
         """Return the file's bytes or raise `DownloadError` / `TooLargeToDownload`.
@@ -35,8 +38,8 @@ class TelegramDownloader:
                 return await self._fetch(incoming)
             except BadRequest as exc:
                 if "too big" in exc.message.lower():
-                    size = incoming.file_size or MAX_DOWNLOAD_BYTES + 1
-                    raise TooLargeToDownload(size) from None
+                    size = incoming.file_size or self._limit + 1
+                    raise TooLargeToDownload(size, self._limit) from None
                 logger.warning("download refused by Telegram: %s", exc.message)
                 raise DownloadError(exc.message) from None
             except TelegramError as exc:
@@ -54,10 +57,12 @@ class TelegramDownloader:
 
     async def _fetch(self, incoming: IncomingImage) -> bytes:
         file = await self._bot.get_file(incoming.file_id, read_timeout=self._timeout)
-        if file.file_size and file.file_size > MAX_DOWNLOAD_BYTES:
-            raise TooLargeToDownload(file.file_size)
+        if file.file_size and file.file_size > self._limit:
+            raise TooLargeToDownload(file.file_size, self._limit)
         kept = _KeepBytes()
         await file.download_to_memory(kept, read_timeout=self._timeout)
+        if len(kept.data) > self._limit:
+            raise TooLargeToDownload(len(kept.data), self._limit)
         return kept.data
 
 
