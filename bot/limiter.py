@@ -58,7 +58,7 @@ class AimdRules:
     """The numbers of the limit's rules (the module docstring says why these)."""
 
     initial: int = 16
-    backoff: float = 0.8
+    backoff: float = 0.9
     latency_tolerance: float = 1.5
     baseline_rounds: int = 32
     error_burst: int = 3
@@ -82,7 +82,7 @@ class AimdLimit:
         self._slow_start = True
         self._errors_in_a_row = 0
         self._round_means: deque[float] = deque(maxlen=self._rules.baseline_rounds)
-        self._latency_holds = True
+        self._smoothed: float | None = None
         self._new_round()
 
     @property
@@ -98,9 +98,14 @@ class AimdLimit:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
-                self._sample(latency)
-                if self._latency_holds and in_flight * 2 >= self._limit:
-                    self._grow()
+                if self._latency_holds(latency):
+                    if in_flight * 2 >= self._limit:
+                        self._grow()
+                elif self._slow_start:
+                    # Slow start doubles per round and latency shows a round late:
+                    # the rise belongs to the limit of a round ago.
+                    self._slow_start = False
+                    self._limit = max(1.0, self._limit / 2)
             case Signal.OVERLOAD:
                 self._cut()
             case Signal.ERROR:
@@ -126,17 +131,19 @@ class AimdLimit:
         self._round_count = 0
         self._round_total = 0.0
 
-    def _sample(self, latency: float) -> None:
+    def _latency_holds(self, latency: float) -> bool:
+        """Sample one answer's latency; whether the recent ones are near the baseline."""
+        smoothed = self._smoothed = (
+            latency if self._smoothed is None else self._smoothed + (latency - self._smoothed) / 8
+        )
         self._round_count += 1
         self._round_total += latency
-        if self._round_count < self._round_size:
-            return
-        mean = self._round_total / self._round_count
-        self._round_means.append(mean)
-        self._latency_holds = mean <= self._rules.latency_tolerance * min(self._round_means)
-        if not self._latency_holds:
-            self._slow_start = False
-        self._new_round()
+        if self._round_count >= self._round_size:
+            self._round_means.append(self._round_total / self._round_count)
+            self._new_round()
+        if not self._round_means:
+            return True
+        return smoothed <= self._rules.latency_tolerance * min(self._round_means)
 
 
 @dataclass
@@ -145,18 +152,20 @@ class Permit:
     counts as NEUTRAL (so a cancelled call neither grows nor cuts)."""
 
     epoch: int
-    # Other calls were in flight when this one started: a refusal may be our own
-    # overshoot, which the limiter corrects, rather than the API's limit on one call.
+    # Other calls were in flight when this one started or ended: a refusal may be our
+    # own overshoot, which the limiter corrects, rather than the API's limit on one call.
     crowded: bool
     signal: Signal = Signal.NEUTRAL
 
 
 class AdaptiveLimiter:
-    """Slots under an `AimdLimit`, handed out in arrival order.
+    """Slots under an `AimdLimit`, handed out in arrival order, retries first.
 
-    Waiting is plain asyncio cancellation: wrap `slot()` in `asyncio.timeout` (or a
-    caller's `timeout_at`) to bound it. A cancelled waiter leaves the queue, and a
-    slot handed to a waiter at the moment it was cancelled passes to the next one.
+    A retry has already waited its turn once; sent to the back of a queue that a
+    burst made long, its person would wait twice. Waiting is plain asyncio
+    cancellation: wrap `slot()` in `asyncio.timeout` (or a caller's `timeout_at`)
+    to bound it. A cancelled waiter leaves the queue, and a slot handed to a waiter
+    at the moment it was cancelled passes to the next one.
     """
 
     def __init__(
@@ -168,7 +177,8 @@ class AdaptiveLimiter:
     ) -> None:
         self._aimd = AimdLimit(ceiling, rules)
         self._in_flight = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._retries: deque[asyncio.Future[None]] = deque()
+        self._firsts: deque[asyncio.Future[None]] = deque()
         self._on_change = on_change
         if on_change is not None:
             on_change(self._aimd.limit)
@@ -186,17 +196,19 @@ class AdaptiveLimiter:
     @property
     def waiting(self) -> int:
         """Callers queued for a slot."""
-        return len(self._waiters)
+        return len(self._retries) + len(self._firsts)
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[Permit]:
-        """Hold one slot for the block; the permit's `signal` feeds the limit on exit."""
-        await self._acquire()
+    async def slot(self, *, retry: bool = False) -> AsyncIterator[Permit]:
+        """Hold one slot for the block; the permit's `signal` feeds the limit on exit.
+        A `retry` waits ahead of first attempts."""
+        await self._acquire(self._retries if retry else self._firsts)
         permit = Permit(self._aimd.epoch, crowded=self._in_flight > 1)
         started = monotonic()
         try:
             yield permit
         finally:
+            permit.crowded = permit.crowded or self._in_flight > 1
             before = self._aimd.limit
             self._aimd.record(
                 permit.signal,
@@ -209,19 +221,19 @@ class AdaptiveLimiter:
                 self._on_change(self._aimd.limit)
             self._wake()
 
-    async def _acquire(self) -> None:
-        if not self._waiters and self._in_flight < self._aimd.limit:
+    async def _acquire(self, queue: deque[asyncio.Future[None]]) -> None:
+        if not self.waiting and self._in_flight < self._aimd.limit:
             self._in_flight += 1
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        queue.append(waiter)
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.cancelled():
                 # `_wake` may already have dropped it from the queue.
                 with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+                    queue.remove(waiter)
             else:
                 # The slot arrived together with the cancellation: pass it on.
                 self._in_flight -= 1
@@ -229,8 +241,8 @@ class AdaptiveLimiter:
             raise
 
     def _wake(self) -> None:
-        while self._waiters and self._in_flight < self._aimd.limit:
-            waiter = self._waiters.popleft()
+        while self.waiting and self._in_flight < self._aimd.limit:
+            waiter = (self._retries or self._firsts).popleft()
             if not waiter.done():
                 self._in_flight += 1
                 waiter.set_result(None)

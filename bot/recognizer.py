@@ -344,7 +344,7 @@ class Recognizer:
             async with asyncio.timeout_at(deadline):
                 while True:
                     attempts += 1
-                    async with self._slots.slot() as permit:
+                    async with self._slots.slot(retry=attempts > 1) as permit:
                         try:
                             result = await self._attempt(body)
                         except RecognitionError as error:

@@ -51,9 +51,9 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     epoch = aimd.epoch
     for signal in [Signal.OVERLOAD] * refusals + [Signal.ERROR] * errors:
         aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16)
-    assert aimd.limit == 12  # 16 x 0.8 = 12.8
+    assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.OVERLOAD)
-    assert aimd.limit == 10, "a call started after the cut and refused cuts again"
+    assert aimd.limit == 12, "a call started after the cut and refused cuts again"
 
 
 def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
@@ -61,8 +61,8 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     before = aimd.epoch
     _feed(aimd, Signal.OVERLOAD)
     for _ in range(50):
-        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=12)
-    assert aimd.limit == 12
+        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14)
+    assert aimd.limit == 14
 
 
 @given(signals=st.lists(st.just(Signal.NEUTRAL), max_size=50))
@@ -86,11 +86,11 @@ def test_slow_start_doubles_per_round_up_to_the_ceiling() -> None:
 def test_after_a_cut_the_limit_grows_by_one_per_round() -> None:
     aimd = AimdLimit(128)
     _feed(aimd, Signal.OVERLOAD)
-    assert aimd.limit == 12
-    _feed(aimd, Signal.SUCCESS, 12)
-    assert aimd.limit == 13
-    _feed(aimd, Signal.SUCCESS, 13)
     assert aimd.limit == 14
+    _feed(aimd, Signal.SUCCESS, 14)
+    assert aimd.limit == 15
+    _feed(aimd, Signal.SUCCESS, 15)
+    assert aimd.limit == 16
 
 
 def test_an_idle_limit_does_not_grow() -> None:
@@ -100,27 +100,27 @@ def test_an_idle_limit_does_not_grow() -> None:
     assert aimd.limit == 16, "7 of 16 in flight: less than half in use"
 
 
-def test_growth_pauses_while_latency_is_up_and_resumes_when_it_falls() -> None:
+def test_a_latency_rise_ends_slow_start_halving_its_overshoot_then_pauses_growth() -> None:
     aimd = AimdLimit(128, AimdRules(initial=8))
     _feed(aimd, Signal.SUCCESS, 8, latency=0.1)
     assert aimd.limit == 16
-    # The round that shows the rise (15 answers: the limit when it began) still grows.
-    _feed(aimd, Signal.SUCCESS, 15, latency=0.2)
-    assert aimd.limit == 30
-    _feed(aimd, Signal.SUCCESS, 100, latency=0.2)
-    assert aimd.limit == 30, "latency twice the baseline: paused"
+    # The smoothed latency (1/8 of each new answer) passes 1.5 x 0.1 at the third.
+    _feed(aimd, Signal.SUCCESS, 3, latency=0.3)
+    assert aimd.limit == 9, "(16 + 2) / 2"
+    _feed(aimd, Signal.SUCCESS, 100, latency=0.3)
+    assert aimd.limit == 9, "latency three times the baseline: paused"
     _feed(aimd, Signal.SUCCESS, 100, latency=0.12)
-    assert 30 < aimd.limit <= 34, "back within 1.5 x 0.1: grows, by +1 per round now"
+    assert 9 < aimd.limit < 18, "back within 1.5 x 0.1: grows, by +1 per round now"
 
 
 def test_a_slower_api_becomes_the_new_baseline() -> None:
     aimd = AimdLimit(128, AimdRules(initial=4, baseline_rounds=3))
     _feed(aimd, Signal.SUCCESS, 4, latency=0.1)
     assert aimd.limit == 8
-    _feed(aimd, Signal.SUCCESS, 7 + 14, latency=1.0)
-    assert aimd.limit == 14, "slow start ended by the rise, then paused"
-    _feed(aimd, Signal.SUCCESS, 14 + 30, latency=1.0)
-    assert aimd.limit > 14, "the fast round has left the three-round window"
+    _feed(aimd, Signal.SUCCESS, 11, latency=1.0)
+    assert aimd.limit == 4, "halved on leaving slow start, then paused"
+    _feed(aimd, Signal.SUCCESS, 30, latency=1.0)
+    assert aimd.limit > 4, "the fast round has left the three-round window"
 
 
 def test_server_errors_cut_only_in_a_burst() -> None:
@@ -187,6 +187,26 @@ async def test_waiters_get_slots_in_arrival_order() -> None:
     assert (limiter.in_flight, limiter.waiting) == (0, 0)
 
 
+async def test_retries_wait_ahead_of_first_attempts_in_their_own_order() -> None:
+    limiter = AdaptiveLimiter(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def call(name: str, *, retry: bool = False, hold: asyncio.Event | None = None) -> None:
+        async with limiter.slot(retry=retry):
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    tasks = [asyncio.create_task(call("holder", hold=release))]
+    for name, retry in [("a", False), ("r1", True), ("b", False), ("r2", True)]:
+        tasks.append(asyncio.create_task(call(name, retry=retry)))
+        await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["holder", "r1", "r2", "a", "b"]
+
+
 async def test_a_deadline_ends_the_wait_and_leaves_no_trace() -> None:
     limiter = AdaptiveLimiter(1)
     release = asyncio.Event()
@@ -251,10 +271,11 @@ def test_crowded_tells_whether_others_were_in_flight() -> None:
     assert asyncio.run(scenario()) == (False, True)
 
 
-# Each step: (ticks the call holds its slot, its signal, ticks before it is cancelled or
-# None). Ticks are event-loop turns, so a run is deterministic and needs no clock.
+# Each step: (a retry?, ticks the call holds its slot, its signal, ticks before it is
+# cancelled or None). Ticks are event-loop turns: a run is deterministic, with no clock.
 calls = st.lists(
     st.tuples(
+        st.booleans(),
         st.integers(0, 5),
         st.sampled_from(Signal),
         st.one_of(st.none(), st.integers(0, 6)),
@@ -266,22 +287,22 @@ calls = st.lists(
 
 @given(ceiling=st.integers(1, 20), initial=st.integers(1, 20), plan=calls)
 def test_slots_never_exceed_the_limit_nor_leak_whatever_is_cancelled(
-    ceiling: int, initial: int, plan: list[tuple[int, Signal, int | None]]
+    ceiling: int, initial: int, plan: list[tuple[bool, int, Signal, int | None]]
 ) -> None:
     async def scenario() -> None:
         limits: list[int] = []
         limiter = AdaptiveLimiter(ceiling, AimdRules(initial=initial), on_change=limits.append)
 
-        async def call(hold: int, signal: Signal) -> None:
-            async with limiter.slot() as permit:
+        async def call(retry: bool, hold: int, signal: Signal) -> None:
+            async with limiter.slot(retry=retry) as permit:
                 assert limiter.in_flight <= max(limits)
                 for _ in range(hold):
                     await asyncio.sleep(0)
                 permit.signal = signal
 
         tasks = []
-        for hold, signal, cancel_after in plan:
-            task = asyncio.create_task(call(hold, signal))
+        for retry, hold, signal, cancel_after in plan:
+            task = asyncio.create_task(call(retry, hold, signal))
             tasks.append(task)
             if cancel_after is not None:
                 asyncio.get_running_loop().call_soon(_cancel_later, task, cancel_after)
