@@ -148,6 +148,7 @@ class BotService:
                 photos=photos,
                 admins=admins,
                 rights=rights,
+                concurrency=lambda: self.recognizer.concurrency_limit,
             ),
             photos=photos,
             presses=ReportPresses(
