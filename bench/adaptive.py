@@ -10,7 +10,9 @@ beyond; `queue` works on K at once and queues the rest, so latency grows with lo
 For each setting it prints, as medians of the repeats (spread in brackets):
 throughput in the steady middle of the run (from the 20th to the 80th percentile
 of completions) against the ideal K / latency, the limit sampled every 10 ms over
-that middle, the 429s answered, and the calls that failed.
+that middle, the 429s answered, and the calls that failed. The middle starts and
+ends on a completion, and answers come in waves of about K, so it can read a few
+per cent over the ideal.
 """
 
 from __future__ import annotations

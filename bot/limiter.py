@@ -3,10 +3,10 @@ concurrency-limits do it: additive increase, multiplicative decrease (AIMD).
 
 `AimdLimit` is the arithmetic alone (no clock, no event loop), so its rules can be
 tested exhaustively; `AdaptiveLimiter` hands out slots under the current limit,
-first come first served, and feeds each finished call back into it.
+first come first served (retries first), and feeds each finished call back into it.
 
-Why these rules, with the numbers that decided them (measured by `bench/adaptive.py`
-against the fake API):
+Why these rules, with the numbers that decided them (figures from
+`python -m bench.adaptive`, the real Recognizer against the fake API):
 
 - Start at 16: twice the old fixed bound of 8, which capped the bot at 10 replies/s
   at 0.8 s API latency; 16 gives 20 replies/s before the limit has learnt anything.
@@ -16,15 +16,20 @@ against the fake API):
 - Then +1 per round of `limit` successes, and only while the limit is in use (at
   least half of it in flight, as Netflix's AIMDLimit): an idle bot's limit never
   climbs to the ceiling only to meet its first burst with a wall of 429s.
-- Growth pauses while a round's mean latency is above 1.5x the lowest round mean of
-  the last 32 rounds (1.5 is Netflix Gradient2's tolerance): an API that queues
-  instead of refusing gives more latency for no more throughput. It pauses, never
-  cuts: a real API's latency swings with image size, and a cut on noise would throttle
-  the bot for nothing; 429s and timeouts are the signals that cut.
-- Cut by x0.8 (floor 1): against an API taking K = 12 calls the limit saws between
-  about 10 and 13, which keeps >= 94 % of K in use (the mean of 10..12 over 12),
-  where TCP's x0.5 keeps 75 %; and a drop of K from 16 to 4 is followed in about six
-  cuts, where Netflix's x0.9 needs thirteen (and sends twice as many refused calls).
+- Growth pauses while the smoothed latency (1/8 of each answer, as TCP's SRTT) is
+  above 1.5x the lowest round mean of the last 32 rounds (1.5 is Netflix Gradient2's
+  tolerance): an API that queues instead of refusing gives more latency for no more
+  throughput. A round mean alone came a round late: slow start had doubled again and
+  let such an API (K = 12) see 124 calls at once. A rise in slow start halves the
+  limit (the rise belongs to the limit of a round ago); afterwards it only pauses,
+  never cuts: a real API's latency swings with image size, and a cut on noise would
+  throttle the bot for nothing. 429s and timeouts are the signals that cut.
+- Cut by x0.9 (floor 1), Netflix AIMDLimit's ratio: against an API taking K = 24
+  calls at 0.8 s the bot kept 95-100 % of K / latency, where x0.8 kept 89 % (the
+  sawtooth's trough is deeper) and TCP's x0.5 73 %. The price is more probing: about
+  one refused call per 20-25 answers (each retried after the usual backoff, ahead
+  of the queue, and not charged as an attempt), and about 100 refused calls over
+  400 while following K from 16 down to 4.
 - One cut per overload: answers to calls started before the latest cut describe the
   limit already cut and are ignored (growth included); the next cut needs a call
   started under the new limit to be refused too.
