@@ -73,24 +73,20 @@ def test_neutral_answers_change_nothing(signals: list[Signal]) -> None:
     assert (aimd.limit, aimd.epoch) == (16, 0)
 
 
-def test_slow_start_doubles_per_round_up_to_the_ceiling() -> None:
+@pytest.mark.parametrize(
+    ("overloads", "rounds"),
+    [
+        (0, [(16, 32), (32, 64), (64, 100)]),
+        (1, [(0, 14), (14, 15), (15, 16)]),
+    ],
+    ids=["slow-start-doubles-up-to-the-ceiling", "after-a-cut-one-per-round"],
+)
+def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int]]) -> None:
     aimd = AimdLimit(100)
-    _feed(aimd, Signal.SUCCESS, 16)
-    assert aimd.limit == 32
-    _feed(aimd, Signal.SUCCESS, 32)
-    assert aimd.limit == 64
-    _feed(aimd, Signal.SUCCESS, 64)
-    assert aimd.limit == 100
-
-
-def test_after_a_cut_the_limit_grows_by_one_per_round() -> None:
-    aimd = AimdLimit(128)
-    _feed(aimd, Signal.OVERLOAD)
-    assert aimd.limit == 14
-    _feed(aimd, Signal.SUCCESS, 14)
-    assert aimd.limit == 15
-    _feed(aimd, Signal.SUCCESS, 15)
-    assert aimd.limit == 16
+    _feed(aimd, Signal.OVERLOAD, overloads)
+    for answers, limit in rounds:
+        _feed(aimd, Signal.SUCCESS, answers)
+        assert aimd.limit == limit
 
 
 def test_an_idle_limit_does_not_grow() -> None:
