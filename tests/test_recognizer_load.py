@@ -148,3 +148,27 @@ async def test_bursts_of_server_errors_cut_and_single_ones_do_not(
         await recognizer.recognize(IMAGE)
         assert recognizer.concurrency_limit == 14
         assert len(kling.received) == 3 + 4
+
+
+async def test_the_deadline_bounds_the_wait_for_a_slot_and_leaks_none(
+    kling: FakeRecognizer,
+) -> None:
+    kling.answer(Reply(delay=2.0), Reply(delay=2.0))
+    async with Recognizer(
+        base_url=kling.base_url,
+        api_key=API_KEY,
+        attempt_timeout=5,
+        max_concurrent_calls=1,
+        policy=RetryPolicy(total_deadline=0.3),
+    ) as recognizer:
+        # One slot: the second call waits for it (or gets it as the first gives up),
+        # and both end at their deadline however long the API would take.
+        outcomes = await asyncio.gather(
+            recognizer.recognize(IMAGE), recognizer.recognize(IMAGE), return_exceptions=True
+        )
+        assert all(
+            isinstance(o, RecognitionError) and o.kind is ErrorKind.TIMEOUT for o in outcomes
+        )
+        kling.script.clear()
+        await recognizer.recognize(IMAGE)
+        assert recognizer.concurrency_limit == 1
