@@ -166,6 +166,7 @@ class BotService:
                 photos=photos,
                 admins=admins,
                 rights=rights,
+                concurrency=lambda: self.recognizer.concurrency_limit,
             ),
             photos=photos,
             presses=ReportPresses(

@@ -315,14 +315,16 @@ def quota_report(remaining: Remaining | None, tr: Translations, now: datetime) -
     return "\n".join(lines)
 
 
-def stats_report(since_start: Mapping[str, int], today: Mapping[str, int], tr: Translations) -> str:
-    """/stats for bot admins: every counter since start and today."""
+def stats_report(
+    since_start: Mapping[str, int], today: Mapping[str, int], concurrency: int, tr: Translations
+) -> str:
+    """/stats for bot admins: every counter since start and today, and the API calls
+    the adaptive limit allows at once now."""
     _ = tr.gettext
     names = sorted(set(since_start) | set(today))
-    if not names:
-        return _("No photos yet.")
-    lines = [_("Since start / today:")]
+    lines = [_("Since start / today:")] if names else [_("No photos yet.")]
     lines += [f"{name}: {since_start.get(name, 0)} / {today.get(name, 0)}" for name in names]
+    lines.append(_("API calls allowed at once now: {limit}").format(limit=concurrency))
     return "\n".join(lines)
 
 

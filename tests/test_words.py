@@ -36,7 +36,7 @@ COUNTS = (1, 2, 3, 5, 11, 21, 22, 25, 101)
 # Names and chat titles carry no Latin letters, so any letter found is the catalog's.
 AUTHOR, CHAT, ADMIN = "👤", "💬", "🛡"
 NAMES = {"UTC", "Telegram", "Kling", "JPG", "JPEG", "PNG", "HEIF", "WebP", "HEIC", "GIF", "BMP"}
-NAMES |= {"TIFF", "BotFather"}
+NAMES |= {"TIFF", "BotFather", "API"}  # the recognition API, as operators call it
 UNITS = {"ru": set[str](), "zh": {"MB"}}
 COMMAND_WORDS = {"on", "off", "dry", "warn", "delete", "report", "allow", "reset", "mute", "ban"}
 COMMAND_WORDS |= {"forever", "auto", "en", "ru", "zh", "head", "face", "clothing", "object"}
@@ -128,7 +128,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
     yield messages.press_not_admin(tr) + messages.press_failed(tr)
     yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
     yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
-    yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, tr)
+    yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, 16, tr)
     yield messages.not_allowed(tr) + messages.admins_only(tr) + messages.bot_admins_only(tr)
     yield messages.allow_list_cleared(tr) + messages.check_usage(tr)
     yield messages.admin_lists_reloaded("", tr)
