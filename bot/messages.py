@@ -251,8 +251,15 @@ def storage_unavailable(tr: Translations) -> str:
 
 
 def _until(resets_at: datetime, now: datetime, tr: Translations) -> str:
-    """The wait until a reset in words, rounded up to the minute: never "0 minutes"."""
-    return duration(max(1, math.ceil((resets_at - now).total_seconds())), tr)
+    """The wait until a reset in words, rounded up to the minute (never "0 minutes"), worded
+    to follow "in": the context "in" lets a language put the count in the case its word for
+    "in" takes (Russian "через 21 минуту", where a penalty reads "21 минута")."""
+    days, hours, minutes = _days_hours_minutes(math.ceil((resets_at - now).total_seconds()))
+    return _units(
+        (days, tr.npgettext("in", "{n} day", "{n} days", days)),
+        (hours, tr.npgettext("in", "{n} hour", "{n} hours", hours)),
+        (minutes, tr.npgettext("in", "{n} minute", "{n} minutes", minutes)),
+    )
 
 
 def limit_reached(exceeded: QuotaExceeded, tr: Translations, now: datetime) -> str:
@@ -404,18 +411,28 @@ def duration(seconds: int, tr: Translations) -> str:
     """A length of time in words, to the minute (rounded up), largest unit first:
     "30 minutes", "1 hour 30 minutes", "7 days"; 0 is a penalty without end, "forever".
 
-    One helper for penalties and for the wait until a daily reset, so both read
-    alike in every language; each unit goes through ngettext for its plural form.
+    Penalties and the wait until a daily reset (`_until`) split time alike; each unit
+    goes through ngettext for its plural form.
     """
     if seconds == 0:
         return tr.gettext("forever")
-    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    units = [
+    days, hours, minutes = _days_hours_minutes(seconds)
+    return _units(
         (days, tr.ngettext("{n} day", "{n} days", days)),
         (hours, tr.ngettext("{n} hour", "{n} hours", hours)),
         (minutes, tr.ngettext("{n} minute", "{n} minutes", minutes)),
-    ]
+    )
+
+
+def _days_hours_minutes(seconds: int) -> tuple[int, int, int]:
+    """`seconds` rounded up to the minute (at least one), split into days, hours and minutes."""
+    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return days, hours, minutes
+
+
+def _units(*units: tuple[int, str]) -> str:
+    """Each (count, its catalog text) with a count, largest first: "1 hour 30 minutes"."""
     return " ".join(text.format(n=count) for count, text in units if count)
 
 

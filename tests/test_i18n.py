@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.i18n import LANGUAGES, LOCALE_DIR, Catalogs, pick_language
@@ -20,14 +20,12 @@ TRANSLATED = [language for language in LANGUAGES if language != "en"]
 MessageId = str | tuple[str, str]
 
 
-def _msgids() -> set[MessageId]:
-    """Every message in the code: a plural one as (singular, plural), as the catalogs key it."""
-    found = extract_from_dir(
-        str(BOT),
-        method_map=[("**.py", "python")],
-        keywords={"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)},
-    )
-    return {message for _, _, message, *_ in found}
+def _msgids() -> set[tuple[str | None, MessageId]]:
+    """Every message in the code as (context, id), as the catalogs key it: a plural id is
+    (singular, plural), so a plural kept as a singular one (or the reverse) counts as missing."""
+    # Babel's keywords: _, N_, gettext, ngettext, pgettext, npgettext (as tr.gettext too).
+    found = extract_from_dir(str(BOT), method_map=[("**.py", "python")], keywords=DEFAULT_KEYWORDS)
+    return {(context, message) for _, _, message, _, context in found}
 
 
 def _placeholders(text: object) -> set[str]:
@@ -47,12 +45,11 @@ def test_catalog_translates_every_message(language: str) -> None:
     for message in catalog:
         forms = message.string if isinstance(message.string, tuple) else (message.string,)
         if message.id and all(forms) and not message.fuzzy:
-            translated[message.id] = forms
+            translated[message.context, message.id] = forms
     missing = _msgids() - set(translated)
-    # A plural message kept as a singular one (or the reverse) counts as missing: gettext
-    # would never find it and the reader would get English.
+    # gettext would never find these, and the reader would get English.
     assert not missing, f"untranslated in {language}: {sorted(map(str, missing))[:3]}"
-    for msgid, forms in translated.items():
+    for (_, msgid), forms in translated.items():
         wanted = _placeholders(msgid[0] if isinstance(msgid, tuple) else msgid)
         assert all(_placeholders(form) == wanted for form in forms), msgid
         if isinstance(msgid, tuple):
@@ -61,7 +58,7 @@ def test_catalog_translates_every_message(language: str) -> None:
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_catalogs_hold_no_stale_messages(language: str) -> None:
-    assert {m.id for m in _catalog(language) if m.id} == _msgids()
+    assert {(m.context, m.id) for m in _catalog(language) if m.id} == _msgids()
 
 
 def test_translations_load() -> None:
