@@ -6,7 +6,8 @@ the way its own Telegram and operating system show it.
 - Russian writes every unit in Cyrillic: МБ (not MB), пикс. (not px), and time in
   words (час, минута: never h or min).
 - Chinese keeps the byte symbol MB, as Chinese Telegram, Windows and phones do, and
-  writes the rest in words: 像素 (not px), 小时 and 分钟 (never h or min).
+  writes the rest in words: 像素 (not px), 小时 and 分钟 (never h or min), and counts
+  megapixels in 万 as Chinese camera specs do (50 megapixels: 5000 万像素).
 - Both keep names and codes that have no translation: UTC, Telegram, Kling, the file
   formats, @BotFather; help and usage texts also keep the command words people type.
 """
@@ -212,7 +213,10 @@ def test_the_leak_check_would_catch_english() -> None:
 
 @pytest.mark.parametrize(
     ("language", "units"),
-    [("ru", ["МБ", "пикс.", "мегапиксел"]), ("zh", ["MB", "像素", "百万像素"])],
+    [
+        ("ru", ["МБ", "пикс.", "мегапиксел"]),
+        ("zh", ["MB", "像素", f"{images.MAX_PIXELS // 10_000} 万像素"]),
+    ],
 )
 def test_units_as_decided(language: str, units: list[str]) -> None:
     tr = CATALOGS.get(language)
