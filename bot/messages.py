@@ -362,7 +362,7 @@ def usage(command: str, tr: Translations) -> str:
         "require": f"/require {segment_list().replace(', ', ' | ')}",
         "allow": f"/allow {segment_list().replace(', ', ' | ')} | reset",
         "action": "/action warn | delete | report",
-        "lang": "/lang en | ru | zh | auto",
+        "lang": "/lang en | ru | zh | zh-hant | auto",
     }
     return _("Use: {form}").format(form=forms[command])
 

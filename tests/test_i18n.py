@@ -10,7 +10,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, Catalogs, pick_language
+from bot.i18n import LANGUAGES, Catalogs, catalog_path, locale_of, pick_language
 
 BOT = Path(__file__).parents[1] / "bot"
 PLACEHOLDER = re.compile(r"\{[a-z_]+(?::[^}]*)?\}")
@@ -33,9 +33,8 @@ def _placeholders(text: object) -> set[str]:
 
 
 def _catalog(language: str) -> Catalog:
-    path = LOCALE_DIR / language / "LC_MESSAGES" / "bot.po"
-    with path.open("rb") as po:
-        return read_po(po, locale=language)
+    with catalog_path(language).open("rb") as po:
+        return read_po(po, locale=locale_of(language))
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -65,6 +64,7 @@ def test_translations_load() -> None:
     catalogs = Catalogs()
     assert catalogs.get("ru").gettext("Face") == "Лицо"
     assert catalogs.get("zh").gettext("Face") == "面部"
+    assert catalogs.get("zh-hant").gettext("Face") == "臉部"
     assert catalogs.get("xx").gettext("Face") == "Face"
 
 
@@ -73,18 +73,25 @@ def test_translations_load() -> None:
     [
         (None, "ru", "ru"),
         (None, "ru-RU", "ru"),
+        (None, "zh", "zh"),
         (None, "zh-hans", "zh"),
-        # Traditional Chinese reads the Simplified catalog (see pick_language).
-        (None, "zh-hant", "zh"),
-        (None, "zh-TW", "zh"),
-        (None, "zh-hk", "zh"),
-        (None, "zh-mo", "zh"),
-        (None, "zh-Hant-TW", "zh"),
-        (None, "zh_TW", "zh"),
+        (None, "zh-CN", "zh"),
+        (None, "zh-SG", "zh"),
+        (None, "zh-Hans-HK", "zh"),
+        # Chinese goes by script: these write Traditional characters.
+        (None, "zh-hant", "zh-hant"),
+        (None, "zh-TW", "zh-hant"),
+        (None, "zh-hk", "zh-hant"),
+        (None, "zh-mo", "zh-hant"),
+        (None, "zh-Hant-TW", "zh-hant"),
+        (None, "zh-hant-beta", "zh-hant"),
+        (None, "zh_TW", "zh-hant"),
         (None, "zhx", "en"),
+        (None, "", "en"),
         (None, "de", "en"),
         (None, None, "en"),
         ("zh", "ru", "zh"),
+        ("zh-hant", "zh-CN", "zh-hant"),
         ("xx", "ru", "ru"),
     ],
 )

@@ -39,9 +39,9 @@ COUNTS = (1, 2, 3, 5, 11, 21, 22, 25, 101)
 AUTHOR, CHAT, ADMIN = "👤", "💬", "🛡"
 NAMES = {"UTC", "Telegram", "Kling", "JPG", "JPEG", "PNG", "HEIF", "WebP", "HEIC", "GIF", "BMP"}
 NAMES |= {"TIFF", "BotFather"}
-UNITS = {"ru": set[str](), "zh": {"MB"}}
+UNITS = {"ru": set[str](), "zh": {"MB"}, "zh-hant": {"MB"}}
 COMMAND_WORDS = {"on", "off", "dry", "warn", "delete", "report", "allow", "reset", "mute", "ban"}
-COMMAND_WORDS |= {"forever", "auto", "en", "ru", "zh", "head", "face", "clothing", "object"}
+COMMAND_WORDS |= {"forever", "auto", "en", "ru", "zh", "hant", "head", "face", "clothing", "object"}
 COMMAND_WORDS |= {"m", "h", "d"}  # /warnlimit ... 30m | 12h | 7d
 LATIN = re.compile(r"[A-Za-z]+")
 
@@ -161,7 +161,7 @@ def _latin_words(texts: Iterator[str]) -> set[str]:
     return {word for text in texts for word in LATIN.findall(re.sub(r"/[a-z]+", "", text))}
 
 
-@pytest.mark.parametrize("language", ["ru", "zh"])
+@pytest.mark.parametrize("language", ["ru", "zh", "zh-hant"])
 def test_no_english_word_or_unit_leaks(language: str) -> None:
     tr = CATALOGS.get(language)
     allowed = NAMES | UNITS[language]
@@ -216,6 +216,7 @@ def test_the_leak_check_would_catch_english() -> None:
     [
         ("ru", ["МБ", "пикс.", "мегапиксел"]),
         ("zh", ["MB", "像素", f"{images.MAX_PIXELS // 10_000} 万像素"]),
+        ("zh-hant", ["MB", "像素", f"{images.MAX_PIXELS // 10_000} 萬像素"]),
     ],
 )
 def test_units_as_decided(language: str, units: list[str]) -> None:
@@ -248,6 +249,7 @@ def _wait(hours: int, minutes: int) -> datetime:
         ("ru", 5, 0, "через 5 часов."),
         ("zh", 17, 37, "（还有 17 小时 37 分钟）。"),
         ("zh", 0, 5, "（还有 5 分钟）。"),
+        ("zh-hant", 17, 37, "（還有 17 小時 37 分鐘）。"),
     ],
 )
 def test_reset_times_in_the_readers_words(
@@ -320,3 +322,35 @@ def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
     limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。检查次数" in limited
     assert "部位" not in "".join(_everyday(tr))
+
+
+def test_traditional_chinese_uses_its_own_punctuation_and_words() -> None:
+    tr = CATALOGS.get("zh-hant")
+    settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
+    assert "禁止：臉部、主體" in messages.settings_text(settings, tr, allowed=0)
+    breaches = [Breach(Segment.FACE, forbidden=True)]
+    assert "照片中有「臉部」" in messages.breach_warning(breaches, tr)
+    limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
+    assert "。檢查次數" in limited
+
+
+# Frequent characters this bot's Chinese uses that differ between the scripts, pair by
+# pair: a line pasted from one catalog into the other shows up here.
+SIMPLIFIED = (
+    "图检张这发设删说时间门问题机个们识别务权员审数录单举报处据错误请试还没达过将压缩转换为"
+)
+TRADITIONAL = (
+    "圖檢張這發設刪說時間門問題機個們識別務權員審數錄單舉報處據錯誤請試還沒達過將壓縮轉換為"
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "own", "foreign"),
+    [("zh", SIMPLIFIED, TRADITIONAL), ("zh-hant", TRADITIONAL, SIMPLIFIED)],
+)
+def test_each_chinese_keeps_to_its_script(language: str, own: str, foreign: str) -> None:
+    assert all(s != t for s, t in zip(SIMPLIFIED, TRADITIONAL, strict=True))
+    tr = CATALOGS.get(language)
+    text = set("".join([*_everyday(tr), *_commands(tr)]))
+    assert len(text & set(own)) > len(own) // 2, "the pairs are the ones these texts use"
+    assert not text & set(foreign)
