@@ -78,12 +78,14 @@ def help_text(tr: Translations) -> str:
         "images over 10 MB are shrunk. Files up to 20 MB can be downloaded.\n\n"
         "Tip: send the image as a file (📎 → File) to keep its original quality; "
         "Telegram compresses photos.\n\n"
-        "In groups: reply to a photo with /check. Admins can turn on moderation of "
-        "every photo: /moderate on|off, /forbid, /require or /allow a segment "
-        "(head, face, clothing, object), /action warn|delete|report, /policy to see "
-        "the settings. To see every photo I must be an admin (or privacy mode must be "
-        "off in @BotFather); to delete photos I need the 'Delete messages' right.\n\n"
-        "/quota shows your checks left today; /lang en|ru|zh sets the language."
+        "In groups: reply to a photo with /check. Admins can have every photo checked: "
+        "/moderate on|off|dry (dry: I only report what I would do), /forbid, /require or "
+        "/allow a segment (head, face, clothing, object), /action warn|delete|report, "
+        "/warnlimit for a mute or ban after repeated warnings, /policy to see the settings. "
+        "To see every photo I must be an admin (or privacy mode must be off in @BotFather); "
+        "to delete photos I need the 'Delete messages' right, to mute and ban the 'Ban "
+        "users' right.\n\n"
+        "/quota shows your checks left today; /lang en|ru|zh|zh-hant sets the language."
     )
 
 
@@ -260,8 +262,15 @@ def storage_unavailable(tr: Translations) -> str:
 
 
 def _until(resets_at: datetime, now: datetime, tr: Translations) -> str:
-    """The wait until a reset in words, rounded up to the minute: never "0 minutes"."""
-    return duration(max(1, math.ceil((resets_at - now).total_seconds())), tr)
+    """The wait until a reset in words, rounded up to the minute (never "0 minutes"), worded
+    to follow "in": the context "in" lets a language put the count in the case its word for
+    "in" takes (Russian "через 21 минуту", where a penalty reads "21 минута")."""
+    days, hours, minutes = _days_hours_minutes(math.ceil((resets_at - now).total_seconds()))
+    return _units(
+        (days, tr.npgettext("in", "{n} day", "{n} days", days)),
+        (hours, tr.npgettext("in", "{n} hour", "{n} hours", hours)),
+        (minutes, tr.npgettext("in", "{n} minute", "{n} minutes", minutes)),
+    )
 
 
 def limit_reached(exceeded: QuotaExceeded, tr: Translations, now: datetime) -> str:
@@ -366,7 +375,7 @@ def usage(command: str, tr: Translations) -> str:
         "require": f"/require {segment_list().replace(', ', ' | ')}",
         "allow": f"/allow {segment_list().replace(', ', ' | ')} | reset",
         "action": "/action warn | delete | report",
-        "lang": "/lang en | ru | zh | auto",
+        "lang": "/lang en | ru | zh | zh-hant | auto",
     }
     return _("Use: {form}").format(form=forms[command])
 
@@ -415,18 +424,28 @@ def duration(seconds: int, tr: Translations) -> str:
     """A length of time in words, to the minute (rounded up), largest unit first:
     "30 minutes", "1 hour 30 minutes", "7 days"; 0 is a penalty without end, "forever".
 
-    One helper for penalties and for the wait until a daily reset, so both read
-    alike in every language; each unit goes through ngettext for its plural form.
+    Penalties and the wait until a daily reset (`_until`) split time alike; each unit
+    goes through ngettext for its plural form.
     """
     if seconds == 0:
         return tr.gettext("forever")
-    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    units = [
+    days, hours, minutes = _days_hours_minutes(seconds)
+    return _units(
         (days, tr.ngettext("{n} day", "{n} days", days)),
         (hours, tr.ngettext("{n} hour", "{n} hours", hours)),
         (minutes, tr.ngettext("{n} minute", "{n} minutes", minutes)),
-    ]
+    )
+
+
+def _days_hours_minutes(seconds: int) -> tuple[int, int, int]:
+    """`seconds` rounded up to the minute (at least one), split into days, hours and minutes."""
+    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return days, hours, minutes
+
+
+def _units(*units: tuple[int, str]) -> str:
+    """Each (count, its catalog text) with a count, largest first: "1 hour 30 minutes"."""
     return " ".join(text.format(n=count) for count, text in units if count)
 
 

@@ -88,7 +88,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("lang",),
         "cmd_lang",
-        N_("Language: en, ru, zh or auto"),
+        N_("Language: en, ru, zh, zh-hant or auto"),
         frozenset({Menu.PRIVATE, Menu.ADMINS}),
     ),
     Command(("stats",), "cmd_stats"),  # the bot's own admins only
@@ -109,6 +109,9 @@ async def set_menus(bot: Bot, catalogs: Catalogs) -> None:
     """Tell Telegram every menu in every language (the default one is English)."""
     for which, scope in _SCOPES.items():
         for language in LANGUAGES:
+            if "-" in language:
+                # Telegram keys menus by two-letter codes only: zh-hant readers see zh's.
+                continue
             code = None if language == DEFAULT_LANGUAGE else language
             await bot.set_my_commands(menu(which, catalogs, language), scope, code)
 
