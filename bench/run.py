@@ -1,6 +1,6 @@
 """Figures for the bot against the fakes: overhead, throughput, memory, cache, fairness.
 
-    python -m bench.run                 every scenario, three times (about 10 minutes on 2 cores)
+    python -m bench.run                 every scenario, three times (about 15 minutes on 2 cores)
     python -m bench.run overhead cache  just those
     python -m bench.run -r 1 overhead   one run each
 
@@ -22,6 +22,8 @@ import zlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+
+import psutil
 
 from bench.harness import Rig, now, running_bot
 from tests.fakes.telegram import FakeBotApi
@@ -327,6 +329,34 @@ async def fairness() -> list[Result]:
     ]
 
 
+async def flood(photos: int = 2000) -> list[Result]:
+    """2,000 photos from 2,000 private chats at once, default settings: every one answered
+    and none after its deadline, with the typing sign and getFile calls counted."""
+    base = jpeg(1280, 960)
+    async with running_bot(api_latency=0.8) as rig:
+        telegram = rig.telegram
+        started = now()
+        for n in range(photos):
+            push_photo(telegram, 10_000 + n, jpeg_variant(base, n), (1280, 960))
+        await telegram.wait_delivered(photos, within=1800)
+        elapsed = now() - started
+        cpu = psutil.Process(rig.process.pid).cpu_times()
+    texts = [m["text"] for m in telegram.delivered]
+    answered = sum(text.startswith("Found") for text in texts)
+    timed_out = sum(text.startswith("This is taking too long") for text in texts)
+    return [
+        (f"flood: {photos} photos, {photos} chats, API 0.8 s", f"{elapsed:.0f} s", ""),
+        ("  answered / timed out", f"{answered} / {timed_out}", f"{photos} / 0"),
+        (
+            "  sendChatAction / getFile",
+            f"{len(telegram.calls_to('sendChatAction'))} / {len(telegram.calls_to('getFile'))}",
+            "",
+        ),
+        ("  bot CPU seconds", f"{cpu.user + cpu.system:.0f} s", ""),
+        ("  peak RSS", f"{rig.rss.peak / MB:.0f} MB", ""),
+    ]
+
+
 SCENARIOS: dict[str, Callable[[], Coroutine[Any, Any, list[Result]]]] = {
     "overhead": overhead,
     "throughput": throughput,
@@ -334,6 +364,7 @@ SCENARIOS: dict[str, Callable[[], Coroutine[Any, Any, list[Result]]]] = {
     "memory15": memory15,
     "cache": cache,
     "fairness": fairness,
+    "flood": flood,
 }
 
 

@@ -1,21 +1,40 @@
-"""Entry point: `python -m bot` runs the bot with long polling until Ctrl-C or SIGTERM."""
+"""Entry point: `python -m bot` runs the bot until Ctrl-C or SIGTERM; `python -m bot
+check FILE...` checks images without Telegram (bot/cli.py); `--help` tells the rest.
+
+Start-up failures end the process with one line on stderr and a status (bot/startup.py):
+2 for a wrong setting, 1 for a service still unreachable after STARTUP_RETRY_SECONDS.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
+import logging
+import os
 import signal
 import sys
+from collections.abc import Sequence
 
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import TelegramError
 
+from bot import DISTRIBUTION, version
 from bot.app import BotService
+from bot.cli import parse_args, run_check
 from bot.config import ConfigError, Settings, load_settings
-from bot.logs import configure_logging
+from bot.logs import RedactingFormatter, configure_logging
+from bot.startup import (
+    EXIT_CONFIG,
+    EXIT_UNREACHABLE,
+    StartupFailure,
+    check_proxies,
+    describe,
+    retrying,
+)
+from bot.tg.application import connect
 
-EXIT_CONFIG = 2
-EXIT_UNREACHABLE = 1
+logger = logging.getLogger("bot")
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 1024 * 1024
 
@@ -36,31 +55,60 @@ def _return_large_buffers_to_the_os() -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    service = await BotService.open(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await service.run(stop)
+    # A stop during start-up (docker stop while Redis is still down) ends the retries.
+    starting = asyncio.create_task(_start(settings))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        logger.info("stopped before start-up was complete")
+        return
+    await starting.result().run(stop)
 
 
-def main() -> int:
-    """Run the bot; return the process exit status."""
+async def _start(settings: Settings) -> BotService:
+    """Open the storage and reach the Bot API, each retried until the start-up deadline."""
+    deadline = asyncio.get_running_loop().time() + settings.startup_retry_seconds
+    service = await retrying(lambda: BotService.open(settings), deadline=deadline)
+    try:
+        await retrying(lambda: connect(service.app, settings), deadline=deadline)
+    except BaseException:
+        await service.close()
+        raise
+    return service
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line (no command: the bot); return the process exit status."""
+    args = parse_args(argv)
+    if args.command == "check":
+        return run_check(args)
     try:
         settings = load_settings()
+        check_proxies(os.environ)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
+    logger.info("%s %s starting: %s", DISTRIBUTION, version(), describe(settings))
     _return_large_buffers_to_the_os()
+    redact = RedactingFormatter(settings.secrets()).redact
     try:
         asyncio.run(_serve(settings))
-    except InvalidToken:
-        # The library's message quotes the token; say it in our own words.
-        print("configuration error: TELEGRAM_BOT_TOKEN was rejected by Telegram", file=sys.stderr)
-        return EXIT_CONFIG
-    except NetworkError as exc:
-        print(f"cannot reach the Telegram Bot API: {type(exc).__name__}", file=sys.stderr)
+    except StartupFailure as failure:
+        print(redact(failure.line()), file=sys.stderr)
+        return failure.exit_status
+    except TelegramError as exc:
+        # A Bot API call after getMe (the menus, deleteWebhook) failed before serving.
+        line = f"cannot start: the Bot API at {settings.telegram_api_base_url} failed: {exc}"
+        print(redact(" ".join(line.split())), file=sys.stderr)
         return EXIT_UNREACHABLE
     return 0
 

@@ -9,23 +9,34 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
+from telegram.error import TelegramError
 
+from bot import images
 from bot.access import Access
 from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache
 from bot.config import Settings
 from bot.fairness import Fairness
+from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
+from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
 from bot.quotas import Quotas
-from bot.recognizer import Recognizer, RetryPolicy
-from bot.redis_storage import RedisStorage
+from bot.recognizer import Recognizer
+from bot.slots import WorkSlots
+from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
-from bot.storage import SqliteStorage, Storage
+from bot.storage import Storage
 from bot.tg import routes
 from bot.tg.admission import Admission
-from bot.tg.application import LONG_POLL_TIMEOUT, build_application
+from bot.tg.application import (
+    LONG_POLL_TIMEOUT,
+    WEBHOOK_FAILURES_TO_DOWN,
+    BoundedUpdates,
+    build_application,
+    register_webhook,
+)
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
 from bot.tg.download import TelegramDownloader
@@ -50,23 +61,23 @@ STATS_FLUSH_SECONDS = 10.0
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings, storage: Storage) -> None:
+    def __init__(self, settings: Settings, storage: Storage, health: Health) -> None:
         self.settings = settings
         self.storage = storage
+        self.health = health
         self.ready = asyncio.Event()
         self.catalogs = Catalogs()
-        self.recognizer = Recognizer(
-            base_url=settings.deerapi_base_url,
-            api_key=settings.deerapi_api_key.get_secret_value(),
-            attempt_timeout=settings.api_attempt_timeout_seconds,
-            max_concurrent_calls=settings.api_max_concurrent_calls,
-            policy=RetryPolicy(
-                max_attempts=settings.api_max_attempts,
-                base_delay=settings.api_retry_base_delay_seconds,
-                total_deadline=settings.api_total_deadline_seconds,
-            ),
+        self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
+        self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
+        self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
+        # A call holds its image's key for at most its own deadline: the quota, the API
+        # with its retries, the cache write. A process that waits for another's call gives
+        # up in time to make its own before its photo's deadline (by default after 30 s).
+        flight_seconds = settings.api_total_deadline_seconds + 2 * CALL_TIMEOUT
+        wait_seconds = max(
+            0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds
         )
-        self.app = build_application(settings)
+        health.load = self._load
         bot = self.app.bot
         outbox = Outbox(bot)
         quotas = Quotas(
@@ -76,17 +87,22 @@ class BotService:
             overall=settings.global_daily_limit,
         )
         stats = self.stats = Stats(storage)
+        admin = settings.admin_chat_id
+        download_limit = images.download_limit(settings.telegram_local_mode)
         self.cache = ResultCache(
             storage,
             ttl=settings.cache_ttl_hours * 3600,
-            flight_seconds=settings.api_total_deadline_seconds + SHUTDOWN_SLACK,
+            flight_seconds=flight_seconds,
+            wait_seconds=wait_seconds,
         )
         self.downloader = TelegramDownloader(
-            bot, settings.telegram_timeout_seconds, settings.max_concurrent_downloads
+            bot,
+            settings.telegram_timeout_seconds,
+            download_limit,
+            settings.max_concurrent_downloads,
         )
-        admin = settings.admin_chat_id
         pipeline = PhotoPipeline(
-            self.recognizer,
+            ObservedRecognizer(self.recognizer, health.api),
             self.downloader,
             cache=self.cache,
             quotas=quotas,
@@ -96,6 +112,7 @@ class BotService:
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
             decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
             deadline=settings.photo_deadline_seconds,
+            download_limit=download_limit,
         )
         admins = ChatAdmins(bot)
         rights = BotRights(bot)
@@ -109,6 +126,7 @@ class BotService:
                 allowed_users=settings.allowed_user_ids,
                 allowed_chats=settings.allowed_chat_ids,
                 bot_admins=settings.admin_user_ids,
+                all_groups=settings.allow_all_groups,
             ),
             catalogs=self.catalogs,
             outbox=outbox,
@@ -134,10 +152,13 @@ class BotService:
                 catalogs=self.catalogs,
             ),
             fairness=Fairness(
-                per_key=settings.per_user_in_flight, max_waiting=settings.max_waiting_photos
+                per_key=settings.per_user_in_flight,
+                max_waiting=settings.max_waiting_photos,
+                while_waiting=self.updates.slots.set_aside,
             ),
             outbox=outbox,
             spawn=self.app.create_task,
+            slots=self.updates.slots,
             album_quiet_seconds=settings.album_quiet_seconds,
         )
         routes.register(
@@ -152,6 +173,7 @@ class BotService:
                 photos=photos,
                 admins=admins,
                 rights=rights,
+                concurrency=lambda: self.recognizer.concurrency_limit,
             ),
             photos=photos,
             presses=ReportPresses(
@@ -174,69 +196,110 @@ class BotService:
 
     @classmethod
     async def open(cls, settings: Settings) -> BotService:
-        """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite)
-        and build the bot on it."""
-        storage: Storage
-        if settings.redis_url is not None:
-            storage = await RedisStorage.open(settings.redis_url.get_secret_value())
-        else:
-            storage = await SqliteStorage.open(settings.database_path)
-        return cls(settings, storage)
+        """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite),
+        guarded so that an outage degrades the bot instead of stopping it, and build the
+        bot on it; `StartupFailure` if the storage cannot be opened."""
+        backend = await open_storage(settings)
+        storage = Dependency("storage (Redis)" if settings.redis_url else "storage (SQLite)")
+        polling = not settings.webhook_url
+        health = Health(
+            storage=storage,
+            telegram=Dependency(
+                "Telegram", failures_to_down=1 if polling else WEBHOOK_FAILURES_TO_DOWN
+            ),
+            api=RecentOutcomes(),
+        )
+        return cls(settings, GuardedStorage(backend, storage), health)
+
+    async def close(self) -> None:
+        """Release the HTTP clients and the storage, after a last flush of the counts and
+        of the results still being written."""
+        await self._flush_stats()
+        await self.cache.drain()
+        await self.downloader.aclose()
+        await self.recognizer.aclose()
+        await self.storage.close()
+
+    def _load(self) -> Load:
+        slots = self.updates.slots
+        queue = self.app.update_queue
+        return Load(slots.working, slots.limit, queue.qsize(), queue.maxsize)
 
     async def _flush_stats_until(self, stop: asyncio.Event) -> None:
+        """Every few seconds until `stop`; an iteration that fails keeps its counts for
+        the next (the outage itself is logged by the storage guard)."""
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), STATS_FLUSH_SECONDS)
+            await self._flush_stats()
+
+    async def _flush_stats(self) -> None:
+        try:
             await self.stats.flush()
+        except StorageUnavailable:
+            pass
+        except Exception:
+            logger.exception("writing the daily counts failed; kept for the next try")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
-        set, then finish the photos in flight."""
+        set, then finish the updates in flight; whatever failed on the way (storage,
+        Telegram), stopping drains and returns normally."""
         app = self.app
         settings = self.settings
         server: web.AppRunner | None = None
         try:
             async with app:
                 await routes.set_menus(app.bot, self.catalogs)
-                server = await self._start_http(stop)
+                server = await self._start_http()
                 if settings.webhook_url:
-                    secret = settings.webhook_secret_token
-                    await app.bot.set_webhook(
-                        settings.webhook_url,
-                        secret_token=secret.get_secret_value() if secret else None,
-                        allowed_updates=Update.ALL_TYPES,
-                    )
+                    await register_webhook(app, settings)
                 else:
                     assert app.updater is not None
                     await app.updater.start_polling(
-                        timeout=LONG_POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
+                        timeout=LONG_POLL_TIMEOUT,
+                        allowed_updates=Update.ALL_TYPES,
+                        error_callback=_noted_by_the_polling_request,
                     )
                 await app.start()
                 logger.info("bot @%s is running", app.bot.username)
+                self.health.phase = Phase.SERVING
                 self.ready.set()
                 flushing = asyncio.create_task(self._flush_stats_until(stop))
-                await stop.wait()
-                await flushing
-                logger.info("stopping: no new updates; finishing photos in flight")
-                if server is not None:
-                    await server.cleanup()
+                try:
+                    await stop.wait()
+                finally:
+                    self.health.phase = Phase.STOPPING
+                    await self._drain(server)
                     server = None
-                if app.updater is not None and app.updater.running:
-                    await app.updater.stop()
-                # In-flight photos end by their own deadline; this bounds the wait
-                # even if one of them hangs in a reply.
-                async with asyncio.timeout(settings.photo_deadline_seconds + SHUTDOWN_SLACK):
-                    await app.stop()
+                    await flushing
         finally:
             if server is not None:
                 await server.cleanup()
-            await self.stats.flush()
-            await self.cache.drain()
-            await self.downloader.aclose()
-            await self.recognizer.aclose()
-            await self.storage.close()
+            await self.close()
 
-    async def _start_http(self, stop: asyncio.Event) -> web.AppRunner | None:
+    async def _drain(self, server: web.AppRunner | None) -> None:
+        """Take no new updates, then finish those fetched, bounded by the photo deadline."""
+        logger.info("stopping: no new updates; finishing photos in flight")
+        app = self.app
+        if server is not None:
+            await server.cleanup()
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        # In-flight photos end by their own deadline; this bounds the wait
+        # even if one of them hangs in a reply.
+        limit = self.settings.photo_deadline_seconds + SHUTDOWN_SLACK
+        try:
+            async with asyncio.timeout(limit):
+                if app.running:
+                    await app.stop()  # hands over the updates still queued
+                await self.updates.join()
+        except TimeoutError:
+            logger.error(
+                "stopped after %.0f s with %d updates unfinished", limit, self.updates.cancel()
+            )
+
+    async def _start_http(self) -> web.AppRunner | None:
         """Serve the webhook, /healthz and /metrics when a port is set or a webhook used."""
         settings = self.settings
         port = settings.http_port
@@ -250,14 +313,24 @@ class BotService:
             web_app(
                 bot=self.app.bot,
                 updates=self.app.update_queue,
-                ready=lambda: self.ready.is_set() and not stop.is_set(),
+                health=self.health.report,
                 webhook_path=webhook_path,
                 secret=secret.get_secret_value() if secret else None,
             ),
             access_log=None,
         )
         await runner.setup()
-        await web.TCPSite(
-            runner, settings.http_listen, DEFAULT_HTTP_PORT if port is None else port
-        ).start()
+        port = DEFAULT_HTTP_PORT if port is None else port
+        try:
+            await web.TCPSite(runner, settings.http_listen, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            address = f"{settings.http_listen}:{port}"
+            raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
         return runner
+
+
+def _noted_by_the_polling_request(_: TelegramError) -> None:
+    """The polling request has already noted the failure (one WARNING when an outage
+    starts, one when it ends); without this callback the library would log a traceback
+    for every failed poll (656 lines in 25 s of an outage)."""

@@ -51,11 +51,16 @@ class ResultCache:
         clock: Callable[[], float] = time.time,
         *,
         flight_seconds: float = 120.0,
+        wait_seconds: float | None = None,
         poll_seconds: float = 0.1,
     ) -> None:
+        """`flight_seconds`: the longest a call can take, after which its key is free even
+        if its holder never released it; `wait_seconds`: how long another process's call
+        is waited for before this one makes its own (default: `flight_seconds`)."""
         self._storage = storage
         self._ttl = ttl
         self._flight_seconds = flight_seconds
+        self._wait_seconds = flight_seconds if wait_seconds is None else wait_seconds
         self._poll_seconds = poll_seconds
         self._clock = clock
         # Bounded by the number of photos in flight: an entry lives for one call.
@@ -86,15 +91,24 @@ class ResultCache:
         while len(self._front) > FRONT_SIZE:
             self._front.popitem(last=False)
 
-    async def _wait_for_other_process(self, key: str) -> RecognitionResult | None:
+    async def _wait_for_other_process(self, key: str) -> tuple[RecognitionResult | None, bool]:
         """With replicas, one process makes the call: others poll for its result and take
-        over if it ends without one. None: this process makes the call."""
+        over if it ends without one, or once they have waited `wait_seconds` (so a lock
+        left by a process that died cannot make them miss their own deadline).
+
+        Returns (the other process's result, False), or (None, whether this process now
+        holds the key) when this process is to make the call.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._wait_seconds
         while not await self._storage.claim_flight(key, self._flight_seconds):
+            if loop.time() >= give_up:
+                return None, False
             await asyncio.sleep(self._poll_seconds)
             cached = await self.get(key)
             if cached is not None:
-                return cached
-        return None
+                return cached, False
+        return None, True
 
     async def put(self, keys: Sequence[str], result: RecognitionResult) -> None:
         """Keep `result` under every key for the TTL: at once in this process, in storage
@@ -162,16 +176,17 @@ class ResultCache:
         flight = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
         try:
-            elsewhere = await self._wait_for_other_process(key)
+            elsewhere, holding = await self._wait_for_other_process(key)
             if elsewhere is not None:
                 flight.set_result(elsewhere)
                 return elsewhere, True
             try:
                 result = await compute()
             except BaseException:
-                await asyncio.shield(self._storage.end_flight(key))
+                if holding:
+                    await asyncio.shield(self._storage.end_flight(key))
                 raise
-            await self._write_behind([key, *also], result, flight=key)
+            await self._write_behind([key, *also], result, flight=key if holding else None)
         except asyncio.CancelledError:
             flight.set_exception(
                 RecognitionError(ErrorKind.TIMEOUT, detail="shared call was cancelled")

@@ -1,23 +1,38 @@
-"""Settings read from the environment and an optional `.env` file."""
+"""Settings read from the environment and an optional `.env` file.
+
+Values are normalized before they are checked: surrounding whitespace is trimmed (a
+token pasted with a trailing space works), a value left empty counts as unset, and
+base URLs lose a trailing slash.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Where python-telegram-bot puts the token in a base URL, instead of appending it.
+_TOKEN_PLACE = re.compile(r"\{(token|TOKEN|bot_token|BOT_TOKEN|bot-token|BOT-TOKEN)\}")
+_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
+# A secret shorter than this is a paste gone wrong, and redacting it from the logs would
+# blank out every occurrence of its letters.
+MIN_SECRET_LENGTH = 8
+
+
+_S = TypeVar("_S", bound="ApiSettings")
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable, never its value."""
 
 
-class Settings(BaseSettings):
-    """Everything the bot can be told from outside. Secrets are `SecretStr`."""
+class ApiSettings(BaseSettings):
+    """What checking an image needs, without Telegram: the recognition API, its client's
+    limits, and the download limit. `python -m bot check` reads only these."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -27,21 +42,55 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
+    deerapi_api_key: SecretStr | None = None
+    deerapi_base_url: str = "https://api.deerapi.com"
+    api_attempt_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    api_max_attempts: int = Field(default=4, ge=1, le=10)
+    # A ceiling: the recognizer learns the limit below it from the API's answers
+    # (bot/limiter.py); 128 is high enough not to bind (at 0.8 s, 160 calls/s).
+    api_max_concurrent_calls: int = Field(default=128, ge=1, le=1024)
+    api_retry_base_delay_seconds: float = Field(default=0.5, ge=0, le=30)
+    api_total_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
+    # python-telegram-bot's local mode, for a local telegram-bot-api server: files are
+    # read from the paths it gives, up to its 2000 MB instead of Telegram's 20 MB.
+    telegram_local_mode: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trimmed(cls, values: object) -> object:
+        # Whitespace around a value is never meant; one left empty is unset.
+        if not isinstance(values, dict):
+            return values
+        trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+        return {k: v for k, v in trimmed.items() if v != ""}
+
+    @field_validator("deerapi_api_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"is shorter than {MIN_SECRET_LENGTH} characters: not a whole key")
+        return value
+
+    @field_validator("deerapi_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return http_base_url(value)
+
+
+class Settings(ApiSettings):
+    """Everything the bot can be told from outside. Secrets are `SecretStr`."""
+
     telegram_bot_token: SecretStr
     deerapi_api_key: SecretStr
-    deerapi_base_url: str = "https://api.deerapi.com"
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
 
-    api_attempt_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    api_max_attempts: int = Field(default=4, ge=1, le=10)
-    api_max_concurrent_calls: int = Field(default=8, ge=1, le=256)
-    api_retry_base_delay_seconds: float = Field(default=0.5, ge=0, le=30)
-    api_total_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
     telegram_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     max_concurrent_downloads: int = Field(default=8, ge=1, le=256)
     max_concurrent_updates: int = Field(default=64, ge=1, le=1024)
     photo_deadline_seconds: float = Field(default=90.0, gt=0, le=600)
+    # How long start-up keeps trying Redis and the Bot API before giving up (exit 1).
+    startup_retry_seconds: float = Field(default=60.0, ge=0, le=600)
     database_path: str = "data/bot.sqlite3"
     redis_url: SecretStr | None = None
     cache_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
@@ -52,6 +101,7 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     allowed_chat_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    allow_all_groups: bool = False
     report_chat_id: int | None = None
     per_user_in_flight: int = Field(default=2, ge=1, le=64)
     max_waiting_photos: int = Field(default=1000, ge=1)
@@ -75,7 +125,7 @@ class Settings(BaseSettings):
         if self.webhook_secret_token and not _SECRET_SHAPE.match(
             self.webhook_secret_token.get_secret_value()
         ):
-            raise ValueError("WEBHOOK_SECRET_TOKEN must be 1-256 of A-Z, a-z, 0-9, _ and -")
+            raise ValueError("WEBHOOK_SECRET_TOKEN must be 8-256 of A-Z, a-z, 0-9, _ and -")
         return self
 
     @field_validator("admin_user_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
@@ -103,41 +153,70 @@ class Settings(BaseSettings):
             raise ValueError("must look like 123456:ABC-def (as BotFather gives it)")
         return value
 
-    @field_validator("deerapi_api_key")
+    @field_validator("telegram_api_base_url", "telegram_file_base_url")
     @classmethod
-    def _key_not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
+    def _bot_api_url(cls, value: str) -> str:
+        # python-telegram-bot appends the token (`.../bot` + token) unless the URL says
+        # where it goes; after a bare host it would land in the port.
+        value = http_base_url(value)
+        if not urlsplit(value).path and not _TOKEN_PLACE.search(value):
+            raise ValueError("needs a path the token is appended to, such as /bot")
         return value
 
-    @field_validator("deerapi_base_url", "telegram_api_base_url", "telegram_file_base_url")
+    @field_validator("redis_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+    def _redis_password_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(redis_password(value)) < MIN_SECRET_LENGTH:
+            raise ValueError(f"has a password shorter than {MIN_SECRET_LENGTH} characters")
         return value
-
-    @field_validator("deerapi_base_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        # The endpoint path is appended with its own leading slash.
-        return value.rstrip("/")
 
     def secrets(self) -> tuple[str, ...]:
-        """The secret values, for log redaction."""
-        values = [
-            self.telegram_bot_token,
-            self.deerapi_api_key,
-            self.webhook_secret_token,
-            self.redis_url,  # may hold a password
-        ]
-        return tuple(value.get_secret_value() for value in values if value is not None)
+        """The secret values, for log redaction (of a Redis URL, its password: the rest is
+        an address the logs should show)."""
+        values = [self.telegram_bot_token, self.deerapi_api_key, self.webhook_secret_token]
+        found = [value.get_secret_value() for value in values if value is not None]
+        if self.redis_url is not None and (password := redis_password(self.redis_url)):
+            found += {password, quote(password, safe="")}
+        return tuple(found)
+
+
+def redis_password(url: SecretStr) -> str:
+    """The password in a Redis URL ("" if none, or if the URL cannot be read)."""
+    try:
+        return unquote(urlsplit(url.get_secret_value()).password or "")
+    except ValueError:
+        return ""
+
+
+def http_base_url(value: str) -> str:
+    """`value` without a trailing slash, if it is an http(s) URL with a host and a valid
+    port; else `ValueError` (whose text does not quote the value)."""
+    value = value.rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("has no host name")
+    return value
 
 
 def load_settings(env_file: str | None = ".env") -> Settings:
-    """Read settings; raise `ConfigError` with one readable line per problem."""
+    """Read every setting; raise `ConfigError` with one readable line per problem."""
+    return _load(Settings, env_file)
+
+
+def load_api_settings(env_file: str | None = ".env") -> ApiSettings:
+    """Read only what checking an image needs (no Telegram token), the same way."""
+    return _load(ApiSettings, env_file)
+
+
+def _load(kind: type[_S], env_file: str | None) -> _S:
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return kind(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 
@@ -24,11 +25,13 @@ class Fairness:
 
     Each person waits in their own lane, so a burst of 100 photos from one
     person holds two places in the shared pools (downloads, API calls) while
-    someone else's single photo goes straight through.
+    someone else's single photo goes straight through. `while_waiting` wraps a wait
+    for a lane (the bot sets its update's work slot aside there).
     """
 
     per_key: int
     max_waiting: int
+    while_waiting: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext
     waiting: int = 0
     _lanes: dict[int, _Lane] = field(default_factory=dict)
 
@@ -44,7 +47,11 @@ class Fairness:
         try:
             self.waiting += 1
             try:
-                await lane.slots.acquire()
+                if lane.slots.locked():
+                    async with self.while_waiting():
+                        await lane.slots.acquire()
+                else:
+                    await lane.slots.acquire()
             finally:
                 self.waiting -= 1
             try:

@@ -1,4 +1,9 @@
-"""`python -m bot.healthcheck`: exit 0 when the bot in this container answers /healthz with 200.
+"""`python -m bot.healthcheck`: exit 0 when the bot in this container answers /livez with 200.
+
+It asks /livez, not /healthz: Docker (and Swarm, which restarts an unhealthy task) should
+call the process unhealthy only when restarting it could help, that is when its event
+loop no longer answers. A storage or Telegram outage makes /healthz answer 503, which is
+for the load balancer to route around, not a reason to restart every replica at once.
 
 The Docker image's HEALTHCHECK runs it (the slim base has no curl). It reads only
 HTTP_LISTEN and HTTP_PORT, the way the bot does, so a check never needs the secrets or
@@ -22,14 +27,14 @@ TIMEOUT_SECONDS = 4.0
 _ANY_ADDRESS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
 
 
-def healthz_url(env: Mapping[str, str]) -> str:
-    """Where the bot's /healthz listens, given its environment."""
+def livez_url(env: Mapping[str, str]) -> str:
+    """Where the bot's /livez listens, given its environment."""
     listen = env.get("HTTP_LISTEN", "").strip()
     host = _ANY_ADDRESS.get(listen, listen)
     if ":" in host:
         host = f"[{host}]"
     port = env.get("HTTP_PORT", "").strip() or DEFAULT_PORT
-    return f"http://{host}:{port}/healthz"
+    return f"http://{host}:{port}/livez"
 
 
 def check(url: str) -> str | None:
@@ -48,7 +53,7 @@ def check(url: str) -> str | None:
 
 def main() -> int:
     """Exit status for Docker: 0 healthy, 1 not (with the reason on stderr)."""
-    problem = check(healthz_url(os.environ))
+    problem = check(livez_url(os.environ))
     if problem is not None:
         print(f"unhealthy: {problem}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -14,10 +15,14 @@ from babel.numbers import format_decimal
 Translations = gettext.NullTranslations
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGES = ("en", "ru", "zh")
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh": "中文"}
+# As people type them after /lang; zh is Simplified Chinese, zh-hant Traditional.
+LANGUAGES = ("en", "ru", "zh", "zh-hant")
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh": "简体中文", "zh-hant": "繁體中文"}
 LOCALE_DIR = Path(__file__).with_name("locales")
 DOMAIN = "bot"
+# Subtags that mark Chinese written in Traditional characters: the script itself, or
+# Taiwan, Hong Kong and Macau, where Traditional is the norm (zh-TW, zh-HK, zh-MO).
+_TRADITIONAL = frozenset({"hant", "tw", "hk", "mo"})
 
 
 def N_(message: str) -> str:
@@ -33,9 +38,8 @@ class Catalogs:
         for language in LANGUAGES:
             if language == DEFAULT_LANGUAGE:
                 continue
-            path = locale_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-            with path.open("rb") as po:
-                catalog = read_po(po, locale=language)
+            with catalog_path(language, locale_dir).open("rb") as po:
+                catalog = read_po(po, locale=locale_of(language))
             compiled = io.BytesIO()
             write_mo(compiled, catalog)
             compiled.seek(0)
@@ -46,19 +50,31 @@ class Catalogs:
         return self._translations.get(language, self._translations[DEFAULT_LANGUAGE])
 
 
+def locale_of(language: str) -> str:
+    """The Babel locale of one of LANGUAGES, which also names its catalog's folder:
+    zh-hant is zh_Hant."""
+    return str(Locale.parse(language, sep="-"))
+
+
+def catalog_path(language: str, locale_dir: Path = LOCALE_DIR) -> Path:
+    """Where the .po catalog of one of LANGUAGES lives."""
+    return locale_dir / locale_of(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
 def pick_language(chat_choice: str | None, user_language_code: str | None) -> str:
     """The chat's /lang choice if set, else the person's Telegram language, else English.
 
-    Any regional or script variant counts as its language, so Traditional Chinese
-    (zh-hant, zh-tw, zh-hk, zh-mo) reads the Simplified catalog: most Traditional
-    readers read Simplified far more easily than English, and the texts are short.
+    Any regional variant counts as its language (ru-RU is ru). Chinese goes by script:
+    zh-hant, zh-TW, zh-HK and zh-MO read Traditional characters, every other Chinese
+    code (zh, zh-hans, zh-CN, zh-SG) Simplified.
     """
     if chat_choice in LANGUAGES:
         return chat_choice
-    code = (user_language_code or "").lower().replace("_", "-")
-    for language in LANGUAGES:
-        if code == language or code.startswith(f"{language}-"):
-            return language
+    subtags = (user_language_code or "").lower().replace("_", "-").split("-")
+    if subtags[0] == "zh" and "hans" not in subtags and _TRADITIONAL & set(subtags):
+        return "zh-hant"
+    if subtags[0] in LANGUAGES:
+        return subtags[0]
     return DEFAULT_LANGUAGE
 
 

@@ -26,12 +26,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 MAX_UPLOAD_BYTES = 10_000_000
+# What a bot may download: Telegram's "20 MB" are MiB; a local Bot API server
+# (TELEGRAM_LOCAL_MODE) serves files of up to 2000 MB. The rules below hold either way.
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+LOCAL_SERVER_MAX_DOWNLOAD_BYTES = 2000 * 1024 * 1024
 MIN_SIDE = 300
 MIN_ASPECT = 0.4
 MAX_ASPECT = 2.5
-# 50 MP covers every phone camera's default output; a bigger canvas in a file of
-# at most 20 MB is either a panorama we cannot send or a decompression bomb.
+# 50 MP covers every phone camera's default output; a bigger canvas is either a
+# panorama we cannot send or a decompression bomb (a local Bot API server lets
+# files of up to 2000 MB through, so this is what bounds decoding there).
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 90
 # A decoded pixel takes up to 4 bytes (RGBA); up to two such buffers live at
@@ -93,12 +97,13 @@ class HiddenPayload(ImageRejected):
 
 @dataclass
 class TooLargeToDownload(ImageRejected):
-    """Over the Bot API's download limit."""
+    """Over the Bot API's download limit (`limit` bytes)."""
 
     size: int
+    limit: int
 
     def __post_init__(self) -> None:
-        super().__init__(f"{self.size} bytes")
+        super().__init__(f"{self.size} bytes, over {self.limit}")
 
 
 @dataclass
@@ -174,10 +179,18 @@ def check_dimensions(width: int, height: int) -> None:
         raise BadAspectRatio(width, height)
 
 
-def check_declared(*, file_size: int | None, width: int | None, height: int | None) -> None:
-    """Refuse from what Telegram declares, before anything is downloaded."""
-    if file_size is not None and file_size > MAX_DOWNLOAD_BYTES:
-        raise TooLargeToDownload(file_size)
+def download_limit(local_mode: bool) -> int:
+    """Bytes the Bot API lets the bot download: 20 MB, or 2000 MB from a local server."""
+    return LOCAL_SERVER_MAX_DOWNLOAD_BYTES if local_mode else MAX_DOWNLOAD_BYTES
+
+
+def check_declared(
+    *, file_size: int | None, width: int | None, height: int | None, limit: int
+) -> None:
+    """Refuse from what Telegram declares, before anything is downloaded: more than
+    `limit` bytes, or a size that breaks a rule."""
+    if file_size is not None and file_size > limit:
+        raise TooLargeToDownload(file_size, limit)
     if width and height:
         check_dimensions(width, height)
 
@@ -211,8 +224,6 @@ def _reading(data: bytes) -> Iterator[Image.Image]:
     """Open untrusted bytes; map every way that can fail to an `ImageRejected`."""
     if not data:
         raise NotAnImage("empty file")
-    if len(data) > MAX_DOWNLOAD_BYTES:
-        raise TooLargeToDownload(len(data))
     try:
         with _open(data) as image:
             yield image

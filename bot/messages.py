@@ -46,8 +46,11 @@ from bot.recognizer import ErrorKind, RecognitionError
 from bot.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 
-_MB = 1_000_000
-_MEGAPIXELS = images.MAX_PIXELS // _MB
+# Megapixels are millions of pixels; megabytes are MiB, as Telegram counts them (its
+# "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
+_MEGAPIXEL = 1_000_000
+_MB = 1024 * 1024
+_MEGAPIXELS = images.MAX_PIXELS // _MEGAPIXEL
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
@@ -75,12 +78,14 @@ def help_text(tr: Translations) -> str:
         "images over 10 MB are shrunk. Files up to 20 MB can be downloaded.\n\n"
         "Tip: send the image as a file (📎 → File) to keep its original quality; "
         "Telegram compresses photos.\n\n"
-        "In groups: reply to a photo with /check. Admins can turn on moderation of "
-        "every photo: /moderate on|off, /forbid, /require or /allow a segment "
-        "(head, face, clothing, object), /action warn|delete|report, /policy to see "
-        "the settings. To see every photo I must be an admin (or privacy mode must be "
-        "off in @BotFather); to delete photos I need the 'Delete messages' right.\n\n"
-        "/quota shows your checks left today; /lang en|ru|zh sets the language."
+        "In groups: reply to a photo with /check. Admins can have every photo checked: "
+        "/moderate on|off|dry (dry: I only report what I would do), /forbid, /require or "
+        "/allow a segment (head, face, clothing, object), /action warn|delete|report, "
+        "/warnlimit for a mute or ban after repeated warnings, /policy to see the settings. "
+        "To see every photo I must be an admin (or privacy mode must be off in @BotFather); "
+        "to delete photos I need the 'Delete messages' right, to mute and ban the 'Ban "
+        "users' right.\n\n"
+        "/quota shows your checks left today; /lang en|ru|zh|zh-hant sets the language."
     )
 
 
@@ -161,14 +166,14 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "
                 "be between 1:2.5 and 2.5:1. Please crop it and send it again."
             ).format(width=w, height=h, ratio=_ratio(w, h, tr))
-        case TooLargeToDownload(size=size):
+        case TooLargeToDownload(size=size, limit=limit):
             return _(
                 "This file is {size} MB; Telegram lets bots download at most {limit} "
                 "MB. Please send a smaller file, or send it as a photo so Telegram "
                 "compresses it."
             ).format(
-                size=decimal(size / _MB, 1, tr),
-                limit=decimal(images.MAX_DOWNLOAD_BYTES / _MB, 0, tr),
+                size=decimal(megabytes(size), 1, tr),
+                limit=decimal(limit / _MB, 0, tr),
             )
         case TooManyPixels(width=w, height=h) if w and h:
             return tr.ngettext(
@@ -199,6 +204,12 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "(WebP, HEIC, GIF, BMP and TIFF are converted)."
             )
     return _("I cannot check this image. Please send a JPG or PNG photo.")
+
+
+def megabytes(size: int) -> float:
+    """`size` bytes in MB (MiB) at one decimal, rounded up: a file just over a limit never
+    reads as equal to it."""
+    return math.ceil(size * 10 / _MB) / 10
 
 
 def busy(tr: Translations) -> str:
@@ -243,9 +254,23 @@ def apology(error_id: str, tr: Translations) -> str:
     ).format(error_id=error_id)
 
 
+def storage_unavailable(tr: Translations) -> str:
+    """The bot's own storage is down and what was asked needs it (settings, /quota, /stats)."""
+    return tr.gettext(
+        "I cannot reach my settings and counters right now. Please try again in a minute."
+    )
+
+
 def _until(resets_at: datetime, now: datetime, tr: Translations) -> str:
-    """The wait until a reset in words, rounded up to the minute: never "0 minutes"."""
-    return duration(max(1, math.ceil((resets_at - now).total_seconds())), tr)
+    """The wait until a reset in words, rounded up to the minute (never "0 minutes"), worded
+    to follow "in": the context "in" lets a language put the count in the case its word for
+    "in" takes (Russian "через 21 минуту", where a penalty reads "21 минута")."""
+    days, hours, minutes = _days_hours_minutes(math.ceil((resets_at - now).total_seconds()))
+    return _units(
+        (days, tr.npgettext("in", "{n} day", "{n} days", days)),
+        (hours, tr.npgettext("in", "{n} hour", "{n} hours", hours)),
+        (minutes, tr.npgettext("in", "{n} minute", "{n} minutes", minutes)),
+    )
 
 
 def limit_reached(exceeded: QuotaExceeded, tr: Translations, now: datetime) -> str:
@@ -299,14 +324,16 @@ def quota_report(remaining: Remaining | None, tr: Translations, now: datetime) -
     return "\n".join(lines)
 
 
-def stats_report(since_start: Mapping[str, int], today: Mapping[str, int], tr: Translations) -> str:
-    """/stats for bot admins: every counter since start and today."""
+def stats_report(
+    since_start: Mapping[str, int], today: Mapping[str, int], concurrency: int, tr: Translations
+) -> str:
+    """/stats for bot admins: every counter since start and today, and the API calls
+    the adaptive limit allows at once now."""
     _ = tr.gettext
     names = sorted(set(since_start) | set(today))
-    if not names:
-        return _("No photos yet.")
-    lines = [_("Since start / today:")]
+    lines = [_("Since start / today:")] if names else [_("No photos yet.")]
     lines += [f"{name}: {since_start.get(name, 0)} / {today.get(name, 0)}" for name in names]
+    lines.append(_("API calls allowed at once now: {limit}").format(limit=concurrency))
     return "\n".join(lines)
 
 
@@ -348,7 +375,7 @@ def usage(command: str, tr: Translations) -> str:
         "require": f"/require {segment_list().replace(', ', ' | ')}",
         "allow": f"/allow {segment_list().replace(', ', ' | ')} | reset",
         "action": "/action warn | delete | report",
-        "lang": "/lang en | ru | zh | auto",
+        "lang": "/lang en | ru | zh | zh-hant | auto",
     }
     return _("Use: {form}").format(form=forms[command])
 
@@ -397,18 +424,28 @@ def duration(seconds: int, tr: Translations) -> str:
     """A length of time in words, to the minute (rounded up), largest unit first:
     "30 minutes", "1 hour 30 minutes", "7 days"; 0 is a penalty without end, "forever".
 
-    One helper for penalties and for the wait until a daily reset, so both read
-    alike in every language; each unit goes through ngettext for its plural form.
+    Penalties and the wait until a daily reset (`_until`) split time alike; each unit
+    goes through ngettext for its plural form.
     """
     if seconds == 0:
         return tr.gettext("forever")
-    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    units = [
+    days, hours, minutes = _days_hours_minutes(seconds)
+    return _units(
         (days, tr.ngettext("{n} day", "{n} days", days)),
         (hours, tr.ngettext("{n} hour", "{n} hours", hours)),
         (minutes, tr.ngettext("{n} minute", "{n} minutes", minutes)),
-    ]
+    )
+
+
+def _days_hours_minutes(seconds: int) -> tuple[int, int, int]:
+    """`seconds` rounded up to the minute (at least one), split into days, hours and minutes."""
+    days, rest = divmod(max(1, math.ceil(seconds / 60)), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return days, hours, minutes
+
+
+def _units(*units: tuple[int, str]) -> str:
+    """Each (count, its catalog text) with a count, largest first: "1 hour 30 minutes"."""
     return " ".join(text.format(n=count) for count, text in units if count)
 
 

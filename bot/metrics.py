@@ -1,8 +1,9 @@
-"""Prometheus metrics: what the bot counts, how long the API takes, how often it retries."""
+"""Prometheus metrics: what the bot counts, how long the API takes, how often it retries,
+how many calls at once it allows."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "segment_bot_events",
@@ -17,4 +18,8 @@ API_SECONDS = Histogram(
 )
 API_RETRIES = Counter(
     "segment_bot_api_retries", "Recognition attempts that failed and were tried again.", ["kind"]
+)
+API_CONCURRENCY_LIMIT = Gauge(
+    "segment_bot_api_concurrency_limit",
+    "Recognition API calls the adaptive limiter allows in flight now.",
 )

@@ -23,7 +23,6 @@ from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache, bytes_key, file_key
 from bot.images import (
-    MAX_DOWNLOAD_BYTES,
     ImageRejected,
     Inspection,
     PreparedImage,
@@ -110,10 +109,11 @@ COPIES_IN_FLIGHT = 4
 BASE_COST = 256 * 1024
 
 
-def memory_cost(declared_size: int | None) -> int:
-    """Bytes to reserve for one image, from the size Telegram declares."""
-    size = MAX_DOWNLOAD_BYTES if declared_size is None else declared_size
-    return BASE_COST + COPIES_IN_FLIGHT * min(size, MAX_DOWNLOAD_BYTES)
+def memory_cost(declared_size: int | None, download_limit: int) -> int:
+    """Bytes to reserve for one image, from the size Telegram declares (the most it may
+    download when it declares none)."""
+    size = download_limit if declared_size is None else declared_size
+    return BASE_COST + COPIES_IN_FLIGHT * min(size, download_limit)
 
 
 class PhotoPipeline:
@@ -132,6 +132,7 @@ class PhotoPipeline:
         memory: ByteBudget,
         decode_memory: ByteBudget,
         deadline: float,
+        download_limit: int,
     ) -> None:
         self._recognizer = recognizer
         self._download = download
@@ -143,6 +144,7 @@ class PhotoPipeline:
         self._memory = memory
         self._decode_memory = decode_memory
         self._deadline = deadline
+        self._download_limit = download_limit
 
     async def run(
         self, incoming: IncomingImage, requester: Requester, origin: Origin = PHOTO
@@ -170,7 +172,10 @@ class PhotoPipeline:
         try:
             async with asyncio.timeout(self._deadline):
                 check_declared(
-                    file_size=incoming.file_size, width=incoming.width, height=incoming.height
+                    file_size=incoming.file_size,
+                    width=incoming.width,
+                    height=incoming.height,
+                    limit=self._download_limit,
                 )
                 cached = await self._cache.get(file_key(incoming.file_unique_id))
                 if cached is not None:
@@ -179,7 +184,7 @@ class PhotoPipeline:
                 # bandwidth; given back below unless a call was made for this person.
                 if not requester.exempt:
                     charge = await self._quotas.take(requester.user_id, requester.group_id)
-                async with self._memory.hold(memory_cost(incoming.file_size)):
+                async with self._memory.hold(memory_cost(incoming.file_size, self._download_limit)):
                     recognized = await self._fetch_and_recognize(incoming, steps)
                 if recognized.cached:
                     return recognized

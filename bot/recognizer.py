@@ -15,9 +15,11 @@ from typing import Self
 
 import httpx
 import pybase64
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from bot.metrics import API_RETRIES, API_SECONDS
+from bot.config import ApiSettings
+from bot.limiter import AdaptiveLimiter, Signal
+from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
 from bot.results import RecognitionResult
 
 ENDPOINT_PATH = "/kling/v1/videos/image-recognize"
@@ -46,6 +48,16 @@ class ErrorKind(enum.StrEnum):
 
 _RETRYABLE = frozenset(
     {ErrorKind.RATE_LIMITED, ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.NETWORK}
+)
+# What a failed attempt tells the concurrency limiter; other kinds (a bad key, a
+# refused image) say nothing about the API's load and neither grow nor cut.
+_LOAD_SIGNALS: Mapping[ErrorKind, Signal] = MappingProxyType(
+    {
+        ErrorKind.RATE_LIMITED: Signal.OVERLOAD,
+        ErrorKind.TIMEOUT: Signal.OVERLOAD,
+        ErrorKind.SERVER: Signal.ERROR,
+        ErrorKind.NETWORK: Signal.ERROR,
+    }
 )
 _OPERATOR_PROBLEMS = frozenset(
     {
@@ -270,7 +282,8 @@ class RetryPolicy:
 
 
 class Recognizer:
-    """One per process: a pooled HTTP client and a bound on simultaneous API calls."""
+    """One per process: a pooled HTTP client and an adaptive bound on simultaneous API calls
+    (`max_concurrent_calls` is its ceiling)."""
 
     def __init__(
         self,
@@ -284,7 +297,7 @@ class Recognizer:
     ) -> None:
         self._url = base_url.rstrip("/") + ENDPOINT_PATH
         self._policy = policy
-        self._slots = asyncio.Semaphore(max_concurrent_calls)
+        self._slots = AdaptiveLimiter(max_concurrent_calls, on_change=API_CONCURRENCY_LIMIT.set)
         self._client = httpx.AsyncClient(
             headers={
                 "Authorization": f"Bearer {api_key}",
@@ -292,6 +305,7 @@ class Recognizer:
                 "Accept": "application/json",
             },
             timeout=httpx.Timeout(attempt_timeout, connect=min(attempt_timeout, 10.0)),
+            # The pool allows the ceiling, so the adaptive limit alone decides.
             limits=httpx.Limits(
                 max_connections=max_concurrent_calls,
                 max_keepalive_connections=max_concurrent_calls,
@@ -301,11 +315,31 @@ class Recognizer:
             transport=transport,
         )
 
+    @classmethod
+    def for_settings(cls, settings: ApiSettings, api_key: SecretStr) -> Self:
+        """The client the settings describe (the bot and `python -m bot check` share it)."""
+        return cls(
+            base_url=settings.deerapi_base_url,
+            api_key=api_key.get_secret_value(),
+            attempt_timeout=settings.api_attempt_timeout_seconds,
+            max_concurrent_calls=settings.api_max_concurrent_calls,
+            policy=RetryPolicy(
+                max_attempts=settings.api_max_attempts,
+                base_delay=settings.api_retry_base_delay_seconds,
+                total_deadline=settings.api_total_deadline_seconds,
+            ),
+        )
+
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
+
+    @property
+    def concurrency_limit(self) -> int:
+        """API calls allowed in flight now, as the adaptive limiter has learnt it."""
+        return self._slots.limit
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -315,29 +349,46 @@ class Recognizer:
         """Send raw JPEG/PNG bytes; return the result or raise `RecognitionError` (logged)."""
         body = _Body(image)
         attempts = 0
+        # Attempts that count against `max_attempts`: all but our own overshoots.
+        charged = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.total_deadline
         try:
+            # The deadline bounds the waits for a slot as well as the attempts.
             async with asyncio.timeout_at(deadline):
                 while True:
                     attempts += 1
-                    try:
-                        return replace(await self._attempt(body), attempts=attempts)
-                    except RecognitionError as error:
-                        delay = self._retry_delay(error, attempts)
-                        if delay is None or loop.time() + delay >= deadline:
-                            raise
-                        API_RETRIES.labels(error.kind.value).inc()
-                        logger.info(
-                            "recognition attempt %d failed (kind=%s status=%s code=%s "
-                            "request_id=%s); retrying in %.2fs",
-                            attempts,
-                            error.kind,
-                            error.status,
-                            error.code,
-                            error.request_id,
-                            delay,
-                        )
+                    async with self._slots.slot(retry=attempts > 1) as permit:
+                        try:
+                            result = await self._attempt(body)
+                        except RecognitionError as error:
+                            permit.signal = _LOAD_SIGNALS.get(error.kind, Signal.NEUTRAL)
+                            failure = error
+                        else:
+                            permit.signal = Signal.SUCCESS
+                            return replace(result, attempts=attempts)
+                    # A call refused for load while others of ours were in flight is
+                    # our overshoot: the limiter has cut for it, and the retry waits
+                    # for a slot under the lower limit. It does not use up an attempt,
+                    # or the limiter's probing could fail a photo that a retry saves;
+                    # the deadline still bounds it. Refused while alone, it counts.
+                    if not (failure.kind is ErrorKind.RATE_LIMITED and permit.crowded):
+                        charged += 1
+                    delay = self._retry_delay(failure, charged)
+                    if delay is None or loop.time() + delay >= deadline:
+                        raise failure
+                    API_RETRIES.labels(failure.kind.value).inc()
+                    logger.info(
+                        "recognition attempt %d failed (kind=%s status=%s code=%s "
+                        "request_id=%s); retrying in %.2fs, concurrency limit %d",
+                        attempts,
+                        failure.kind,
+                        failure.status,
+                        failure.code,
+                        failure.request_id,
+                        delay,
+                        self._slots.limit,
+                    )
                     await asyncio.sleep(delay)
         except TimeoutError:
             timeout = RecognitionError(
@@ -354,10 +405,9 @@ class Recognizer:
         length = {"Content-Length": str(body.length)}
         started = time.perf_counter()
         try:
-            async with (
-                self._slots,
-                self._client.stream("POST", self._url, content=parts(), headers=length) as resp,
-            ):
+            async with self._client.stream(
+                "POST", self._url, content=parts(), headers=length
+            ) as resp:
                 raw = await _read_bounded(resp)
                 return parse_response(resp.status_code, resp.headers, raw)
         except httpx.TimeoutException as exc:
@@ -367,16 +417,16 @@ class Recognizer:
         finally:
             API_SECONDS.observe(time.perf_counter() - started)
 
-    def _retry_delay(self, error: RecognitionError, attempts: int) -> float | None:
+    def _retry_delay(self, error: RecognitionError, charged: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now."""
         policy = self._policy
-        if not error.retryable or attempts >= policy.max_attempts:
+        if not error.retryable or charged >= policy.max_attempts:
             return None
         if error.retry_after is not None:
             if error.retry_after > policy.retry_after_cap:
                 return None
             return error.retry_after
-        return policy.backoff(attempts)
+        return policy.backoff(max(charged, 1))
 
     @staticmethod
     def _log_failure(error: RecognitionError, attempts: int) -> None:

@@ -9,9 +9,16 @@ from collections.abc import Callable, Sequence
 from typing import Self, cast
 
 from redis import asyncio as aioredis
-from redis.exceptions import WatchError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    RedisError,
+    ResponseError,
+    WatchError,
+)
 
 from bot.moderation import ChatSettings
+from bot.storage import StorageOpenError, StorageUnreachable
 
 _PREFIX = "segment-bot:"
 _DAY_SECONDS = 24 * 3600
@@ -72,16 +79,36 @@ class RedisStorage:
 
     @classmethod
     async def open(cls, url: str) -> Self:
-        """Connect to the Redis server at `url` and check that it answers."""
-        client = aioredis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=5, decode_responses=True
-        )
-        await client.ping()
+        """Connect to the Redis server at `url` and check that it answers; raise
+        `StorageUnreachable` if it does not, `StorageOpenError` if it refuses us."""
+        try:
+            client = aioredis.from_url(
+                url, socket_timeout=5, socket_connect_timeout=5, decode_responses=True
+            )
+        except ValueError:
+            # The library's message may quote the URL, and with it the password.
+            raise StorageOpenError(
+                "is not a Redis URL: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], "
+                "rediss://... or unix://PATH"
+            ) from None
+        try:
+            await client.ping()
+        except BaseException as exc:
+            await client.aclose()
+            if isinstance(exc, AuthenticationError | AuthorizationError | ResponseError):
+                raise StorageOpenError(f"refused by the server: {exc}") from None
+            if isinstance(exc, RedisError | OSError):
+                raise StorageUnreachable(f"{type(exc).__name__}: {exc}") from None
+            raise
         return cls(client)
 
     async def close(self) -> None:
         """Close the connection pool."""
         await self._redis.aclose()
+
+    async def ping(self) -> None:
+        """PING the server."""
+        await self._redis.ping()
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         """The chat's settings, or the defaults."""

@@ -31,10 +31,17 @@ class Stats:
         self._unsaved[(self._day(), name)] += 1
 
     async def flush(self) -> None:
-        """Write what was counted since the last flush."""
+        """Write what was counted since the last flush; what could not be written is kept
+        for the next one (and the error raised)."""
         unsaved, self._unsaved = self._unsaved, Counter()
-        for (day, name), count in unsaved.items():
-            await self._storage.add_count(day, name, count)
+        while unsaved:
+            (day, name), count = next(iter(unsaved.items()))
+            try:
+                await self._storage.add_count(day, name, count)
+            except BaseException:
+                self._unsaved.update(unsaved)
+                raise
+            del unsaved[(day, name)]
 
     async def today(self) -> dict[str, int]:
         """Today's counters (UTC day), this process's latest included."""

@@ -8,6 +8,7 @@ default backend (one file, created on first start).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -82,6 +83,15 @@ _SETTINGS_CACHE_SIZE = 10_000
 # Quota counters held in memory: one per person (and group) active today, about
 # 150 bytes each; past this many the least recently used are read again.
 _QUOTA_MEMORY_SIZE = 100_000
+
+
+class StorageOpenError(Exception):
+    """The storage cannot be opened as configured (a path that cannot hold the database, a
+    file that is not one, a malformed URL, a refused password): retrying will not help."""
+
+
+class StorageUnreachable(StorageOpenError):
+    """The storage server did not answer, or the database is locked: it may come back."""
 
 
 class Storage(Protocol):
@@ -211,9 +221,34 @@ class Storage(Protocol):
         """Move a group's settings, allow list and warnings to its new (supergroup) id."""
         ...
 
+    async def ping(self) -> None:
+        """Return if the backend can be read; raise its error if not."""
+        ...
+
     async def close(self) -> None:
         """Release the backend."""
         ...
+
+
+def _make_room_for(file: Path) -> None:
+    """Create the database's folder; refuse a path that cannot become a database file."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageOpenError(f"cannot create its folder: {exc.strerror}") from None
+    if file.is_dir():
+        raise StorageOpenError("is a folder, not a database file")
+
+
+def _open_error(exc: sqlite3.Error) -> StorageOpenError:
+    """SQLite's own words ("file is not a database", "attempt to write a readonly
+    database"); a lock held by another process may be released, so that one is retried."""
+    cause = str(exc) or type(exc).__name__
+    if "locked" in cause:
+        return StorageUnreachable(cause)
+    if "unable to open" in cause or "readonly" in cause:
+        cause += " (SQLite writes -wal and -shm files next to it: is its folder writable?)"
+    return StorageOpenError(cause)
 
 
 class SqliteStorage:
@@ -242,14 +277,32 @@ class SqliteStorage:
 
     @classmethod
     async def open(cls, path: str) -> Self:
-        """Open (creating it and its folder if needed) the database at `path`."""
+        """Open (creating it and its folder if needed) the database at `path`, and prove
+        it writable; raise `StorageOpenError` saying why not."""
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path)
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.executescript(_SCHEMA)
-        await connection.commit()
+            _make_room_for(Path(path))
+        try:
+            connection = await aiosqlite.connect(path)
+        except sqlite3.Error as exc:
+            raise _open_error(exc) from None
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await connection.executescript(_SCHEMA)
+            await connection.commit()
+            # The schema may exist already, so nothing above had to write: take the write
+            # lock once, or a read-only file would first fail on a person's photo.
+            await connection.execute("BEGIN IMMEDIATE")
+            await connection.rollback()
+        except BaseException as exc:
+            # The connection's thread is not a daemon: left open, it keeps the process
+            # from exiting.
+            with contextlib.suppress(sqlite3.Error):
+                await connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _open_error(exc) from None
+            raise
+        # Every stored chat's settings when there are few enough to hold (see __init__).
         async with connection.execute("SELECT COUNT(*) FROM chat_settings") as cursor:
             row = await cursor.fetchone()
         if row is None or row[0] > _SETTINGS_CACHE_SIZE:
@@ -265,6 +318,11 @@ class SqliteStorage:
         if self._quota_writer is not None:
             await self._quota_writer
         await self._db.close()
+
+    async def ping(self) -> None:
+        """Read the schema: it fails on a file that is gone, corrupt or unreadable."""
+        async with self._db.execute("SELECT count(*) FROM sqlite_master") as cursor:
+            await cursor.fetchone()
 
     # One process owns a SQLite file: it sees each update once, and its calls in
     # flight are shared in memory by ResultCache.

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import ssl
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from bot.logs import RedactingFormatter
 from bot.storage import SqliteStorage
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi
+from tests.redis_process import RedisProcess
 
 # Shaped like real secrets so the bot's validation accepts them; valid nowhere.
 TOKEN = "123456:TEST-token-for-the-fakes-only"
@@ -74,32 +72,22 @@ async def kling(fake_tls: ssl.SSLContext | None) -> AsyncIterator[FakeRecognizer
 def redis_server() -> Iterator[str]:
     """A real redis-server on 127.0.0.1 for the session; its URL.
 
-    Skipped where redis-server is missing, except in CI, where scripts/test
-    installs it and a missing one is a failure.
+    Skipped where redis-server is missing, except in CI (see `redis_binary`).
     """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing; scripts/test should have installed it")
-        pytest.skip("redis-server not installed (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    server = RedisProcess()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_process(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test's own, to stop, pause and start again; it keeps its
+    data across a stop, as a default install does."""
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

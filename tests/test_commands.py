@@ -53,6 +53,8 @@ FACE_FORBIDDEN = PLAIN.forbidding(Segment.FACE)
         (commands.action, PLAIN, ["report"], replace(PLAIN, action=Action.REPORT)),
         (commands.lang, PLAIN, ["ru"], replace(PLAIN, language="ru")),
         (commands.lang, replace(PLAIN, language="zh"), ["auto"], PLAIN),
+        (commands.lang, PLAIN, ["zh-Hant"], replace(PLAIN, language="zh-hant")),
+        (commands.lang, PLAIN, ["zh_hant"], replace(PLAIN, language="zh-hant")),
     ],
 )
 def test_a_well_formed_command_gives_the_new_settings(
@@ -76,7 +78,7 @@ def test_a_well_formed_command_gives_the_new_settings(
         (commands.forbid, ["face", "head"], "Use: /forbid head | face | clothing | object"),
         (commands.require, ["tail"], "Unknown segment “tail”. Use one of: head, face, "),
         (commands.action, ["ban"], "Use: /action warn | delete | report"),
-        (commands.lang, ["fr"], "Use: /lang en | ru | zh | auto"),
+        (commands.lang, ["fr"], "Use: /lang en | ru | zh | zh-hant | auto"),
     ],
 )
 def test_a_malformed_command_gives_a_sentence_and_no_change(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_api_settings, load_settings
 from tests.conftest import API_KEY, TOKEN
 
 _VARS = tuple(name.upper() for name in Settings.model_fields)
@@ -64,7 +64,7 @@ def test_env_example_lists_every_setting_and_parses(
 def test_missing_settings_are_named() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(env_file=None)
-    assert str(caught.value) == "TELEGRAM_BOT_TOKEN is required; DEERAPI_API_KEY is required"
+    assert str(caught.value) == "DEERAPI_API_KEY is required; TELEGRAM_BOT_TOKEN is required"
 
 
 def test_malformed_setting_is_named_without_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,8 +74,8 @@ def test_malformed_setting_is_named_without_its_value(monkeypatch: pytest.Monkey
     with pytest.raises(ConfigError) as caught:
         load_settings(env_file=None)
     message = str(caught.value)
-    assert message.startswith("TELEGRAM_BOT_TOKEN ")
-    assert "API_MAX_ATTEMPTS " in message
+    assert "TELEGRAM_BOT_TOKEN must look like 123456:ABC-def" in message
+    assert message.startswith("API_MAX_ATTEMPTS ")
     assert "not-a-token-secret-value" not in message
 
 
@@ -95,3 +95,95 @@ def test_start_up_with_a_missing_setting_prints_one_line_and_exits_2(tmp_path: P
     assert done.stderr.strip().splitlines() == [
         "configuration error: TELEGRAM_BOT_TOKEN is required"
     ]
+
+
+def test_values_are_trimmed_and_base_urls_lose_a_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", f" {TOKEN}  ")  # pasted with spaces
+    monkeypatch.setenv("DEERAPI_API_KEY", f"{API_KEY}\t")
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", " http://127.0.0.1:8081/bot/ ")
+    monkeypatch.setenv("TELEGRAM_FILE_BASE_URL", "http://127.0.0.1:8081/file/bot/")
+    monkeypatch.setenv("DEERAPI_BASE_URL", "https://api.deerapi.com/")
+    monkeypatch.setenv("TELEGRAM_LOCAL_MODE", " true ")
+    monkeypatch.setenv("API_MAX_ATTEMPTS", " 3 ")
+    monkeypatch.setenv("REPORT_CHAT_ID", "   ")  # blank: the default
+    settings = load_settings(env_file=None)
+    assert settings.telegram_bot_token.get_secret_value() == TOKEN
+    assert settings.deerapi_api_key.get_secret_value() == API_KEY
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot"
+    assert settings.telegram_file_base_url == "http://127.0.0.1:8081/file/bot"
+    assert settings.deerapi_base_url == "https://api.deerapi.com"
+    assert settings.telegram_local_mode is True
+    assert settings.api_max_attempts == 3
+    assert settings.report_chat_id is None
+    assert settings.startup_retry_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("DEERAPI_API_KEY", "Qz", "DEERAPI_API_KEY is shorter than 8 characters"),
+        ("DEERAPI_API_KEY", "Qz3Xv9w", "DEERAPI_API_KEY is shorter than 8 characters"),
+        ("WEBHOOK_SECRET_TOKEN", "Qzx", "WEBHOOK_SECRET_TOKEN must be 8-256 of"),
+        # PTB appends the token: after a bare host it would become the port.
+        ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9", "needs a path the token is appended"),
+        ("TELEGRAM_FILE_BASE_URL", "http://127.0.0.1:9/", "needs a path the token is appended"),
+        ("TELEGRAM_API_BASE_URL", "127.0.0.1:8081/bot", "must start with http:// or https://"),
+        ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:80x/bot", "has a port that is not a number"),
+        ("DEERAPI_BASE_URL", "https:///v1", "has no host name"),
+    ],
+)
+def test_malformed_values_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET_TOKEN", "a-long-enough-secret")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    assert problem in str(caught.value)
+    if "KEY" in name or "SECRET" in name:
+        assert value not in str(caught.value)
+
+
+def test_a_token_placeholder_stands_for_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
+    monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://bot{token}.example:8081")
+    assert load_settings(env_file=None).telegram_api_base_url == "http://bot{token}.example:8081"
+
+
+def test_the_check_command_reads_the_api_settings_without_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_api_settings(env_file=None).deerapi_api_key is None
+    monkeypatch.setenv("DEERAPI_API_KEY", f" {API_KEY} ")
+    monkeypatch.setenv("API_MAX_ATTEMPTS", "2")
+    settings = load_api_settings(env_file=None)
+    assert settings.deerapi_api_key is not None
+    assert settings.deerapi_api_key.get_secret_value() == API_KEY
+    assert settings.api_max_attempts == 2
+    monkeypatch.setenv("DEERAPI_API_KEY", "short")
+    with pytest.raises(ConfigError, match="DEERAPI_API_KEY is shorter than 8"):
+        load_api_settings(env_file=None)
+
+
+def test_of_a_redis_url_only_the_password_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    assert load_settings(env_file=None).secrets() == (TOKEN, API_KEY)
+    monkeypatch.setenv("REDIS_URL", "redis://:p%40ss-word-9@redis:6379/0")
+    assert set(load_settings(env_file=None).secrets()) == {
+        TOKEN,
+        API_KEY,
+        "p@ss-word-9",
+        "p%40ss-word-9",
+    }
+    monkeypatch.setenv("REDIS_URL", "redis://:Qz9@redis:6379/0")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    assert str(caught.value) == "REDIS_URL has a password shorter than 8 characters"

@@ -9,21 +9,21 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.healthcheck import check, healthz_url
+from bot.healthcheck import check, livez_url
 
 
 @pytest.mark.parametrize(
     ("env", "url"),
     [
-        ({}, "http://127.0.0.1:8080/healthz"),
-        ({"HTTP_PORT": ""}, "http://127.0.0.1:8080/healthz"),
-        ({"HTTP_LISTEN": "0.0.0.0", "HTTP_PORT": "9000"}, "http://127.0.0.1:9000/healthz"),  # noqa: S104
-        ({"HTTP_LISTEN": "::", "HTTP_PORT": "9000"}, "http://[::1]:9000/healthz"),
-        ({"HTTP_LISTEN": "127.0.0.2", "HTTP_PORT": " 81 "}, "http://127.0.0.2:81/healthz"),
+        ({}, "http://127.0.0.1:8080/livez"),
+        ({"HTTP_PORT": ""}, "http://127.0.0.1:8080/livez"),
+        ({"HTTP_LISTEN": "0.0.0.0", "HTTP_PORT": "9000"}, "http://127.0.0.1:9000/livez"),  # noqa: S104
+        ({"HTTP_LISTEN": "::", "HTTP_PORT": "9000"}, "http://[::1]:9000/livez"),
+        ({"HTTP_LISTEN": "127.0.0.2", "HTTP_PORT": " 81 "}, "http://127.0.0.2:81/livez"),
     ],
 )
 def test_probes_where_the_bot_listens(env: dict[str, str], url: str) -> None:
-    assert healthz_url(env) == url
+    assert livez_url(env) == url
 
 
 @pytest.fixture
@@ -50,6 +50,6 @@ async def test_only_200_is_healthy(healthz: tuple[str, list[int]]) -> None:
 
 
 def test_a_malformed_port_is_unhealthy_not_a_crash() -> None:
-    problem = check(healthz_url({"HTTP_PORT": "eighty"}))
+    problem = check(livez_url({"HTTP_PORT": "eighty"}))
     assert problem is not None
-    assert problem.startswith("http://127.0.0.1:eighty/healthz: ")
+    assert problem.startswith("http://127.0.0.1:eighty/livez: ")

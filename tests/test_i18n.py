@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, Catalogs, pick_language
+from bot.i18n import LANGUAGES, Catalogs, catalog_path, locale_of, pick_language
 
 BOT = Path(__file__).parents[1] / "bot"
 PLACEHOLDER = re.compile(r"\{[a-z_]+(?::[^}]*)?\}")
@@ -20,14 +20,12 @@ TRANSLATED = [language for language in LANGUAGES if language != "en"]
 MessageId = str | tuple[str, str]
 
 
-def _msgids() -> set[MessageId]:
-    """Every message in the code: a plural one as (singular, plural), as the catalogs key it."""
-    found = extract_from_dir(
-        str(BOT),
-        method_map=[("**.py", "python")],
-        keywords={"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)},
-    )
-    return {message for _, _, message, *_ in found}
+def _msgids() -> set[tuple[str | None, MessageId]]:
+    """Every message in the code as (context, id), as the catalogs key it: a plural id is
+    (singular, plural), so a plural kept as a singular one (or the reverse) counts as missing."""
+    # Babel's keywords: _, N_, gettext, ngettext, pgettext, npgettext (as tr.gettext too).
+    found = extract_from_dir(str(BOT), method_map=[("**.py", "python")], keywords=DEFAULT_KEYWORDS)
+    return {(context, message) for _, _, message, _, context in found}
 
 
 def _placeholders(text: object) -> set[str]:
@@ -35,9 +33,8 @@ def _placeholders(text: object) -> set[str]:
 
 
 def _catalog(language: str) -> Catalog:
-    path = LOCALE_DIR / language / "LC_MESSAGES" / "bot.po"
-    with path.open("rb") as po:
-        return read_po(po, locale=language)
+    with catalog_path(language).open("rb") as po:
+        return read_po(po, locale=locale_of(language))
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -47,12 +44,11 @@ def test_catalog_translates_every_message(language: str) -> None:
     for message in catalog:
         forms = message.string if isinstance(message.string, tuple) else (message.string,)
         if message.id and all(forms) and not message.fuzzy:
-            translated[message.id] = forms
+            translated[message.context, message.id] = forms
     missing = _msgids() - set(translated)
-    # A plural message kept as a singular one (or the reverse) counts as missing: gettext
-    # would never find it and the reader would get English.
+    # gettext would never find these, and the reader would get English.
     assert not missing, f"untranslated in {language}: {sorted(map(str, missing))[:3]}"
-    for msgid, forms in translated.items():
+    for (_, msgid), forms in translated.items():
         wanted = _placeholders(msgid[0] if isinstance(msgid, tuple) else msgid)
         assert all(_placeholders(form) == wanted for form in forms), msgid
         if isinstance(msgid, tuple):
@@ -61,13 +57,14 @@ def test_catalog_translates_every_message(language: str) -> None:
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_catalogs_hold_no_stale_messages(language: str) -> None:
-    assert {m.id for m in _catalog(language) if m.id} == _msgids()
+    assert {(m.context, m.id) for m in _catalog(language) if m.id} == _msgids()
 
 
 def test_translations_load() -> None:
     catalogs = Catalogs()
     assert catalogs.get("ru").gettext("Face") == "Лицо"
     assert catalogs.get("zh").gettext("Face") == "面部"
+    assert catalogs.get("zh-hant").gettext("Face") == "臉部"
     assert catalogs.get("xx").gettext("Face") == "Face"
 
 
@@ -76,18 +73,25 @@ def test_translations_load() -> None:
     [
         (None, "ru", "ru"),
         (None, "ru-RU", "ru"),
+        (None, "zh", "zh"),
         (None, "zh-hans", "zh"),
-        # Traditional Chinese reads the Simplified catalog (see pick_language).
-        (None, "zh-hant", "zh"),
-        (None, "zh-TW", "zh"),
-        (None, "zh-hk", "zh"),
-        (None, "zh-mo", "zh"),
-        (None, "zh-Hant-TW", "zh"),
-        (None, "zh_TW", "zh"),
+        (None, "zh-CN", "zh"),
+        (None, "zh-SG", "zh"),
+        (None, "zh-Hans-HK", "zh"),
+        # Chinese goes by script: these write Traditional characters.
+        (None, "zh-hant", "zh-hant"),
+        (None, "zh-TW", "zh-hant"),
+        (None, "zh-hk", "zh-hant"),
+        (None, "zh-mo", "zh-hant"),
+        (None, "zh-Hant-TW", "zh-hant"),
+        (None, "zh-hant-beta", "zh-hant"),
+        (None, "zh_TW", "zh-hant"),
         (None, "zhx", "en"),
+        (None, "", "en"),
         (None, "de", "en"),
         (None, None, "en"),
         ("zh", "ru", "zh"),
+        ("zh-hant", "zh-CN", "zh-hant"),
         ("xx", "ru", "ru"),
     ],
 )

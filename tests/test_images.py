@@ -64,11 +64,14 @@ def test_dimension_rule_matches_its_definition(width: int, height: int) -> None:
         assert allowed
 
 
-def test_declared_size_over_the_download_limit_is_refused_early() -> None:
+@pytest.mark.parametrize("local_mode", [False, True])
+def test_declared_size_over_the_download_limit_is_refused_early(local_mode: bool) -> None:
+    limit = images.download_limit(local_mode)
+    assert limit == (2000 if local_mode else 20) * 1024 * 1024
     with pytest.raises(TooLargeToDownload) as caught:
-        check_declared(file_size=images.MAX_DOWNLOAD_BYTES + 1, width=None, height=None)
-    assert caught.value.size == images.MAX_DOWNLOAD_BYTES + 1
-    check_declared(file_size=images.MAX_DOWNLOAD_BYTES, width=None, height=None)
+        check_declared(file_size=limit + 1, width=None, height=None, limit=limit)
+    assert (caught.value.size, caught.value.limit) == (limit + 1, limit)
+    check_declared(file_size=limit, width=None, height=None, limit=limit)
 
 
 @pytest.mark.parametrize("maker", [jpeg, png])

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.images import (
+    MAX_DOWNLOAD_BYTES,
     BadAspectRatio,
     Change,
     CorruptImage,
@@ -47,7 +48,12 @@ MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
     [
         (TooSmall(250, 400), "This image is 250 x 400 px; each side must be at least 300 px."),
         (BadAspectRatio(300, 1000), "an aspect ratio of 1:3.33; it must be between 1:2.5"),
-        (TooLargeToDownload(25_300_000), "This file is 25.3 MB;"),
+        # Sizes in MiB, as Telegram counts them; rounded up, so "over 20 MB" never reads 20.0.
+        (TooLargeToDownload(25_300_000, MAX_DOWNLOAD_BYTES), "This file is 24.2 MB; Telegram "),
+        (TooLargeToDownload(MAX_DOWNLOAD_BYTES + 1, MAX_DOWNLOAD_BYTES), "20.1 MB; Telegram"),
+        (TooLargeToDownload(MAX_DOWNLOAD_BYTES + 1, MAX_DOWNLOAD_BYTES), "at most 20 MB."),
+        (TooLargeToDownload(3 * 1024**3, 2000 * 1024**2), "3072.0 MB; Telegram lets bots "),
+        (TooLargeToDownload(3 * 1024**3, 2000 * 1024**2), "at most 2000 MB."),
         (TooManyPixels(8000, 8000), "This image is 8000 x 8000 px; I can check at most 50"),
         (TooManyPixels(), "This image is too large; I can check at most 50 megapixels"),
         (HiddenPayload(), "another file attached"),

@@ -85,6 +85,7 @@ def _pipeline(
         memory=ByteBudget(memory),
         decode_memory=ByteBudget(100_000_000),
         deadline=deadline,
+        download_limit=MAX_DOWNLOAD_BYTES,
     )
 
 
@@ -143,14 +144,19 @@ async def test_bytes_in_flight_are_bounded_by_the_memory_budget(storage: SqliteS
     size = 10_000_000
     files = _Files({f"file-{i}": jpeg(640, 480, seed=i) for i in range(8)})
     recognizer = _Recognizer(delay=0.3)
-    pipeline = _pipeline(storage, recognizer, files, memory=3 * memory_cost(size))
+    pipeline = _pipeline(
+        storage, recognizer, files, memory=3 * memory_cost(size, MAX_DOWNLOAD_BYTES)
+    )
     await asyncio.gather(*(pipeline.run(_image(i, size), PERSON) for i in range(8)))
     assert recognizer.peak == 3
     assert len(recognizer.calls) == 8
 
 
 def test_unknown_size_reserves_for_the_largest_download() -> None:
-    assert memory_cost(None) == memory_cost(MAX_DOWNLOAD_BYTES) > memory_cost(1_000_000)
+    limit = MAX_DOWNLOAD_BYTES
+    assert memory_cost(None, limit) == memory_cost(limit, limit) > memory_cost(1_000_000, limit)
+    local = 100 * limit
+    assert memory_cost(None, local) == memory_cost(local, local) > memory_cost(limit, local)
 
 
 async def test_the_same_telegram_file_is_recognised_once(storage: SqliteStorage) -> None:

@@ -1,21 +1,36 @@
 """python-telegram-bot's Application as this bot needs it: pooled HTTP, a bounded update
-queue, concurrent updates and a rate limiter for what counts against flood limits."""
+queue, a bound on updates worked on at once that holds, Telegram's reachability noted from
+every request, and a rate limiter for what counts against flood limits."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
-from telegram.request import HTTPXRequest
+import httpx
+from telegram import Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.request import HTTPXRequest, RequestData
 
 from bot.config import Settings
+from bot.health import Dependency
+from bot.slots import WorkSlots
+from bot.startup import Misconfigured, Unreachable
+
+logger = logging.getLogger(__name__)
 
 # Updates fetched but not yet handled; when full, polling waits instead of
-# piling updates up in memory.
+# piling updates up in memory, and the webhook answers 503.
 UPDATE_QUEUE_SIZE = 256
 LONG_POLL_TIMEOUT = 30
+# Failed requests in a row that make Telegram "down" when no polling watches it (webhook
+# mode): one download timing out is that download's problem, three in a row are not.
+WEBHOOK_FAILURES_TO_DOWN = 3
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
@@ -23,8 +38,11 @@ ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 class SendRateLimiter(AIORateLimiter):
     """Telegram's flood limits (30 messages/s overall, 20/min per group) are about the
-    messages a bot sends; reading calls (getFile, getChatMember, ...) and the typing
-    sign (at most one per chat every 4.5 s) are not throttled with them."""
+    messages a bot sends; reading calls (getFile, getChatMember, ...) are not throttled
+    with them. The typing sign counts against the overall budget but never waits for it:
+    it is sent only while at least half the budget is free, so it cannot delay an answer
+    (a 2,000-photo burst sent 10,009 chat actions against 170 downloads when they
+    bypassed the limiter)."""
 
     _UNTHROTTLED = frozenset(
         {
@@ -33,9 +51,9 @@ class SendRateLimiter(AIORateLimiter):
             "getChatAdministrators",
             "getMe",
             "getUpdates",
-            "sendChatAction",
         }
     )
+    _COSMETIC = "sendChatAction"
 
     async def process_request(
         self,
@@ -46,27 +64,141 @@ class SendRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> ApiResult:
-        """Pass reads and chat actions straight through; throttle messages."""
+        """Pass reads straight through; send a chat action only with budget to spare
+        (False: not sent); throttle messages."""
         if endpoint in self._UNTHROTTLED:
             return await callback(*args, **kwargs)
+        budget = self._base_limiter
+        if endpoint == self._COSMETIC and budget and not budget.has_capacity(budget.max_rate / 2):
+            return False
         return await super().process_request(
             callback, args, kwargs, endpoint, data, rate_limit_args
         )
 
 
-def build_application(settings: Settings) -> AnyApplication:
-    """The Application, pointed at the Bot API the settings name."""
+class ObservedRequest(HTTPXRequest):
+    """python-telegram-bot's HTTP layer, telling a `Dependency` whether Telegram answered:
+    a network error, a timeout or a 5xx is a failure; any other answer, a 4xx included,
+    shows Telegram is there. For polling (`every_error`) any error answer is a failure
+    too: a 409 (another process polls this token) or a 401 means no updates arrive.
+    A full connection pool is this process's own doing and counts as neither."""
+
+    def __init__(
+        self, telegram: Dependency | None, *, every_error: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self._telegram = telegram
+        self._worst_fine_status = 399 if every_error else 499
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Make the request; note what it says about Telegram."""
+        try:
+            status, body = await super().do_request(
+                url,
+                method,
+                request_data,
+                read_timeout,
+                write_timeout,
+                connect_timeout,
+                pool_timeout,
+            )
+        except TelegramError as exc:
+            if self._telegram is not None and not isinstance(exc.__cause__, httpx.PoolTimeout):
+                self._telegram.failed(f"{type(exc).__name__}: {exc.message}")
+            raise
+        if self._telegram is not None:
+            if status > self._worst_fine_status:
+                self._telegram.failed(f"HTTP {status} {_description(body)}".rstrip())
+            else:
+                self._telegram.succeeded()
+        return status, body
+
+
+def _description(body: bytes) -> str:
+    """The Bot API's own words for an error answer, if it gave any."""
+    try:
+        description = json.loads(body).get("description", "")
+    except (ValueError, AttributeError):
+        return ""
+    return str(description)[:200]
+
+
+class BoundedUpdates(BaseUpdateProcessor):
+    """Hands each update to a task of its own once a work slot is free.
+
+    python-telegram-bot's own processors bound concurrency only after its fetcher has
+    already started a task per update, so the queue never fills and polling never
+    pauses. This one tells the library it takes one update at a time, so the fetcher
+    waits for each hand-over, and a hand-over waits for a slot: with every slot busy the
+    queue fills, polling pauses and the webhook answers 503.
+    """
+
+    def __init__(self, slots: WorkSlots) -> None:
+        super().__init__(max_concurrent_updates=1)
+        self.slots = slots
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for a slot, then start the update's work in its own task."""
+        await self.slots.acquire()
+        task = asyncio.create_task(self._work(coroutine))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _work(self, coroutine: Awaitable[Any]) -> None:
+        try:
+            await self.slots.hold(coroutine)
+        except Exception:
+            # Handlers' errors go to the error handler inside; this is the library's own.
+            logger.exception("an update could not be processed")
+
+    async def join(self) -> None:
+        """Wait until every update handed over has been worked on."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def cancel(self) -> int:
+        """Stop the updates still being worked on; how many there were."""
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release: `join` waits for the work."""
+
+
+def build_application(
+    settings: Settings, *, telegram: Dependency, updates: BoundedUpdates
+) -> AnyApplication:
+    """The Application, pointed at the Bot API the settings name. Telegram's reachability
+    is judged by polling, or by every request in webhook mode (where nothing polls)."""
     timeout = settings.telegram_timeout_seconds
+    polling = not settings.webhook_url
     # Each handled update may hold a connection for a reply, a download and a
     # chat action at once.
-    request = HTTPXRequest(
+    request = ObservedRequest(
+        None if polling else telegram,
         connection_pool_size=settings.max_concurrent_updates + 8,
         connect_timeout=timeout,
         read_timeout=timeout,
         write_timeout=timeout,
         pool_timeout=timeout,
     )
-    get_updates_request = HTTPXRequest(
+    get_updates_request = ObservedRequest(
+        telegram if polling else None,
+        every_error=True,
         connection_pool_size=1,
         connect_timeout=timeout,
         read_timeout=LONG_POLL_TIMEOUT + timeout,
@@ -80,8 +212,79 @@ def build_application(settings: Settings) -> AnyApplication:
         .request(request)
         .get_updates_request(get_updates_request)
         .update_queue(asyncio.Queue(maxsize=UPDATE_QUEUE_SIZE))
-        .concurrent_updates(settings.max_concurrent_updates)
+        .concurrent_updates(updates)
         .rate_limiter(SendRateLimiter(max_retries=3))
+        .local_mode(settings.telegram_local_mode)
         .build()
     )
     return app
+
+
+async def connect(app: AnyApplication, settings: Settings) -> None:
+    """Initialize the Application (its getMe is the first Bot API call); raise
+    `Unreachable` for what may pass (network, 5xx, flood control), `Misconfigured` for
+    an address or a token the Bot API refuses."""
+    setting, address = "TELEGRAM_API_BASE_URL", settings.telegram_api_base_url
+    try:
+        with _quiet_parse_failures():
+            await app.initialize()
+    except InvalidToken as exc:
+        # The Bot API's own words are in the cause (the message quotes the token).
+        # Telegram answers 404 to a path that is no method (a base URL without /bot)
+        # and 401 to a token it does not know.
+        answer = exc.__cause__ if isinstance(exc.__cause__, TelegramError) else exc
+        if "404" in answer.message or answer.message.startswith("Not Found"):
+            raise Misconfigured(
+                setting, address, "answered 404 Not Found: not a Bot API address (.../bot)"
+            ) from None
+        raise Misconfigured(
+            "TELEGRAM_BOT_TOKEN", address, f"refused by the Bot API: {_short(answer)}"
+        ) from None
+    except RetryAfter as exc:
+        raise Unreachable(setting, address, f"flood control: {_short(exc)}") from None
+    except BadRequest as exc:
+        raise Misconfigured(setting, address, f"getMe refused: {_short(exc)}") from None
+    except NetworkError as exc:
+        raise Unreachable(setting, address, _short(exc)) from None
+    except TelegramError as exc:
+        raise Misconfigured(setting, address, f"not a Bot API: {_short(exc)}") from None
+
+
+async def register_webhook(app: AnyApplication, settings: Settings) -> None:
+    """Ask Telegram to post updates to WEBHOOK_URL; `Misconfigured` if it refuses it."""
+    assert settings.webhook_url is not None
+    secret = settings.webhook_secret_token
+    try:
+        await app.bot.set_webhook(
+            settings.webhook_url,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    except BadRequest as exc:
+        raise Misconfigured(
+            "WEBHOOK_URL", settings.webhook_url, f"refused by the Bot API: {_short(exc)}"
+        ) from None
+
+
+def _short(exc: TelegramError) -> str:
+    """The library's message on one line, without a whole HTML error page in it."""
+    text = " ".join(exc.message.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+class _DropParseFailures(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Can not load invalid JSON data")
+
+
+@contextlib.contextmanager
+def _quiet_parse_failures() -> Iterator[None]:
+    """python-telegram-bot logs a traceback with the whole body when an answer is not
+    JSON (a web server that is no Bot API); the error it raises says as much, in one line."""
+    request_logger = logging.getLogger("telegram.request.BaseRequest")
+    dropping = _DropParseFailures()
+    request_logger.addFilter(dropping)
+    try:
+        yield
+    finally:
+        request_logger.removeFilter(dropping)

@@ -48,6 +48,7 @@ class ChatCommands:
         photos: PhotoRoutes,
         admins: ChatAdmins,
         rights: BotRights,
+        concurrency: Callable[[], int],
     ) -> None:
         self._admission = admission
         self._outbox = outbox
@@ -57,6 +58,7 @@ class ChatCommands:
         self._photos = photos
         self._admins = admins
         self._rights = rights
+        self._concurrency = concurrency
         self.cmd_moderate = self._settings_command(commands.moderate, self._rights_if_moderating)
         self.cmd_warnlimit = self._settings_command(commands.warnlimit)
         self.cmd_onerror = self._settings_command(commands.onerror)
@@ -187,7 +189,8 @@ class ChatCommands:
             await self._outbox.reply(message, messages.bot_admins_only(tr))
             return
         today = await self._stats.today()
-        await self._outbox.reply(message, messages.stats_report(self._stats.since_start, today, tr))
+        report = messages.stats_report(self._stats.since_start, today, self._concurrency(), tr)
+        await self._outbox.reply(message, report)
 
     async def cmd_check(self, update: Update, _: Context) -> None:
         """/check as a reply to a photo or image file: its summary, in groups too."""

@@ -82,8 +82,8 @@ def action(settings: ChatSettings, args: list[str], tr: Translations) -> Changed
 
 
 def lang(settings: ChatSettings, args: list[str], tr: Translations) -> Changed:
-    """/lang en|ru|zh|auto: the chat's language (auto: each person's own)."""
-    choice = args[0] if args else ""
+    """/lang en|ru|zh|zh-hant|auto: the chat's language (auto: each person's own)."""
+    choice = args[0].lower().replace("_", "-") if args else ""
     if choice == "auto":
         return replace(settings, language=None)
     if choice in LANGUAGES:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import httpx
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
+from typing_extensions import Buffer
 
-from bot.images import MAX_DOWNLOAD_BYTES, TooLargeToDownload
+from bot.images import TooLargeToDownload
 from bot.outcomes import DownloadError
 from bot.pipeline import IncomingImage
 
@@ -25,17 +27,22 @@ class _TryAgain(NetworkError):
 class TelegramDownloader:
     """The pipeline's `Downloader` over getFile and the file URL.
 
-    The file itself is read through a client of its own rather than python-telegram-bot's
-    `File.download_to_memory`: that keeps the bytes in an httpx Response caught in a
-    reference cycle, alive until the garbage collector runs (tracemalloc, 100 people
-    sending a 9.8 MB PNG: six downloads alive where four were admitted). Read here, the
-    bytes belong to the pipeline alone and go when it lets them go. Like the other
-    clients it reads the proxy variables (tests/e2e/test_proxies.py).
+    A file served over HTTP is read through a client of its own rather than
+    python-telegram-bot's `File.download_to_memory`: that keeps the bytes in an httpx
+    Response caught in a reference cycle, alive until the garbage collector runs
+    (tracemalloc, 100 people sending a 9.8 MB PNG: six downloads alive where four were
+    admitted). Read here, the bytes belong to the pipeline alone and go when it lets
+    them go. Like the other clients it reads the proxy variables
+    (tests/e2e/test_proxies.py). A path on a local Bot API server's disk is read by the
+    library, as before.
     """
 
-    def __init__(self, bot: Bot, timeout: float, max_connections: int = 8) -> None:
+    def __init__(self, bot: Bot, timeout: float, limit: int, max_connections: int = 8) -> None:
         self._bot = bot
         self._timeout = timeout
+        # Bytes the Bot API serves a bot: 20 MB, or 2000 MB from a local server, which
+        # hands out a path on its disk that python-telegram-bot reads (local mode).
+        self._limit = limit
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(
@@ -57,8 +64,8 @@ class TelegramDownloader:
                 return await self._fetch(incoming)
             except BadRequest as exc:
                 if "too big" in exc.message.lower():
-                    size = incoming.file_size or MAX_DOWNLOAD_BYTES + 1
-                    raise TooLargeToDownload(size) from None
+                    size = incoming.file_size or self._limit + 1
+                    raise TooLargeToDownload(size, self._limit) from None
                 logger.warning("download refused by Telegram: %s", exc.message)
                 raise DownloadError(exc.message) from None
             except TelegramError as exc:
@@ -76,10 +83,16 @@ class TelegramDownloader:
 
     async def _fetch(self, incoming: IncomingImage) -> bytes:
         file = await self._bot.get_file(incoming.file_id, read_timeout=self._timeout)
-        if file.file_size and file.file_size > MAX_DOWNLOAD_BYTES:
-            raise TooLargeToDownload(file.file_size)
+        if file.file_size and file.file_size > self._limit:
+            raise TooLargeToDownload(file.file_size, self._limit)
         if not file.file_path:
             raise BadRequest("Telegram gave no file path")
+        if not file.file_path.startswith(("http://", "https://")):
+            kept = _KeepBytes()
+            await file.download_to_memory(kept, read_timeout=self._timeout)
+            if len(kept.data) > self._limit:
+                raise TooLargeToDownload(len(kept.data), self._limit)
+            return kept.data
         # get_file has made file_path the whole URL (it holds the token: never logged,
         # never in an exception's text).
         chunks: list[bytes] = []
@@ -93,9 +106,21 @@ class TelegramDownloader:
                     raise BadRequest(f"file download answered HTTP {status}")
                 async for chunk in response.aiter_raw():
                     size += len(chunk)
-                    if size > MAX_DOWNLOAD_BYTES:
-                        raise TooLargeToDownload(size)
+                    if size > self._limit:
+                        raise TooLargeToDownload(size, self._limit)
                     chunks.append(chunk)
         except httpx.TransportError as exc:
             raise _TryAgain(type(exc).__name__) from None
         return b"".join(chunks)
+
+
+class _KeepBytes(io.BytesIO):
+    """A download target that keeps the library's bytes instead of copying them:
+    two fewer copies of every 20 MB file."""
+
+    data = b""
+
+    def write(self, buffer: Buffer, /) -> int:
+        """Keep `buffer` (python-telegram-bot writes a whole file at once, as bytes)."""
+        self.data = bytes(buffer)
+        return len(self.data)

@@ -1,16 +1,25 @@
 """The last line of defence: anything unexpected is logged with an id, and a person who
-asked gets one sentence quoting it; a group is never told of an internal fault."""
+asked gets one sentence quoting it; a group is never told of an internal fault.
+
+Storage being down is expected, not unexpected: its outage is logged once by the storage
+guard, and a person who asked for something that needs storage reads "try again in a
+minute" instead of an error id.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot import messages
+from bot.guarded_storage import StorageUnavailable
+from bot.i18n import Translations
 from bot.tg.admission import Admission
 from bot.tg.outbox import Outbox
 
@@ -30,16 +39,26 @@ class ErrorHandler:
         self._outbox = outbox
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log the traceback with an id; answer the person with that id."""
-        error_id = new_error_id()
-        logger.error("unhandled error id=%s", error_id, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_message:
-            message = update.effective_message
-            if message.chat.type == ChatType.PRIVATE or _addressed_to_bot(message.text):
-                tr = self._admission.tr_for(update)
-                await self._outbox.reply(message, messages.apology(error_id, tr))
+        """Log the error; answer the person who asked, once."""
+        error = context.error
+        message = update.effective_message if isinstance(update, Update) else None
+        if isinstance(error, StorageUnavailable):
+            logger.info(
+                "update %s not served: %s",
+                update.update_id if isinstance(update, Update) else "?",
+                error,
+            )
+            compose: Callable[[Translations], str] = messages.storage_unavailable
+        else:
+            error_id = new_error_id()
+            logger.error("unhandled error id=%s", error_id, exc_info=error)
+            compose = functools.partial(messages.apology, error_id)
+        if isinstance(update, Update) and message is not None and _asked(message):
+            await self._outbox.reply(message, compose(self._admission.tr_for(update)))
 
 
-def _addressed_to_bot(text: str | None) -> bool:
-    """A command is someone asking; any other group message was not meant for the bot."""
-    return text is not None and text.startswith("/")
+def _asked(message: Message) -> bool:
+    """Someone in a private chat, or a command: any other group message was not meant for
+    the bot, and nobody there should read about its faults."""
+    text = message.text
+    return message.chat.type == ChatType.PRIVATE or (isinstance(text, str) and text.startswith("/"))

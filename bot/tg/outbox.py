@@ -108,19 +108,30 @@ class Outbox:
         )
 
     async def delete(self, chat_id: int, message_id: int) -> Deletion:
-        """Delete a message; GONE when its author was quicker. Not retried: a deletion
-        that timed out may have happened, and a photo left up is caught by the report."""
-        try:
-            done = await self._bot.delete_message(chat_id, message_id)
-        except BadRequest as exc:
-            if _GONE in exc.message.lower():
-                return Deletion.GONE
-            logger.warning("deletion in chat %s refused: %s", chat_id, exc.message)
-            return Deletion.FAILED
-        except TelegramError as exc:
-            logger.warning("deletion in chat %s failed: %s", chat_id, exc.message)
-            return Deletion.FAILED
-        return Deletion.DELETED if done else Deletion.FAILED
+        """Delete a message; GONE when its author (or an earlier try) was quicker.
+
+        A deletion is safe to repeat, so a network failure is retried like a send; a
+        refusal is final (and a missing right is known beforehand from the bot's rights).
+        """
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                done = await self._bot.delete_message(chat_id, message_id)
+            except BadRequest as exc:
+                if _GONE in exc.message.lower():
+                    return Deletion.GONE
+                logger.warning("deletion in chat %s refused: %s", chat_id, exc.message)
+                return Deletion.FAILED
+            except NetworkError as exc:
+                if attempt == SEND_ATTEMPTS:
+                    logger.warning("deletion in chat %s failed: %s", chat_id, exc.message)
+                    return Deletion.FAILED
+                await asyncio.sleep(attempt)
+            except TelegramError as exc:
+                logger.warning("deletion in chat %s refused: %s", chat_id, exc.message)
+                return Deletion.FAILED
+            else:
+                return Deletion.DELETED if done else Deletion.FAILED
+        return Deletion.FAILED
 
     async def chat_action(self, chat_id: int) -> None:
         """Show "typing…" once; cosmetic, so never retried and only logged at DEBUG."""

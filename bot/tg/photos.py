@@ -18,10 +18,12 @@ from bot.albums import AlbumCollector, Spawn
 from bot.cache import file_key
 from bot.clock import utc_now
 from bot.fairness import Fairness, Overloaded
+from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Translations
 from bot.moderation import ChatSettings
 from bot.outcomes import Outcome
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
+from bot.slots import WorkSlots
 from bot.storage import Storage
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id
@@ -72,6 +74,7 @@ class PhotoRoutes:
         fairness: Fairness,
         outbox: Outbox,
         spawn: Spawn,
+        slots: WorkSlots,
         album_quiet_seconds: float,
     ) -> None:
         self._admission = admission
@@ -81,6 +84,7 @@ class PhotoRoutes:
         self._fairness = fairness
         self._outbox = outbox
         self._albums: AlbumCollector[Item] = AlbumCollector(spawn, quiet=album_quiet_seconds)
+        self._slots = slots
         self._typing = TypingIndicator(outbox)
         # Private chats answer an edit at most twice if this is lost (a restart, another
         # replica), so memory will do; groups act on edits and keep them in storage.
@@ -131,40 +135,42 @@ class PhotoRoutes:
 
     async def answer(self, items: list[Item], requester: Requester, tr: Translations) -> None:
         """One reply for one image or a whole album, whatever happens on the way; what
-        the images cost is given back if the reply cannot be delivered."""
+        the images cost is given back if the reply cannot be delivered.
+
+        "typing…" shows only once the photos' turn has come, not while they wait for it.
+        """
         first = items[0][0]
         outcomes: list[Outcome] = []
-        async with self._typing.shown(first):
-            try:
-                async with self._fairness.turn(_person(first)):
-                    outcomes = await asyncio.gather(
-                        *(
-                            self._pipeline.run(image, requester, origin)
-                            for _, image, origin in items
-                        )
-                    )
-                now = utc_now()
-                if len(outcomes) == 1:
-                    text = messages.reply_for(outcomes[0], tr, now)
-                else:
-                    text = messages.album_reply(outcomes, tr, now)
-            except Overloaded:
-                text = messages.too_many_at_once(tr)
-            except Exception:
-                error_id = new_error_id()
-                logger.exception("unexpected error id=%s while handling a photo", error_id)
-                text = messages.apology(error_id, tr)
+        try:
+            async with self._fairness.turn(_person(first)), self._typing.shown(first):
+                runs = (self._pipeline.run(image, requester, at) for _, image, at in items)
+                outcomes = list(await asyncio.gather(*runs))
+            now = utc_now()
+            if len(outcomes) == 1:
+                text = messages.reply_for(outcomes[0], tr, now)
+            else:
+                text = messages.album_reply(outcomes, tr, now)
+        except Overloaded:
+            text = messages.too_many_at_once(tr)
+        except Exception:
+            error_id = new_error_id()
+            logger.exception("unexpected error id=%s while handling a photo", error_id)
+            text = messages.apology(error_id, tr)
         if await self._outbox.reply(first, text) is None:
             for outcome in outcomes:
                 await self._pipeline.refund(outcome)
 
+    # A gathered album is work that no update's slot covers: it takes one of its own.
     async def _answer_album(self, items: list[Item]) -> None:
         first = items[0][0]
-        await self.answer(items, self._admission.requester(first), await self._admission.tr(first))
+        async with self._slots.held():
+            tr = await self._admission.tr(first)
+            await self.answer(items, self._admission.requester(first), tr)
 
     async def _moderate_album(self, items: list[Item]) -> None:
-        settings, tr = await self._admission.context(items[0][0])
-        await self._moderate(items, settings, tr)
+        async with self._slots.held():
+            settings, tr = await self._admission.context(items[0][0])
+            await self._moderate(items, settings, tr)
 
     async def _moderate(self, items: list[Item], settings: ChatSettings, tr: Translations) -> None:
         """Nobody asked for an answer here: a fault is logged, never announced in the group."""
@@ -175,6 +181,8 @@ class PhotoRoutes:
             logger.warning(
                 "moderation overloaded; a photo in chat %s went unchecked", items[0][0].chat_id
             )
+        except StorageUnavailable as exc:  # the outage itself is logged by the guard
+            logger.info("moderation in chat %s left incomplete: %s", items[0][0].chat_id, exc)
         except Exception:
             logger.exception(
                 "unexpected error id=%s while moderating in chat %s",

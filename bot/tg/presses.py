@@ -3,6 +3,7 @@ press arrives (across replicas too), never after the report's 7 days."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -12,7 +13,8 @@ from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.i18n import Catalogs, pick_language
+from bot.guarded_storage import StorageUnavailable
+from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import Deed
 from bot.storage import Storage
 from bot.tg.members import BotRights, ChatAdmins
@@ -49,7 +51,13 @@ class ReportPresses:
         if query is None or query.data is None:
             return
         tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
-        _prefix, report_id, verb = [*query.data.split(":"), "", ""][:3]
+        try:
+            await self._press(query, query.data, tr)
+        except StorageUnavailable:
+            await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
+
+    async def _press(self, query: CallbackQuery, data: str, tr: Translations) -> None:
+        _prefix, report_id, verb = [*data.split(":"), "", ""][:3]
         now = time.time()
         raw = await self._storage.load_report(report_id, now)
         report = Report.from_json(raw) if raw else None
@@ -68,7 +76,15 @@ class ReportPresses:
             who = json.loads(earlier)["admin"]
             await self._outbox.answer_press(query, messages.press_already(who, tr), alert=True)
             return
-        if not await self._carry_out(verb, report, admin):
+        try:
+            done = await self._carry_out(verb, report, admin)
+        except StorageUnavailable:
+            # Storage went down between the claim and the deed: give the claim back if
+            # it can be, so the admin's next press is not told it was already done.
+            with contextlib.suppress(StorageUnavailable):
+                await self._storage.release_press(report_id, verb)
+            raise
+        if not done:
             await self._storage.release_press(report_id, verb)
             await self._outbox.answer_press(query, messages.press_failed(tr), alert=True)
             return

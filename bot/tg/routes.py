@@ -88,7 +88,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("lang",),
         "cmd_lang",
-        N_("Language: en, ru, zh or auto"),
+        N_("Language: en, ru, zh, zh-hant or auto"),
         frozenset({Menu.PRIVATE, Menu.ADMINS}),
     ),
     Command(("stats",), "cmd_stats"),  # the bot's own admins only
@@ -109,6 +109,9 @@ async def set_menus(bot: Bot, catalogs: Catalogs) -> None:
     """Tell Telegram every menu in every language (the default one is English)."""
     for which, scope in _SCOPES.items():
         for language in LANGUAGES:
+            if "-" in language:
+                # Telegram keys menus by two-letter codes only: zh-hant readers see zh's.
+                continue
             code = None if language == DEFAULT_LANGUAGE else language
             await bot.set_my_commands(menu(which, catalogs, language), scope, code)
 
@@ -124,7 +127,9 @@ def register(
     errors: ErrorHandler,
 ) -> None:
     """Attach every handler in order. Commands are taken from new messages only; images
-    from edited ones too (photos.py decides whether the image changed)."""
+    from edited ones too (photos.py decides whether the image changed). Handlers block:
+    each update already runs in a task of its own that holds a work slot
+    (`BoundedUpdates`) until its handler is done, which is what the bound counts."""
 
     async def claim(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         # Replicas behind one webhook may each be handed an update; one takes it.
@@ -136,11 +141,11 @@ def register(
     new = filters.UpdateType.MESSAGE
     for command in COMMANDS:
         callback: Callback = getattr(chat_commands, command.callback)
-        app.add_handler(CommandHandler(command.names, callback, filters=new, block=False))
+        app.add_handler(CommandHandler(command.names, callback, filters=new))
     edited = filters.UpdateType.EDITED_MESSAGE
     images = (new | edited) & (filters.PHOTO | filters.Document.ALL)
-    app.add_handler(MessageHandler(images, photos.on_image, block=False))
-    app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:", block=False))
+    app.add_handler(MessageHandler(images, photos.on_image))
+    app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
     app.add_handler(
         ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )

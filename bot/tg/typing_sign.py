@@ -15,6 +15,9 @@ CHAT_ACTION_INTERVAL = 4.5  # Telegram shows a chat action for about 5 s.
 # Answers that come within a second need no "typing…"; skipping it saves one
 # call per photo under Telegram's 30 requests/s.
 CHAT_ACTION_DELAY = 1.0
+# A chat's next photo takes its turn as the one before it leaves, a few loop turns
+# later: the sign waits this long for it before stopping, instead of starting over.
+HANDOVER_SECONDS = 0.05
 
 
 class TypingIndicator:
@@ -40,13 +43,17 @@ class TypingIndicator:
         try:
             yield
         finally:
-            users, task = self._chats.pop(chat_id)
-            if users > 1:
-                self._chats[chat_id] = (users - 1, task)
-            else:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            users, task = self._chats[chat_id]
+            self._chats[chat_id] = (users - 1, task)
+            if users == 1:
+                asyncio.get_running_loop().call_later(
+                    HANDOVER_SECONDS, self._stop_if_unused, chat_id, task
+                )
+
+    def _stop_if_unused(self, chat_id: int, task: asyncio.Task[None]) -> None:
+        if self._chats.get(chat_id) == (0, task):
+            del self._chats[chat_id]
+            task.cancel()
 
     async def _keep_typing(self, chat_id: int) -> None:
         await asyncio.sleep(CHAT_ACTION_DELAY)

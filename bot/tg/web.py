@@ -1,4 +1,5 @@
-"""The bot's HTTP side: Telegram's webhook, a readiness probe and Prometheus metrics."""
+"""The bot's HTTP side: Telegram's webhook, health for load balancers and orchestrators,
+and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -15,37 +16,45 @@ from telegram import Bot, Update
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+SECRET_HEADER = b"x-telegram-bot-api-secret-token"
 QUEUE_WAIT_SECONDS = 5.0
 MAX_UPDATE_BYTES = 1024 * 1024
+HealthReport = Callable[[], tuple[bool, dict[str, Any]]]
+_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+_JSON_NAMES[type(None)] = "null"
 
 
 def web_app(
     *,
     bot: Bot,
     updates: asyncio.Queue[Any],
-    ready: Callable[[], bool],
+    health: HealthReport,
     webhook_path: str | None,
     secret: str | None,
 ) -> web.Application:
-    """Routes: POST `webhook_path` (if given), GET /healthz, GET /metrics."""
+    """Routes: POST `webhook_path` (if given), GET /healthz, GET /livez, GET /metrics."""
+    expected = secret.encode() if secret is not None else None
 
     async def healthz(_: web.Request) -> web.Response:
-        if ready():
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "starting or stopping"}, status=503)
+        # Readiness: 503 while this process cannot serve (see bot.health).
+        serving, body = health()
+        return web.json_response(body, status=200 if serving else 503)
+
+    async def livez(_: web.Request) -> web.Response:
+        # Liveness: answered whenever the event loop runs. An outage of a dependency is
+        # no reason to restart the process, which would not fix it.
+        return web.json_response({"status": "alive"})
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def webhook(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "")
-        if secret is None or not hmac.compare_digest(given.encode(), secret.encode()):
+        if expected is None or not hmac.compare_digest(_secret_given(request), expected):
             logger.warning("webhook call with a wrong secret token refused")
             return web.Response(status=403)
-        try:
-            update = Update.de_json(json.loads(await request.read()), bot)
-        except (ValueError, TypeError, KeyError):
+        update, problem = parse_update(await request.read(), bot)
+        if update is None:
+            logger.warning("webhook body refused: %s", problem)
             return web.Response(status=400)
         try:
             # A full queue means the bot is saturated: Telegram retries a 503 later.
@@ -56,7 +65,37 @@ def web_app(
 
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", livez)
     app.router.add_get("/metrics", metrics)
     if webhook_path is not None:
         app.router.add_post(webhook_path, webhook)
     return app
+
+
+def _secret_given(request: web.Request) -> bytes:
+    """The secret header's raw bytes (empty if absent): compared as bytes, whatever they
+    are, so a header that is not ASCII is refused, not a crash."""
+    for name, value in request.raw_headers:
+        if name.lower() == SECRET_HEADER:
+            return value
+    return b""
+
+
+def parse_update(body: bytes, bot: Bot) -> tuple[Update | None, str]:
+    """The Update in a webhook body, or None and why not (one line, no body content)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        return None, f"not JSON ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return None, f"JSON {_JSON_NAMES.get(type(data), type(data).__name__)}, not an object"
+    update_id = data.get("update_id")
+    if type(update_id) is not int or update_id < 0:
+        return None, "no update_id that is a whole number"
+    try:
+        update = Update.de_json(data, bot)
+    # The library builds the objects field by field; a field of the wrong shape fails
+    # with whatever that field's constructor raises.
+    except Exception as exc:
+        return None, f"update {update_id} is not an Update ({type(exc).__name__})"
+    return update, ""

@@ -116,7 +116,7 @@ CASES = [
         "refused",
         "8000 x 8000 px; I can check at most 50",
     ),
-    Case("over 20 MB", lambda: b"x", "refused", "25.0 MB", declared_size=25_000_000),
+    Case("over 20 MB", lambda: b"x", "refused", "25.0 MB", declared_size=25 * 1024 * 1024),
 ]
 
 

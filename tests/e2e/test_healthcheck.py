@@ -46,5 +46,5 @@ async def test_a_polling_bot_with_a_port_is_healthy_and_a_stopped_one_is_not(
     status, stderr = await healthcheck(port)
 
     assert status == 1
-    assert stderr.startswith(f"unhealthy: http://127.0.0.1:{port}/healthz: ")
+    assert stderr.startswith(f"unhealthy: http://127.0.0.1:{port}/livez: ")
     assert stderr.count("\n") == 1, "one line, no traceback"

@@ -121,11 +121,12 @@ async def test_non_image_file_gets_a_clear_refusal(
 async def test_file_over_the_download_limit_is_refused_without_download(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
-    telegram.push(telegram.document_update(CHAT, b"x", file_size=25_000_000))
+    telegram.push(telegram.document_update(CHAT, b"x", file_size=20 * 1024 * 1024 + 1))
 
     [reply] = await telegram.wait_sent(CHAT)
 
-    assert "This file is 25.0 MB; Telegram lets bots download at most 21 MB" in reply["text"]
+    # Telegram's "20 MB" are MiB; one byte over reads as over.
+    assert "This file is 20.1 MB; Telegram lets bots download at most 20 MB." in reply["text"]
     assert not telegram.calls_to("getFile")
 
 

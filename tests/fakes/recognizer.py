@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass, field
@@ -69,7 +70,14 @@ class Received:
 
 
 class FakeRecognizer(LocalServer):
-    """Answers scripted replies in order, then `default` for every later call."""
+    """Answers scripted replies in order, then `default` for every later call.
+
+    Two load modes, off by default: `max_in_flight` takes at most that many calls
+    at once and refuses the rest with 429 and Kling code 1303 (counted in
+    `refused`), as Kling does past a resource pack's concurrency; `serve_at_once(n)`
+    works on n calls at once and queues the rest, so latency grows with the calls
+    in flight, as an API that queues instead of refusing.
+    """
 
     def __init__(self, *, inspect_bodies: bool = True) -> None:
         # The bench turns inspection off, so the fake's own JSON and Base64 work
@@ -81,6 +89,9 @@ class FakeRecognizer(LocalServer):
         self.violations: list[str] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.max_in_flight: int | None = None
+        self.refused = 0
+        self._workers: asyncio.Semaphore | None = None
         self._arrived = asyncio.Condition()
 
     def routes(self, app: web.Application) -> None:
@@ -96,6 +107,10 @@ class FakeRecognizer(LocalServer):
         """Wait until `count` requests have arrived (answered or not)."""
         async with asyncio.timeout(within), self._arrived:
             await self._arrived.wait_for(lambda: len(self.received) >= count)
+
+    def serve_at_once(self, workers: int) -> None:
+        """Work on `workers` calls at once; later ones wait for a free worker."""
+        self._workers = asyncio.Semaphore(workers)
 
     def answer(self, *replies: Reply) -> None:
         """Script the next answers, in order."""
@@ -125,12 +140,18 @@ class FakeRecognizer(LocalServer):
         async with self._arrived:
             self._arrived.notify_all()
 
+        if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+            self.refused += 1
+            return web.json_response(
+                kling_error(1303, "concurrency over the resource pack's limit"), status=429
+            )
         reply = self.script.popleft() if self.script else self.default
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
+            async with self._workers or contextlib.nullcontext():
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
         finally:
             self.in_flight -= 1
         if reply.drop:

@@ -8,6 +8,10 @@ sendDocument, editMessageCaption, answerCallbackQuery, restrictChatMember,
 banChatMember, unbanChatMember, banChatSenderChat and unbanChatSenderChat.
 The bot is an admin of every group with the delete and restrict rights unless a
 test takes them away (`cannot_delete`, `cannot_restrict`).
+
+`serve_locally(folder)` makes it act as a local telegram-bot-api server started with
+--local: getFile answers files of up to 2000 MB with an absolute path in `folder`, which
+a client in local mode reads from disk instead of downloading.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +31,7 @@ from tests.fakes.server import LocalServer
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Segment bot", "username": "segment_bot"}
 MAX_BOT_DOWNLOAD = 20 * 1024 * 1024
+MAX_LOCAL_SERVER_DOWNLOAD = 2000 * 1024 * 1024
 
 
 @dataclass
@@ -82,6 +88,7 @@ class FakeBotApi(LocalServer):
         self._file_ids = itertools.count(1)
         self._chats: dict[int, dict[str, Any]] = {}
         self._sent = asyncio.Condition()
+        self.local_folder: Path | None = None
 
     def routes(self, app: web.Application) -> None:
         """Bot API methods and file downloads, both under the token."""
@@ -99,6 +106,11 @@ class FakeBotApi(LocalServer):
         return f"{self.root}/file/bot"
 
     # -- scripting -------------------------------------------------------
+
+    def serve_locally(self, folder: Path) -> None:
+        """Answer getFile as a local Bot API server does: a path on disk, up to 2000 MB."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.local_folder = folder
 
     def fail(self, method: str, *faults: Fault) -> None:
         """Answer the next calls of `method` (or "download") with these faults, in order."""
@@ -362,14 +374,20 @@ class FakeBotApi(LocalServer):
         data = self.files.get(file_id)
         if data is None:
             return _error(400, "Bad Request: invalid file_id")
-        if len(data) > MAX_BOT_DOWNLOAD:
+        limit = MAX_BOT_DOWNLOAD if self.local_folder is None else MAX_LOCAL_SERVER_DOWNLOAD
+        if len(data) > limit:
             return _error(400, "Bad Request: file is too big")
+        file_path = f"documents/{file_id}"
+        if self.local_folder is not None:
+            local = self.local_folder / file_id
+            await asyncio.to_thread(local.write_bytes, data)
+            file_path = str(local.resolve())
         return _ok(
             {
                 "file_id": file_id,
                 "file_unique_id": "u" + file_id,
                 "file_size": len(data),
-                "file_path": f"documents/{file_id}",
+                "file_path": file_path,
             }
         )
 

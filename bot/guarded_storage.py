@@ -1,0 +1,358 @@
+"""Storage that degrades instead of failing: every call has a timeout and a defined fallback.
+
+`GuardedStorage` wraps either backend. A call that fails or takes longer than
+`CALL_TIMEOUT` marks storage down (one WARNING) and gets its method's fallback; while
+storage is down, every call falls back at once, so an outage costs no waiting, and a
+background task pings the backend once a second: the first ping answered ends the
+outage (one WARNING). Only a ping ends it: some calls succeed without touching storage
+(SQLite's claims, its settings copy), so their success proves nothing; and the pings do
+not wait for traffic, which a load balancer stops sending while /healthz says 503.
+
+What the bot does while storage is down, method by method:
+- chat settings: the last ones this process read, else the defaults (so a group that
+  never asked for moderation stays silent); changing them is refused ("try again");
+- quotas: counted in this process's memory, with the same limits. Chosen over refusing
+  every photo because a storage blip would otherwise stop the bot's one job, and the
+  cost stays bounded: at worst one extra day's allowance per process for an outage
+  that lasts the whole day. Counts made during an outage are not written back;
+- the result cache: every lookup misses and nothing is stored (each photo costs a call);
+- update claims and calls in flight: this process takes them (with replicas an update
+  retried by Telegram may be answered twice, which beats never); a call whose release
+  failed is released when storage is back, so its image's next copy does not wait for
+  the lock to expire;
+- daily counts and quota reports: `StorageUnavailable`; the stats keep their counts for
+  the next flush, and a person who asked reads "try again in a minute".
+
+Adding a `Storage` method: one method here that calls `_or` with its fallback, or
+`_required` when there is none. mypy fails until it exists, since `BotService` uses this
+class as its `Storage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from bot.health import Dependency
+from bot.moderation import ChatSettings
+from bot.storage import Storage
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# SQLite answers in about a millisecond and Redis on a LAN in less: a call that takes
+# 2 s is a hung backend, and 2 s is small against a photo's 90 s deadline.
+CALL_TIMEOUT = 2.0
+# While down, storage is pinged once a second.
+PROBE_INTERVAL = 1.0
+# Chat settings remembered for an outage, and flights waiting to be released after one.
+REMEMBERED_CHATS = 10_000
+UNRELEASED_FLIGHTS = 1_000
+
+
+class StorageUnavailable(Exception):
+    """Storage cannot be reached and the operation has no fallback."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"storage unavailable for {operation}")
+        self.operation = operation
+
+
+class GuardedStorage:
+    """A `Storage` around another one: timeouts, fallbacks and outage reporting."""
+
+    def __init__(
+        self,
+        inner: Storage,
+        health: Dependency,
+        *,
+        timeout: float = CALL_TIMEOUT,
+        probe_interval: float = PROBE_INTERVAL,
+    ) -> None:
+        self._inner = inner
+        self._health = health
+        self._timeout = timeout
+        self._probe_interval = probe_interval
+        self._pinging: asyncio.Task[None] | None = None
+        self._settings: OrderedDict[int, ChatSettings] = OrderedDict()
+        self._quota = _MemoryQuota()
+        self._unreleased: OrderedDict[str, None] = OrderedDict()
+
+    async def _required(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call`'s result; `StorageUnavailable` if storage is down, fails or times out."""
+        if self._health.down:
+            raise StorageUnavailable(operation)
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await call()
+        # Each backend fails its own way (OSError, TimeoutError, sqlite3.Error, redis's
+        # RedisError, aiosqlite's ValueError on a closed connection): all mean no storage.
+        except Exception as exc:
+            self._health.failed(f"{operation}: {self._describe(exc)}")
+            if self._pinging is None or self._pinging.done():
+                self._pinging = asyncio.create_task(self._ping_until_back())
+            raise StorageUnavailable(operation) from exc
+        if not self._health.down:  # a call begun before the outage proves nothing
+            self._health.succeeded()
+        return result
+
+    async def _ping_until_back(self) -> None:
+        """In an outage: ping once per interval; end it at the first answer."""
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._inner.ping()
+            except Exception as exc:
+                self._health.failed(f"ping: {self._describe(exc)}")
+                continue
+            self._health.succeeded()
+            await self._release_unreleased()
+            return
+
+    async def _or(
+        self, operation: str, call: Callable[[], Awaitable[T]], fallback: Callable[[], T]
+    ) -> T:
+        """`call`'s result, or `fallback()`'s when storage is unavailable."""
+        try:
+            return await self._required(operation, call)
+        except StorageUnavailable:
+            return fallback()
+
+    async def chat_settings(self, chat_id: int) -> ChatSettings:
+        """The chat's settings; in an outage the last ones read, else the defaults."""
+        settings = await self._or(
+            "chat_settings",
+            lambda: self._inner.chat_settings(chat_id),
+            lambda: self._settings.get(chat_id, ChatSettings()),
+        )
+        self._remember(chat_id, settings)
+        return settings
+
+    async def update_chat_settings(
+        self, chat_id: int, change: Callable[[ChatSettings], ChatSettings | None]
+    ) -> ChatSettings:
+        """Change the settings in storage; refused in an outage."""
+        settings = await self._required(
+            "update_chat_settings", lambda: self._inner.update_chat_settings(chat_id, change)
+        )
+        self._remember(chat_id, settings)
+        return settings
+
+    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
+        """Count in storage; in an outage, in this process's memory."""
+        return await self._or(
+            "take_quota",
+            lambda: self._inner.take_quota(day, charges),
+            lambda: self._quota.take(day, charges),
+        )
+
+    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
+        """Give back in storage; in an outage, in memory."""
+        await self._or(
+            "refund_quota",
+            lambda: self._inner.refund_quota(day, subjects),
+            lambda: self._quota.refund(day, subjects),
+        )
+
+    async def quota_used(self, day: str, subject: str) -> int:
+        """Uses counted in storage; unknown in an outage."""
+        return await self._required("quota_used", lambda: self._inner.quota_used(day, subject))
+
+    async def cached_result(self, key: str, now: float) -> str | None:
+        """A cached result; a miss in an outage."""
+        return await self._or(
+            "cached_result", lambda: self._inner.cached_result(key, now), lambda: None
+        )
+
+    async def cache_result(
+        self, keys: Sequence[str], result: str, *, now: float, expires_at: float
+    ) -> None:
+        """Cache a result; nothing in an outage."""
+        await self._or(
+            "cache_result",
+            lambda: self._inner.cache_result(keys, result, now=now, expires_at=expires_at),
+            lambda: None,
+        )
+
+    async def add_count(self, day: str, name: str, count: int) -> None:
+        """Add to a daily counter; refused in an outage (the caller keeps the count)."""
+        await self._required("add_count", lambda: self._inner.add_count(day, name, count))
+
+    async def counts(self, day: str) -> dict[str, int]:
+        """The day's counters; refused in an outage."""
+        return await self._required("counts", lambda: self._inner.counts(day))
+
+    async def claim_update(self, update_id: int) -> bool:
+        """Claim an update; this process's in an outage."""
+        return await self._or(
+            "claim_update", lambda: self._inner.claim_update(update_id), lambda: True
+        )
+
+    async def claim_flight(self, key: str, seconds: float) -> bool:
+        """Claim the call for `key`; this process's in an outage."""
+        return await self._or(
+            "claim_flight", lambda: self._inner.claim_flight(key, seconds), lambda: True
+        )
+
+    async def end_flight(self, key: str) -> None:
+        """Release the call for `key`; in an outage, as soon as storage is back."""
+        await self._or(
+            "end_flight", lambda: self._inner.end_flight(key), lambda: self._release_later(key)
+        )
+
+    async def remember_image(
+        self, chat_id: int, message_id: int, image_key: str, expires_at: float
+    ) -> bool:
+        """Note a message's image; in an outage every image counts as new (an edit may then
+        be judged twice, which beats a swapped photo slipping through)."""
+        return await self._or(
+            "remember_image",
+            lambda: self._inner.remember_image(chat_id, message_id, image_key, expires_at),
+            lambda: True,
+        )
+
+    # Moderation state has no safe stand-in: without it the bot must not act (an allowed
+    # image deleted, a warning lost, a press taken twice), so each of these is refused in
+    # an outage; the moderator then leaves the photo alone and a press says "try again".
+    async def allow_image(self, chat_id: int, keys: Sequence[str]) -> None:
+        """Allow an image; refused in an outage."""
+        await self._required("allow_image", lambda: self._inner.allow_image(chat_id, keys))
+
+    async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
+        """Whether an image is allowed; refused in an outage."""
+        return await self._required("is_allowed", lambda: self._inner.is_allowed(chat_id, keys))
+
+    async def allowed_count(self, chat_id: int) -> int:
+        """How many images a chat allows; refused in an outage."""
+        return await self._required("allowed_count", lambda: self._inner.allowed_count(chat_id))
+
+    async def reset_allowed(self, chat_id: int) -> None:
+        """Empty a chat's allow list; refused in an outage."""
+        await self._required("reset_allowed", lambda: self._inner.reset_allowed(chat_id))
+
+    async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
+        """Count a warning; refused in an outage."""
+        return await self._required(
+            "add_warning", lambda: self._inner.add_warning(chat_id, author_id, at, since)
+        )
+
+    async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
+        """Withdraw a warning; refused in an outage."""
+        await self._required(
+            "remove_warning", lambda: self._inner.remove_warning(chat_id, author_id, at)
+        )
+
+    async def warning_count(self, chat_id: int, author_id: int, since: float) -> int:
+        """An author's warnings; refused in an outage."""
+        return await self._required(
+            "warning_count", lambda: self._inner.warning_count(chat_id, author_id, since)
+        )
+
+    async def reset_warnings(self, chat_id: int, author_id: int) -> None:
+        """Forget an author's warnings; refused in an outage."""
+        await self._required(
+            "reset_warnings", lambda: self._inner.reset_warnings(chat_id, author_id)
+        )
+
+    async def save_report(self, report_id: str, report: str, expires_at: float) -> None:
+        """Keep a report; refused in an outage."""
+        await self._required(
+            "save_report", lambda: self._inner.save_report(report_id, report, expires_at)
+        )
+
+    async def load_report(self, report_id: str, now: float) -> str | None:
+        """A report; refused in an outage."""
+        return await self._required("load_report", lambda: self._inner.load_report(report_id, now))
+
+    async def claim_press(self, report_id: str, verb: str, record: str) -> str | None:
+        """Claim a press; refused in an outage."""
+        return await self._required(
+            "claim_press", lambda: self._inner.claim_press(report_id, verb, record)
+        )
+
+    async def presses(self, report_id: str) -> dict[str, str]:
+        """A report's presses; refused in an outage."""
+        return await self._required("presses", lambda: self._inner.presses(report_id))
+
+    async def release_press(self, report_id: str, verb: str) -> None:
+        """Forget a press; refused in an outage."""
+        await self._required("release_press", lambda: self._inner.release_press(report_id, verb))
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Move a group's state; refused in an outage."""
+        await self._required(
+            "migrate_chat", lambda: self._inner.migrate_chat(old_chat_id, new_chat_id)
+        )
+
+    async def ping(self) -> None:
+        """Check the backend answers; `StorageUnavailable` if not."""
+        await self._required("ping", self._inner.ping)
+
+    async def close(self) -> None:
+        """Stop pinging and close the backend; a failure to close is logged, not raised."""
+        if self._pinging is not None:
+            self._pinging.cancel()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._inner.close()
+        except Exception as exc:
+            logger.warning("storage did not close cleanly: %s", self._describe(exc))
+
+    def _remember(self, chat_id: int, settings: ChatSettings) -> None:
+        self._settings[chat_id] = settings
+        self._settings.move_to_end(chat_id)
+        if len(self._settings) > REMEMBERED_CHATS:
+            self._settings.popitem(last=False)
+
+    def _release_later(self, key: str) -> None:
+        self._unreleased[key] = None
+        if len(self._unreleased) > UNRELEASED_FLIGHTS:
+            self._unreleased.popitem(last=False)  # its lock expires by itself
+
+    async def _release_unreleased(self) -> None:
+        """Release the calls whose release failed in the outage that just ended."""
+        while self._unreleased:
+            key = next(iter(self._unreleased))
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._inner.end_flight(key)
+            except Exception as exc:
+                logger.warning("could not release a call in flight: %s", self._describe(exc))
+                return
+            del self._unreleased[key]
+
+    def _describe(self, exc: BaseException) -> str:
+        """One line: the exception's type and message (a timeout has no message)."""
+        if isinstance(exc, TimeoutError) and not str(exc):
+            return f"no answer within {self._timeout:g} s"
+        return f"{type(exc).__name__}: {exc}"
+
+
+class _MemoryQuota:
+    """Quota counted in this process while storage is down; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._day = ""
+        self._used: Counter[str] = Counter()
+
+    def take(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
+        """Count one use of each (subject, limit), all or none; the first subject at its
+        limit, or None."""
+        if day != self._day:
+            self._day, self._used = day, Counter()
+        for subject, limit in charges:
+            if self._used[subject] >= limit:
+                return subject
+        self._used.update(subject for subject, _ in charges)
+        return None
+
+    def refund(self, day: str, subjects: Sequence[str]) -> None:
+        """Give back one use of each subject counted here today."""
+        if day == self._day:
+            for subject in subjects:
+                self._used[subject] = max(0, self._used[subject] - 1)

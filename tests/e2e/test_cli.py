@@ -1,0 +1,222 @@
+"""The command line as a process: --help and --version never start the bot, and `check`
+runs files through the bot's rules and API client (against the fake API) without
+Telegram, with the documented output and exit statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import API_KEY
+from tests.e2e.processes import clean_environment, run_bot
+from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success
+from tests.fakes.telegram import FakeBotApi
+from tests.imagegen import image_bytes, jpeg, png
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def api(kling: FakeRecognizer) -> dict[str, str]:
+    """`check`'s environment: the API settings only (no bot token anywhere)."""
+    return clean_environment(
+        DEERAPI_API_KEY=API_KEY,
+        DEERAPI_BASE_URL=kling.base_url,
+        API_RETRY_BASE_DELAY_SECONDS="0.01",
+    )
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """A photo that passes as it is, one to convert, one too small, one too big."""
+    made = {
+        "photo.jpg": jpeg(800, 600),
+        "screenshot.webp": image_bytes(1200, 900, "WEBP"),
+        "icon.png": png(200, 200),
+        "scan.jpg": jpeg(4000, 3000, noise=True, quality=100),  # over 20 MB
+    }
+    paths = {}
+    for name, data in made.items():
+        paths[name] = tmp_path / name
+        paths[name].write_bytes(data)
+    assert paths["scan.jpg"].stat().st_size > 20 * MIB
+    return paths
+
+
+async def test_help_and_version_never_start_the_bot(
+    telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
+) -> None:
+    # A complete environment, as on a production host: --help must not start polling.
+    env = clean_environment(
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        DEERAPI_API_KEY=API_KEY,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        TELEGRAM_FILE_BASE_URL=telegram.base_file_url,
+        DEERAPI_BASE_URL=kling.base_url,
+    )
+    status, lines, stdout = await run_bot(env, "--help", cwd=tmp_path)
+    assert (status, lines) == (0, [])
+    assert stdout.startswith("usage: python -m bot [-h] [--version] [check ...]")
+    assert "check image files as the bot would, without Telegram" in stdout
+    assert "STARTUP_RETRY_SECONDS" in stdout
+
+    status, lines, stdout = await run_bot(env, "check", "--help", cwd=tmp_path)
+    assert (status, lines) == (0, [])
+    assert "--offline" in stdout
+    assert "--json" in stdout
+
+    status, lines, stdout = await run_bot(env, "--version", cwd=tmp_path)
+    assert (status, lines, stdout) == (0, [], "photo-segment-bot 0.1.0\n")
+
+    status, lines, _ = await run_bot(env, "--no-such-option", cwd=tmp_path)
+    assert status == 2
+    assert lines[-1] == "python -m bot: error: unrecognized arguments: --no-such-option"
+    assert not telegram.calls, "nothing reached the Bot API"
+    assert not kling.received
+
+
+async def test_offline_check_needs_no_key_and_tells_what_would_be_sent(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    env = clean_environment()  # no key, no token
+    paths = [str(files[name]) for name in ("photo.jpg", "screenshot.webp", "icon.png")]
+    status, lines, stdout = await run_bot(env, "check", "--offline", *paths, cwd=tmp_path)
+
+    assert status == 1, "one file refused"
+    assert lines == []
+    photo, webp, icon = stdout.split("\n\n")
+    assert photo.startswith(f"{files['photo.jpg']}: accepted, 0.1 MB (")
+    assert "  would send: image/jpeg from JPEG, 800 x 600 px, " in photo
+    assert "(unchanged)" in photo
+    assert "would send: image/jpeg from WEBP, 1200 x 900 px" in webp
+    assert "(converted)" in webp
+    assert "Your image was converted from WEBP to JPEG before the check." in webp
+    assert icon.startswith(f"{files['icon.png']}: refused, ")
+    assert "This image is 200 x 200 px; each side must be at least 300 px." in icon
+
+
+async def test_offline_check_of_acceptable_files_exits_0(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    status, _, _ = await run_bot(
+        clean_environment(), "check", "--offline", str(files["photo.jpg"]), cwd=tmp_path
+    )
+    assert status == 0
+
+
+async def test_the_download_limit_follows_local_mode(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    scan = str(files["scan.jpg"])
+    status, _, stdout = await run_bot(clean_environment(), "check", "--offline", scan, cwd=tmp_path)
+    assert status == 1
+    assert "Telegram lets bots download at most 20 MB." in stdout
+
+    local = clean_environment(TELEGRAM_LOCAL_MODE="true")
+    status, _, stdout = await run_bot(local, "check", "--offline", "--json", scan, cwd=tmp_path)
+    assert status == 0
+    [report] = json.loads(stdout)["files"]
+    assert report["outcome"] == "accepted"
+    assert report["sent"]["mime"] == "image/jpeg"
+    assert report["sent"]["bytes"] <= 10_000_000
+    assert set(report["sent"]["changes"]) & {"shrunk", "recompressed"}
+
+
+async def test_online_check_calls_the_api_and_prints_the_summary(
+    api: dict[str, str], files: dict[str, Path], kling: FakeRecognizer, tmp_path: Path
+) -> None:
+    kling.answer(Reply(body=success(face=False, obj=False, request_id="req-cli-1")))
+    status, lines, stdout = await run_bot(api, "check", str(files["photo.jpg"]), cwd=tmp_path)
+
+    assert status == 0
+    assert lines == []
+    assert stdout.splitlines()[2:] == [
+        "  Found 2 of 4 segments in this image:",
+        "  ✅ Head (face with hair)",
+        "  ✅ Clothing",
+        "  ❌ Face",
+        "  ❌ Main object",
+        "  request_id: req-cli-1",
+    ]
+    [sent] = kling.received
+    assert sent.decoded == files["photo.jpg"].read_bytes(), "sent byte for byte, as the bot does"
+    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_json_output_has_the_documented_shape(
+    api: dict[str, str], files: dict[str, Path], kling: FakeRecognizer, tmp_path: Path
+) -> None:
+    paths = [str(files[name]) for name in ("photo.jpg", "screenshot.webp", "icon.png")]
+    status, _, stdout = await run_bot(api, "check", "--json", *paths, cwd=tmp_path)
+
+    document = json.loads(stdout)
+    assert status == document["exit_status"] == 1
+    photo, webp, icon = document["files"]
+    assert photo == {
+        "file": paths[0],
+        "outcome": "recognized",
+        "bytes": files["photo.jpg"].stat().st_size,
+        "sent": {
+            "format": "JPEG",
+            "mime": "image/jpeg",
+            "bytes": files["photo.jpg"].stat().st_size,
+            "width": 800,
+            "height": 600,
+            "changes": [],
+        },
+        "segments": {"head_seg": True, "face_seg": True, "cloth_seg": True, "object_seg": True},
+        "request_id": "req-ok",
+        "refusal": None,
+        "error": None,
+        "message": photo["message"],
+    }
+    assert photo["message"].startswith("Found 4 of 4 segments in this image:")
+    assert webp["sent"]["changes"] == ["converted"]
+    assert icon["outcome"] == "refused"
+    assert icon["refusal"] == "TooSmall"
+    assert icon["sent"] is None
+    assert len(kling.received) == 2, "the refused file never reaches the API"
+
+
+async def test_an_api_failure_exits_3_and_says_why(
+    api: dict[str, str], files: dict[str, Path], kling: FakeRecognizer, tmp_path: Path
+) -> None:
+    kling.answer(Reply(status=401, body=kling_error(1000, "invalid api key", "req-bad-key")))
+    paths = [str(files["photo.jpg"]), str(files["icon.png"])]
+    status, _, stdout = await run_bot(api, "check", *paths, cwd=tmp_path)
+
+    assert status == 3, "an API failure wins over a refusal"
+    failed = stdout.split("\n\n")[0]
+    assert "The recognition service is not set up correctly on this bot." in failed
+    assert "  error: kind=auth status=401 code=1000 request_id=req-bad-key" in failed
+    assert API_KEY not in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["check", "--offline", "missing.jpg"], {}, "no such file: missing.jpg"),
+        (["check", "photo.jpg"], {}, "DEERAPI_API_KEY is required to call the API"),
+        (["check"], {}, "the following arguments are required: FILE"),
+        (
+            ["check", "--offline", "photo.jpg"],
+            {"API_MAX_ATTEMPTS": "many"},
+            "configuration error: API_MAX_ATTEMPTS",
+        ),
+        (
+            ["check", "photo.jpg"],
+            {"DEERAPI_API_KEY": API_KEY, "HTTPS_PROXY": "ftp://user:hunter2-proxy@proxy:21"},
+            "configuration error: HTTPS_PROXY (ftp://user:***@proxy:21) must start with",
+        ),
+    ],
+)
+async def test_usage_errors_exit_2(
+    files: dict[str, Path], tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    status, lines, stdout = await run_bot(clean_environment(**env), *args, cwd=tmp_path)
+    assert status == 2
+    assert stdout == ""
+    assert message in lines[-1]
+    assert "Traceback" not in "\n".join(lines)
