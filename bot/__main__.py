@@ -32,7 +32,7 @@ from bot.startup import (
     describe,
     retrying,
 )
-from bot.tg.application import connect
+from bot.tg.startup import connect
 
 logger = logging.getLogger("bot")
 _M_MMAP_THRESHOLD = -3

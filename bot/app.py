@@ -35,7 +35,6 @@ from bot.tg.application import (
     WEBHOOK_FAILURES_TO_DOWN,
     BoundedUpdates,
     build_application,
-    register_webhook,
 )
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
@@ -49,6 +48,7 @@ from bot.tg.photos import PhotoRoutes
 from bot.tg.presses import ReportPresses
 from bot.tg.reports import Reporter
 from bot.tg.sanctions import Sanctions
+from bot.tg.startup import register_webhook
 from bot.tg.web import web_app
 
 logger = logging.getLogger(__name__)
