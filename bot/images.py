@@ -77,6 +77,7 @@ _ZIP_DIRECTORY_END = b"PK\x05\x06"
 # the regex engine jump between 0xFF bytes (0.15 ms instead of 0.95 for a 1280 px
 # photo, 0.4 instead of 6 for a noisy 740 KB one).
 _NEXT_MARKER = re.compile(rb"\xff\xff*[^\x00\xd0-\xd7\xff]")
+_DHT, _DQT, _SOS, _EOI = 0xC4, 0xDB, 0xDA, 0xD9
 
 
 class ImageRejected(Exception):
@@ -204,14 +205,25 @@ def inspect(data: bytes) -> Inspection:
         return _inspect_open(data, image)
 
 
-def prepare(data: bytes) -> PreparedImage:
-    """Return bytes the API accepts, or raise `ImageRejected`. Blocking: may decode."""
+def prepare(data: bytes, photo_size: tuple[int, int] | None = None) -> PreparedImage:
+    """Return bytes the API accepts, or raise `ImageRejected`. Blocking: may decode.
+
+    `photo_size` is the size Telegram declared for a photo it re-encoded itself
+    (a `message.photo`, never a file): such a photo skips the integrity decode
+    when its bytes look like Telegram's own output (see `_made_by_telegram`).
+    """
     with _reading(data) as image:
         plan = _inspect_open(data, image)
         if plan.source_format in _PASS_THROUGH:
+            whole = len(data)
             data = _strip_trailer(data, plan.source_format)
             if plan.orientation == 1 and len(data) <= MAX_UPLOAD_BYTES:
-                _check_integrity(data, image, plan.source_format)
+                trimmed = len(data) != whole
+                if not (
+                    _made_by_telegram(plan, photo_size, trimmed=trimmed)
+                    and _checked_without_decoding(data)
+                ):
+                    _check_integrity(data, image, plan.source_format)
                 mime: Literal["image/jpeg", "image/png"] = (
                     "image/png" if plan.source_format == "PNG" else "image/jpeg"
                 )
@@ -268,6 +280,44 @@ def _orientation(image: Image.Image) -> int:
         return 1
     value = image.getexif().get(_EXIF_ORIENTATION, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _made_by_telegram(
+    plan: Inspection, photo_size: tuple[int, int] | None, *, trimmed: bool
+) -> bool:
+    """Whether a photo's bytes are what Telegram's own encoder makes: a plain JPEG
+    of exactly the declared size, no EXIF rotation (Telegram strips EXIF), nothing
+    after its end marker. Telegram decoded and re-encoded these pixels itself, so
+    the bytes cannot be truncated, appended to or damaged by a sender; what a
+    transfer or a forged update could still break is checked without decoding the
+    pixels: the segment walk (every marker, the Huffman and quantization tables,
+    the end marker) and libjpeg's own header checks (`_checked_without_decoding`).
+    Bytes that differ in any of these ways take the full integrity decode.
+    """
+    return (
+        photo_size is not None
+        and plan.source_format == "JPEG"
+        and (plan.width, plan.height) == photo_size
+        and plan.orientation == 1
+        and not trimmed
+    )
+
+
+def _checked_without_decoding(data: bytes) -> bool:
+    """libjpeg's own checks of the tables, the frame and the scan header, at almost no
+    cost: the header up to the scan, then the end marker, decoded at 1/8 scale (0.25 ms
+    for a 1280 px photo against 0.9 ms for the whole image). Only for a JPEG of one
+    scan (baseline): libjpeg checks a progressive JPEG's later scans only as it
+    reaches them (of 2,000 fuzzed photos one progressive one was refused by the
+    decode and passed by its first scan's header), so False sends those to the decode.
+    """
+    scans = [end for marker, end in _jpeg_segments(data) if marker == _SOS]
+    if len(scans) != 1:
+        return False
+    with _open(data[: scans[0]] + b"\xff\xd9") as header:
+        header.draft("RGB", (max(1, header.width // 8), max(1, header.height // 8)))
+        header.load()
+    return True
 
 
 def _check_integrity(data: bytes, image: Image.Image, source_format: str) -> None:
@@ -379,7 +429,14 @@ def _png_end(data: bytes) -> int:
 
 
 def _jpeg_end(data: bytes) -> int:
-    """Walk JPEG segments to the end of the first image (its EOI marker)."""
+    """The end of the first image: just after its EOI marker."""
+    return next(end for marker, end in _jpeg_segments(data) if marker == _EOI)
+
+
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """Walk JPEG segments up to the first image's EOI: yield each marker with the
+    offset where its segment (for a scan, its header) ends; check the tables on the
+    way. Raise `CorruptImage` if the image ends before its EOI marker."""
     pos = 2
     size = len(data)
     while pos + 1 < size:
@@ -389,21 +446,74 @@ def _jpeg_end(data: bytes) -> int:
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker == 0xD9:
-            return pos + 2
+        if marker == _EOI:
+            yield marker, pos + 2
+            return
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         if pos + 4 > size:
             break
-        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker == 0xDA:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        start, pos = pos + 4, pos + 2 + length
+        if length < 2 or pos > size:
+            break
+        if marker == _DHT:
+            _check_huffman_tables(data[start:pos])
+        elif marker == _DQT:
+            _check_quantization_tables(data[start:pos])
+        elif marker == _SOS:
+            _check_scan_header(data[start:pos])
+        yield marker, pos
+        if marker == _SOS:
             pos = _entropy_end(data, pos)
     raise CorruptImage("JPEG ends before its EOI marker")
 
 
+def _check_huffman_tables(segment: bytes) -> None:
+    """Refuse a DHT segment by libjpeg's own rules (jdmarker.c get_dht, jdhuff.c
+    jpeg_make_d_derived_tbl): a damaged table is what the integrity decode caught in
+    headers that otherwise walk cleanly (4 of 40 single-byte header faults)."""
+    pos = 0
+    while pos < len(segment):
+        if pos + 17 > len(segment):
+            raise CorruptImage("JPEG Huffman table is cut short")
+        index = segment[pos]
+        counts = segment[pos + 1 : pos + 17]
+        symbols = segment[pos + 17 : pos + 17 + sum(counts)]
+        if index & 0xEC or sum(counts) > 256 or len(symbols) != sum(counts):
+            raise CorruptImage("JPEG Huffman table is malformed")
+        if not index & 0x10 and any(symbol > 15 for symbol in symbols):
+            raise CorruptImage("JPEG DC Huffman table has an impossible symbol")
+        code = 0
+        for bits, count in enumerate(counts, start=1):
+            code += count
+            if code >= 1 << bits:  # libjpeg also refuses the all-ones code
+                raise CorruptImage("JPEG Huffman table has more codes than bits")
+            code <<= 1
+        pos += 17 + len(symbols)
+
+
+def _check_quantization_tables(segment: bytes) -> None:
+    """libjpeg's get_dqt rules: table ids 0-3, 64 entries of 1 or 2 bytes, exact length."""
+    pos = 0
+    while pos < len(segment):
+        precision, table = segment[pos] >> 4, segment[pos] & 0x0F
+        if table > 3:
+            raise CorruptImage("JPEG quantization table is malformed")
+        pos += 1 + 64 * (2 if precision else 1)
+    if pos != len(segment):
+        raise CorruptImage("JPEG quantization table is cut short")
+
+
+def _check_scan_header(segment: bytes) -> None:
+    """libjpeg's get_sos length rule: 1 to 4 components, two bytes each, three more."""
+    components = segment[0] if segment else 0
+    if not 1 <= components <= 4 or len(segment) != 2 * components + 4:
+        raise CorruptImage("JPEG scan header is malformed")
+
+
 def _entropy_end(data: bytes, pos: int) -> int:
-    """Skip entropy-coded data: 0xFF there is always followed by 0x00 or a restart marker,
-    so the first 0xFF (after any fill bytes) followed by anything else starts a marker."""
+    """Skip entropy-coded data to the next marker (see `_NEXT_MARKER`)."""
     found = _NEXT_MARKER.search(data, pos)
     return len(data) if found is None else found.end() - 2

@@ -57,6 +57,16 @@ class IncomingImage:
     file_size: int | None = None
     width: int | None = None
     height: int | None = None
+    # A photo Telegram re-encoded itself (not a file sent as is): its bytes get the
+    # cheaper integrity check when they match the declared size (see images.prepare).
+    reencoded: bool = False
+
+    @property
+    def photo_size(self) -> tuple[int, int] | None:
+        """The size Telegram declared for a photo it re-encoded, else None."""
+        if self.reencoded and self.width and self.height:
+            return self.width, self.height
+        return None
 
 
 class Source(enum.StrEnum):
@@ -212,11 +222,12 @@ class PhotoPipeline:
         # trip; one that does waits for the decode budget, which is taken while
         # the image's own bytes are held, never the other way round, so the two
         # budgets cannot deadlock.
+        photo_size = incoming.photo_size
         with steps.timing("prepare"):
-            inspection, ready = await asyncio.to_thread(_inspect_or_prepare, data)
+            inspection, ready = await asyncio.to_thread(_inspect_or_prepare, data, photo_size)
             if ready is None:
                 async with self._decode_memory.hold(inspection.working_memory):
-                    ready = await asyncio.to_thread(_prepare_keyed, data)
+                    ready = await asyncio.to_thread(_prepare_keyed, data, photo_size)
         del data
         prepared, sent_key = ready
         del ready
@@ -286,22 +297,24 @@ class _Steps:
         logger.info("image %s", fields["outcome"], extra={FIELDS: fields})
 
 
-def _prepare_keyed(data: bytes) -> tuple[PreparedImage, str]:
+def _prepare_keyed(data: bytes, photo_size: tuple[int, int] | None) -> tuple[PreparedImage, str]:
     """Prepare, and hash the bytes to send (hashing 10 MB is worth keeping off the loop)."""
-    prepared = prepare(data)
+    prepared = prepare(data, photo_size)
     return prepared, bytes_key(prepared.data)
 
 
-def _inspect_or_prepare(data: bytes) -> tuple[Inspection, tuple[PreparedImage, str] | None]:
+def _inspect_or_prepare(
+    data: bytes, photo_size: tuple[int, int] | None
+) -> tuple[Inspection, tuple[PreparedImage, str] | None]:
     inspection = inspect(data)
     if inspection.working_memory:
         return inspection, None
     if len(data) < _HASH_ALONGSIDE_BYTES:
-        return inspection, _prepare_keyed(data)
+        return inspection, _prepare_keyed(data, photo_size)
     # Bytes sent as they came are hashed while their integrity is checked: both release
     # the GIL, and for a 9.8 MB PNG they take about 5 ms each.
     hashing = _HASHING.submit(bytes_key, data)
-    prepared = prepare(data)
+    prepared = prepare(data, photo_size)
     key = hashing.result() if prepared.data is data else bytes_key(prepared.data)
     return inspection, (prepared, key)
 

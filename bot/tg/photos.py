@@ -50,6 +50,7 @@ def incoming_image(message: Message) -> IncomingImage | None:
             file_size=largest.file_size,
             width=largest.width,
             height=largest.height,
+            reencoded=True,
         )
     if message.document:
         # Its bytes decide whether it is an image, not its name or MIME type.

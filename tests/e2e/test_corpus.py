@@ -38,6 +38,13 @@ def _transparent(fmt: str) -> bytes:
     return out.getvalue()
 
 
+def _broken_huffman_table() -> bytes:
+    """A photo whose first Huffman table claims two 1-bit codes: libjpeg refuses it."""
+    data = bytearray(jpeg(1280, 960))
+    data[data.index(b"\xff\xc4") + 5] ^= 0x02
+    return bytes(data)
+
+
 def _cmyk_jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("CMYK", (600, 600), (0, 100, 200, 0)).save(out, "JPEG")
@@ -108,6 +115,21 @@ CASES = [
     Case("svg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg"/>', "refused", "not read"),
     Case("truncated jpeg", lambda: jpeg(800, 600, noise=True)[:40_000], "refused", "damaged"),
     Case("truncated png", lambda: png(800, 600, noise=True)[:40_000], "refused", "damaged"),
+    Case(
+        "truncated photo",
+        lambda: jpeg(800, 600, noise=True)[:40_000],
+        "refused",
+        "damaged",
+        photo=(800, 600),
+    ),
+    Case("damaged photo", _broken_huffman_table, "refused", "damaged", photo=(1280, 960)),
+    Case(
+        "photo + zip",
+        lambda: jpeg(640, 480) + b"PK\x03\x04" + b"\0" * 40,
+        "refused",
+        "another",
+        photo=(640, 480),
+    ),
     Case("jpeg + zip", lambda: jpeg(640, 480) + b"PK\x03\x04" + b"\0" * 40, "refused", "another"),
     Case("png + html", lambda: png(640, 480) + b"<html><script>x</script>", "refused", "another"),
     Case(
