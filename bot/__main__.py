@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import signal
@@ -70,7 +71,20 @@ async def _serve(settings: Settings) -> None:
             await starting
         logger.info("stopped before start-up was complete")
         return
-    await starting.result().run(stop)
+    service = starting.result()
+    _freeze_what_lives_on()
+    await service.run(stop)
+
+
+def _freeze_what_lives_on() -> None:
+    """Keep the cyclic collector away from what start-up left alive (modules, classes,
+    the application), which lives as long as the process: a full collection of those
+    objects took 27-45 ms, a stall of the event loop and of every photo in flight (it
+    was the slowest of 20 documents in the overhead bench). Start-up's garbage goes
+    first, so none of it is kept for good; later collections scan only what came since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _start(settings: Settings) -> BotService:
