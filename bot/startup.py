@@ -20,7 +20,6 @@ import httpx
 
 from bot.config import ConfigError, Settings
 from bot.recognizer import RetryPolicy
-from bot.redis_storage import RedisStorage
 from bot.storage import SqliteStorage, Storage, StorageOpenError, StorageUnreachable
 
 logger = logging.getLogger(__name__)
@@ -128,6 +127,10 @@ async def open_storage(settings: Settings) -> Storage:
     setting, address = storage_address(settings)
     opening: Awaitable[Storage]
     if settings.redis_url is not None:
+        # Imported only when used: the Redis client is 6 MB of resident memory that a
+        # bot on SQLite never needs (the 50 x 15 MB JPEG peak is measured against 300 MB).
+        from bot.redis_storage import RedisStorage
+
         opening = RedisStorage.open(settings.redis_url.get_secret_value())
     else:
         opening = SqliteStorage.open(settings.database_path)
