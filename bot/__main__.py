@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram.error import TelegramError
 
@@ -99,6 +99,19 @@ async def _start(settings: Settings) -> BotService:
     return service
 
 
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop where it is installed (everywhere but Windows), else asyncio's own.
+
+    The bot spends its CPU in the event loop and its HTTP clients: on uvloop a photo's
+    overhead fell from 10.6 to 10.0 ms and a 9.8 MB document's from 65 to 56 ms (bench/).
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line (no command: the bot); return the process exit status."""
     args = parse_args(argv)
@@ -115,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _return_large_buffers_to_the_os()
     redact = RedactingFormatter(settings.secrets()).redact
     try:
-        asyncio.run(_serve(settings))
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            runner.run(_serve(settings))
     except StartupFailure as failure:
         print(redact(failure.line()), file=sys.stderr)
         return failure.exit_status
