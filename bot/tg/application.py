@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
-from telegram.request import HTTPXRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.config import Settings
 from bot.health import Dependency
 from bot.slots import WorkSlots
+from bot.tg.transport import AiohttpRequest, PoolTimeout, proxied
 
 logger = logging.getLogger(__name__)
 
@@ -73,33 +74,47 @@ class SendRateLimiter(AIORateLimiter):
         )
 
 
-class ObservedRequest(HTTPXRequest):
-    """python-telegram-bot's HTTP layer, telling a `Dependency` whether Telegram answered:
-    a network error, a timeout or a 5xx is a failure; any other answer, a 4xx included,
-    shows Telegram is there. For polling (`every_error`) any error answer is a failure
-    too: a 409 (another process polls this token) or a 401 means no updates arrive.
-    A full connection pool is this process's own doing and counts as neither."""
+class ObservedRequest(BaseRequest):
+    """python-telegram-bot's HTTP layer (aiohttp's, or httpx's behind a proxy: see
+    bot/tg/transport.py), telling a `Dependency` whether Telegram answered: a network
+    error, a timeout or a 5xx is a failure; any other answer, a 4xx included, shows
+    Telegram is there. For polling (`every_error`) any error answer is a failure too: a
+    409 (another process polls this token) or a 401 means no updates arrive. A full
+    connection pool is this process's own doing and counts as neither."""
 
     def __init__(
-        self, telegram: Dependency | None, *, every_error: bool = False, **kwargs: Any
+        self, inner: BaseRequest, telegram: Dependency | None, *, every_error: bool = False
     ) -> None:
-        super().__init__(**kwargs)
+        self._inner = inner
         self._telegram = telegram
         self._worst_fine_status = 399 if every_error else 499
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The inner layer's default read timeout."""
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        """Open the inner layer's connections."""
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        """Close the inner layer's connections."""
+        await self._inner.shutdown()
 
     async def do_request(
         self,
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        write_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        connect_timeout: Any = HTTPXRequest.DEFAULT_NONE,
-        pool_timeout: Any = HTTPXRequest.DEFAULT_NONE,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Make the request; note what it says about Telegram."""
         try:
-            status, body = await super().do_request(
+            status, body = await self._inner.do_request(
                 url,
                 method,
                 request_data,
@@ -109,7 +124,9 @@ class ObservedRequest(HTTPXRequest):
                 pool_timeout,
             )
         except TelegramError as exc:
-            if self._telegram is not None and not isinstance(exc.__cause__, httpx.PoolTimeout):
+            if self._telegram is not None and not isinstance(
+                exc.__cause__, httpx.PoolTimeout | PoolTimeout
+            ):
                 self._telegram.failed(f"{type(exc).__name__}: {exc.message}")
             raise
         if self._telegram is not None:
@@ -186,20 +203,13 @@ def build_application(
     # Each handled update may hold a connection for a reply, a download and a
     # chat action at once.
     request = ObservedRequest(
+        _http_layer(settings.max_concurrent_updates + 8, timeout, read_timeout=timeout),
         None if polling else telegram,
-        connection_pool_size=settings.max_concurrent_updates + 8,
-        connect_timeout=timeout,
-        read_timeout=timeout,
-        write_timeout=timeout,
-        pool_timeout=timeout,
     )
     get_updates_request = ObservedRequest(
+        _http_layer(1, timeout, read_timeout=LONG_POLL_TIMEOUT + timeout),
         telegram if polling else None,
         every_error=True,
-        connection_pool_size=1,
-        connect_timeout=timeout,
-        read_timeout=LONG_POLL_TIMEOUT + timeout,
-        pool_timeout=timeout,
     )
     app: AnyApplication = (
         ApplicationBuilder()
@@ -215,3 +225,21 @@ def build_application(
         .build()
     )
     return app
+
+
+def _http_layer(connections: int, timeout: float, *, read_timeout: float) -> BaseRequest:
+    """aiohttp's when Telegram is reached directly, httpx's when proxy variables are set."""
+    if proxied():
+        return HTTPXRequest(
+            connection_pool_size=connections,
+            connect_timeout=timeout,
+            read_timeout=read_timeout,
+            write_timeout=timeout,
+            pool_timeout=timeout,
+        )
+    return AiohttpRequest(
+        connection_pool_size=connections,
+        connect_timeout=timeout,
+        read_timeout=read_timeout,
+        pool_timeout=timeout,
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Protocol
 
+import aiohttp
 import httpx
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
@@ -13,6 +15,7 @@ from typing_extensions import Buffer
 from bot.images import TooLargeToDownload
 from bot.outcomes import DownloadError
 from bot.pipeline import IncomingImage
+from bot.tg import transport
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +35,41 @@ class TelegramDownloader:
     Response caught in a reference cycle, alive until the garbage collector runs
     (tracemalloc, 100 people sending a 9.8 MB PNG: six downloads alive where four were
     admitted). Read here, the bytes belong to the pipeline alone and go when it lets
-    them go. Like the other clients it reads the proxy variables
-    (tests/e2e/test_proxies.py). A path on a local Bot API server's disk is read by the
-    library, as before.
+    them go. A path on a local Bot API server's disk is read by the library, as before.
+
+    The client is aiohttp's (already the webhook's server) when no proxy is set: a
+    130 KB GET costs it a fifth of httpx's CPU, and the bot is bound by its event
+    loop's CPU. With proxy variables set (HTTPS_PROXY, ALL_PROXY, NO_PROXY, ...) it is
+    httpx's, which reads them all, socks5:// included, like the other clients
+    (tests/e2e/test_proxies.py).
     """
 
-    def __init__(self, bot: Bot, timeout: float, limit: int, max_connections: int = 8) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        timeout: float,
+        limit: int,
+        max_connections: int = 8,
+        *,
+        proxied: bool | None = None,
+    ) -> None:
+        """`proxied`: whether proxy variables are set (None: read the environment)."""
         self._bot = bot
         self._timeout = timeout
         # Bytes the Bot API serves a bot: 20 MB, or 2000 MB from a local server, which
         # hands out a path on its disk that python-telegram-bot reads (local mode).
         self._limit = limit
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+        if proxied is None:
+            proxied = transport.proxied()
+        self._get: _Getter = (
+            _HttpxGetter(timeout, max_connections)
+            if proxied
+            else _AiohttpGetter(timeout, max_connections)
         )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        await self._get.aclose()
 
     async def __call__(self, incoming: IncomingImage) -> bytes:
         """Return the file's bytes or raise `DownloadError` / `TooLargeToDownload`.
@@ -95,23 +112,96 @@ class TelegramDownloader:
             return kept.data
         # get_file has made file_path the whole URL (it holds the token: never logged,
         # never in an exception's text).
-        chunks: list[bytes] = []
-        size = 0
+        return await self._get(file.file_path, self._limit)
+
+
+class _Getter(Protocol):
+    """One HTTP GET of a whole file, at most `limit` bytes: `TooLargeToDownload` past it,
+    `_TryAgain` for a failed connection or a 5xx, `BadRequest` for any other non-200."""
+
+    async def __call__(self, url: str, limit: int) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _check_status(status: int) -> None:
+    if status >= 500:
+        raise _TryAgain(f"file download answered HTTP {status}")
+    if status != 200:
+        raise BadRequest(f"file download answered HTTP {status}")
+
+
+class _Chunks:
+    """A download's chunks, refused as soon as they pass the limit; joined once."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._size = 0
+        self._chunks: list[bytes] = []
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._limit:
+            raise TooLargeToDownload(self._size, self._limit)
+        self._chunks.append(chunk)
+
+    def joined(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+class _AiohttpGetter:
+    def __init__(self, timeout: float, max_connections: int) -> None:
+        # Per step, as httpx counts it: a 20 MB file on a slow link may take longer
+        # than `timeout` in all, as long as no connect or read stalls that long.
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __call__(self, url: str, limit: int) -> bytes:
+        if self._session is None:  # made inside the running loop, as aiohttp wants
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=transport.tls()),
+                # The bytes as served, like httpx's aiter_raw: nothing is inflated.
+                auto_decompress=False,
+            )
+        chunks = _Chunks(limit)
         try:
-            async with self._client.stream("GET", file.file_path) as response:
-                status = response.status_code
-                if status >= 500:
-                    raise _TryAgain(f"file download answered HTTP {status}")
-                if status != 200:
-                    raise BadRequest(f"file download answered HTTP {status}")
+            async with self._session.get(url, allow_redirects=False) as response:
+                _check_status(response.status)
+                async for chunk in response.content.iter_any():
+                    chunks.add(chunk)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _TryAgain(type(exc).__name__) from None
+        return chunks.joined()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class _HttpxGetter:
+    def __init__(self, timeout: float, max_connections: int) -> None:
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    async def __call__(self, url: str, limit: int) -> bytes:
+        chunks = _Chunks(limit)
+        try:
+            async with self._client.stream("GET", url) as response:
+                _check_status(response.status_code)
                 async for chunk in response.aiter_raw():
-                    size += len(chunk)
-                    if size > self._limit:
-                        raise TooLargeToDownload(size, self._limit)
-                    chunks.append(chunk)
+                    chunks.add(chunk)
         except httpx.TransportError as exc:
             raise _TryAgain(type(exc).__name__) from None
-        return b"".join(chunks)
+        return chunks.joined()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class _KeepBytes(io.BytesIO):

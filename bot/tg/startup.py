@@ -20,6 +20,16 @@ async def connect(app: AnyApplication, settings: Settings) -> None:
     """Initialize the Application (its getMe is the first Bot API call); raise
     `Unreachable` for what may pass (network, 5xx, flood control), `Misconfigured` for
     an address or a token the Bot API refuses."""
+    try:
+        await _initialize(app, settings)
+    except BaseException:
+        # A failed getMe leaves open the connections initialize made (aiohttp warns of
+        # each at exit); a retry makes new ones.
+        await app.bot.shutdown()
+        raise
+
+
+async def _initialize(app: AnyApplication, settings: Settings) -> None:
     setting, address = "TELEGRAM_API_BASE_URL", settings.telegram_api_base_url
     try:
         with _quiet_parse_failures():

@@ -63,7 +63,7 @@ def quiet(telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path) -> dict[s
             "TELEGRAM_API_BASE_URL",
             "http://127.0.0.1:{port}/bot",
             "http://127.0.0.1:{port}/bot",
-            "httpx.ConnectError: All connection attempts failed",
+            "cannot connect to 127.0.0.1:{port} (Connection refused)",
         ),
         (
             "REDIS_URL",
