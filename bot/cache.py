@@ -71,18 +71,25 @@ class ResultCache:
     async def get(self, key: str) -> RecognitionResult | None:
         """The cached result for `key`, if fresh."""
         now = self._clock()
-        kept = self._front.get(key)
+        kept = self._in_front(key, now)
         if kept is not None:
-            result, expires_at = kept
-            if expires_at > now:
-                self._front.move_to_end(key)
-                return result
-            del self._front[key]
+            return kept
         raw = await self._storage.cached_result(key, now)
         if raw is None:
             return None
         data = json.loads(raw)
         return RecognitionResult(MappingProxyType(dict(data["segments"])), data["request_id"])
+
+    def _in_front(self, key: str, now: float) -> RecognitionResult | None:
+        kept = self._front.get(key)
+        if kept is None:
+            return None
+        result, expires_at = kept
+        if expires_at <= now:
+            del self._front[key]
+            return None
+        self._front.move_to_end(key)
+        return result
 
     def _remember(self, keys: Sequence[str], result: RecognitionResult, expires_at: float) -> None:
         for key in keys:
@@ -167,7 +174,11 @@ class ResultCache:
 
         Returns (result, True) when no new call was made for this caller.
         """
-        cached = await self.get(key)
+        # A call for this key that ended while storage was read is in the front (it is
+        # put there before its flight ends): without the second look the front was
+        # checked before it ended and the flights after, and the image was sent again
+        # (602 calls for 600 distinct images in one bench run of three).
+        cached = await self.get(key) or self._in_front(key, self._clock())
         if cached is not None:
             return cached, True
         flight = self._flights.get(key)

@@ -117,6 +117,47 @@ async def test_a_repeat_between_the_call_and_its_storage_write_makes_no_call(
     assert await ResultCache(counted, ttl=60).get("file:x") == RESULT, "a new process sees it"
 
 
+class _SlowReads(_CountedSqlite):
+    """SQLite whose cache reads wait for `gate` while `hold` is set (and whose writes
+    wait for `release`)."""
+
+    hold = False
+    gate: asyncio.Event
+
+    async def cached_result(self, key: str, now: float) -> str | None:
+        if self.hold:
+            await self.gate.wait()
+        return await super().cached_result(key, now)
+
+
+async def test_a_call_that_ends_while_a_repeat_reads_storage_is_not_made_again() -> None:
+    """The repeat missed the front before the first call ended and looks for a flight
+    after it ended: it must find the result, not send the image again."""
+    storage = await _SlowReads.open(":memory:")
+    storage.gate, storage.release = asyncio.Event(), asyncio.Event()
+    cache = ResultCache(storage, ttl=60)
+    answer = asyncio.Event()
+
+    async def first_call() -> RecognitionResult:
+        await answer.wait()
+        return RESULT
+
+    first = asyncio.create_task(cache.shared("sha256:x", first_call))
+    await asyncio.sleep(0.05)  # the first call is in flight
+    storage.hold = True
+    calls = _Calls()
+    repeat = asyncio.create_task(cache.shared("sha256:x", calls))
+    await asyncio.sleep(0.05)  # the repeat waits on its storage read
+    answer.set()
+    assert await first == (RESULT, False)
+    storage.gate.set()
+    assert await repeat == (RESULT, True)
+    assert calls.made == 0
+    storage.release.set()
+    await cache.drain()
+    await storage.close()
+
+
 async def test_another_replica_waits_for_the_write_not_just_the_call(redis_url: str) -> None:
     first = await _HeldRedis.open(redis_url)
     second = await RedisStorage.open(redis_url)
