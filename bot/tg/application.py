@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.health import Dependency
@@ -102,27 +102,10 @@ class ObservedRequest(BaseRequest):
         """Close the inner layer's connections."""
         await self._inner.shutdown()
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Make the request; note what it says about Telegram."""
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """Make the request through the inner layer; note what it says about Telegram."""
         try:
-            status, body = await self._inner.do_request(
-                url,
-                method,
-                request_data,
-                read_timeout,
-                write_timeout,
-                connect_timeout,
-                pool_timeout,
-            )
+            status, body = await self._inner.do_request(*args, **kwargs)
         except TelegramError as exc:
             if self._telegram is not None and not isinstance(
                 exc.__cause__, httpx.PoolTimeout | PoolTimeout
