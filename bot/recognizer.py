@@ -293,7 +293,6 @@ class Recognizer:
         attempt_timeout: float,
         max_concurrent_calls: int,
         policy: RetryPolicy,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + ENDPOINT_PATH
         self._policy = policy
@@ -310,9 +309,8 @@ class Recognizer:
                 max_connections=max_concurrent_calls,
                 max_keepalive_connections=max_concurrent_calls,
             ),
-            # The bot leaves it None: given a transport, httpx ignores HTTPS_PROXY and the
+            # No transport of its own: given one, httpx would ignore HTTPS_PROXY and the
             # other proxy variables (tests/e2e/test_proxies.py).
-            transport=transport,
         )
 
     @classmethod
