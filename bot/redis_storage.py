@@ -4,6 +4,7 @@ moderation state (images per message, allow lists, warnings, reports and their p
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Self, cast
@@ -67,6 +68,16 @@ move(KEYS[5], KEYS[6], 'set')
 return 0
 """
 
+# A call's claim is ended only by the replica that holds it: one whose claim lapsed
+# while it was cut off (its release waits for the outage to end, guarded_storage.py)
+# must not end the claim another replica has taken since, or a third would call too.
+_END_FLIGHT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 class RedisStorage:
     """`Storage` on a Redis server; every method is safe across processes."""
@@ -76,6 +87,9 @@ class RedisStorage:
         self._take = client.register_script(_TAKE_QUOTA)
         self._refund = client.register_script(_REFUND_QUOTA)
         self._migrate = client.register_script(_MIGRATE)
+        self._end_flight = client.register_script(_END_FLIGHT)
+        # What this replica writes into the claims it holds.
+        self._claimant = secrets.token_hex(8)
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -191,13 +205,17 @@ class RedisStorage:
         """True if this replica may make the API call for `key` (others wait for its result)."""
         return bool(
             await self._redis.set(
-                f"{_PREFIX}flight:{key}", 1, nx=True, px=max(1, int(seconds * 1000))
+                f"{_PREFIX}flight:{key}",
+                self._claimant,
+                nx=True,
+                px=max(1, int(seconds * 1000)),
             )
         )
 
     async def end_flight(self, key: str) -> None:
-        """Let others make the call for `key` (it failed, or its result is cached)."""
-        await self._redis.delete(f"{_PREFIX}flight:{key}")
+        """Let others make the call for `key` (it failed, or its result is cached), if the
+        claim is still this replica's."""
+        await self._end_flight(keys=[f"{_PREFIX}flight:{key}"], args=[self._claimant])
 
     async def remember_image(
         self, chat_id: int, message_id: int, image_key: str, expires_at: float

@@ -157,6 +157,23 @@ async def test_an_update_and_a_flight_are_claimed_once(redis_url: str) -> None:
     await second.close()
 
 
+async def test_a_lapsed_claim_does_not_end_the_claim_another_replica_took(
+    redis_url: str,
+) -> None:
+    """A replica cut off past its claim's expiry releases it late: the claim another
+    replica took meanwhile stays, so a third does not make the call as well."""
+    late, taker, third = [await RedisStorage.open(redis_url) for _ in range(3)]
+    assert await late.claim_flight("k", 0.05)
+    await asyncio.sleep(0.1)
+    assert await taker.claim_flight("k", 5)
+    await late.end_flight("k")
+    assert not await third.claim_flight("k", 5)
+    await taker.end_flight("k")
+    assert await third.claim_flight("k", 5)
+    for storage in (late, taker, third):
+        await storage.close()
+
+
 async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Storage) -> None:
     later = time.time() + 3600
     assert await backend.remember_image(-5, 10, "file:a", later) is True
