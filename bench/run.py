@@ -399,8 +399,10 @@ def table(runs: dict[str, list[Result]], repeats: int) -> str:
             spread = f"{min(values):.{first.digits}f}..{max(values):.{first.digits}f}"
             lines.append((name, shown, spread if len(values) > 1 else "", first.target))
         else:
+            # Text rows ("2000 / 0") have no median: each run's distinct value is shown.
             values_shown = list(dict.fromkeys(r[1] for r in results if not isinstance(r, Figure)))
-            lines.append((name, " / ".join(values_shown), "", first[2]))
+            spread = "per run" if len(values_shown) > 1 else ""
+            lines.append((name, "; ".join(values_shown), spread, first[2]))
     widths = [max(len(line[i]) for line in lines) for i in range(3)]
     out = io.StringIO()
     for figure, value, spread, target in lines:
