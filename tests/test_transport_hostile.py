@@ -44,7 +44,8 @@ class RawServer:
         self.port = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        # Room for a request line of 70 KB (a hostile file path).
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MB)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -402,3 +403,22 @@ async def test_a_download_past_the_limit_stops_reading_with_memory_bounded(
     assert peak < limit + 4 * MB
     # What the kernel's buffers took after the client stopped reading is all that went.
     assert served.sent < limit + 64 * MB
+
+
+def not_found(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Awaitable[None]:
+    return answer(b"", status="404 Not Found")(_, writer)
+
+
+@pytest.mark.parametrize(
+    "file_path",
+    ["photos/a\nb.jpg", "photos/a\x00b.jpg", "photos/a\tb.jpg", "photos/" + "a" * 70_000],
+    ids=["newline", "nul", "tab", "70 KB"],
+)
+async def test_a_file_path_no_url_can_hold_is_refused_by_both(
+    raw: RawServer, getter: download._Getter, file_path: str
+) -> None:
+    """getFile's file_path is Telegram's to choose; a broken one (a control character, a
+    URL past httpx's 64 KB) is refused like a file Telegram has not got, never retried,
+    never an error of httpx's own reaching the pipeline."""
+    raw.script = not_found
+    assert await download_outcome(getter, raw.url(f"/file/bot{TOKEN}/{file_path}")) == "BadRequest"

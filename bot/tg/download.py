@@ -198,6 +198,11 @@ class _HttpxGetter:
                     chunks.add(chunk)
         except httpx.TransportError as exc:
             raise _TryAgain(type(exc).__name__) from None
+        except httpx.InvalidURL:
+            # getFile's file_path with a control character, or past 64 KB: no request can
+            # carry it, so it is refused like a file Telegram has not got (aiohttp sends it
+            # escaped and gets the 404). Not a TransportError: it escaped every handler.
+            raise BadRequest("Telegram gave a file path no URL can hold") from None
         return chunks.joined()
 
     async def aclose(self) -> None:
