@@ -105,6 +105,10 @@ class TelegramDownloader:
         if not file.file_path:
             raise BadRequest("Telegram gave no file path")
         if not file.file_path.startswith(("http://", "https://")):
+            # python-telegram-bot reads any existing file getFile names, local mode or
+            # not: only a local Bot API server may make the bot read its own disk.
+            if not self._bot.local_mode:
+                raise BadRequest("Telegram gave a path on this machine's disk")
             kept = _KeepBytes()
             await file.download_to_memory(kept, read_timeout=self._timeout)
             if len(kept.data) > self._limit:

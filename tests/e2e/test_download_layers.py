@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +49,18 @@ async def test_a_download_cut_short_twice_gets_one_answer(
     assert not kling.received
 
 
+def hostile_file_path(telegram: FakeBotApi, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Make getFile answer with `path` as the file_path."""
+    get_file = telegram._m_getFile
+
+    async def hostile(params: dict[str, Any]) -> web.Response:
+        answer = json.loads((await get_file(params)).text)
+        answer["result"]["file_path"] = path
+        return web.json_response(answer)
+
+    monkeypatch.setattr(telegram, "_m_getFile", hostile)
+
+
 @pytest.mark.parametrize("file_path", ["documents/a\nb", "documents/" + "a" * 70_000])
 async def test_a_file_path_no_url_can_hold_gets_one_answer(
     bot: BotService,
@@ -57,18 +70,31 @@ async def test_a_file_path_no_url_can_hold_gets_one_answer(
     file_path: str,
 ) -> None:
     """getFile names a path with a control character, or one past httpx's 64 KB URL."""
-    get_file = telegram._m_getFile
-
-    async def hostile(params: dict[str, Any]) -> web.Response:
-        answer = json.loads((await get_file(params)).text)
-        answer["result"]["file_path"] = file_path
-        return web.json_response(answer)
-
-    monkeypatch.setattr(telegram, "_m_getFile", hostile)
+    hostile_file_path(telegram, monkeypatch, file_path)
     telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
 
     [reply] = await telegram.wait_sent(CHAT)
 
     assert reply["text"] == COULD_NOT_DOWNLOAD
     assert len(telegram.calls_to("getFile")) == 1, "a refusal is not tried again"
+    assert not kling.received
+
+
+async def test_a_path_on_this_machine_is_not_read_unless_in_local_mode(
+    bot: BotService,
+    telegram: FakeBotApi,
+    kling: FakeRecognizer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """python-telegram-bot reads any existing file getFile names, local mode or not; a
+    Bot API server at https:// must not make the bot read its own disk."""
+    secret = tmp_path / "on-this-machine.jpg"
+    secret.write_bytes(jpeg(640, 640))
+    hostile_file_path(telegram, monkeypatch, str(secret))
+    telegram.push(telegram.photo_update(CHAT, jpeg(640, 640), 640, 640))
+
+    [reply] = await telegram.wait_sent(CHAT)
+
+    assert reply["text"] == COULD_NOT_DOWNLOAD
     assert not kling.received
