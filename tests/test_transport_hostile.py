@@ -90,51 +90,46 @@ def answer(body: bytes, *headers: str, status: str = "200 OK", version: str = "1
         if not framed and version == "1.1":
             lines.append(f"Content-Length: {len(body)}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        await writer.drain()
-        if version == "1.0":
-            writer.close()
-        else:
-            await asyncio.sleep(30)
+        await finish(writer, "close" if version == "1.0" else "stall")
 
     return script
 
 
+async def finish(writer: asyncio.StreamWriter, how: str) -> None:
+    """Send what was written, then close, reset (RST) or stall."""
+    await writer.drain()
+    if how == "reset":
+        await asyncio.sleep(0.05)  # the client reads what came before the RST first
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+    elif how == "close":
+        writer.close()
+    else:
+        await asyncio.sleep(30)
+
+
 async def close_at_once(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    writer.close()
+    await finish(writer, "close")
 
 
 async def reset_at_once(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    _linger_zero(writer)
-    writer.transport.abort()
+    await finish(writer, "reset")
 
 
-def _linger_zero(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-
-def part_then(end: str) -> Script:
-    """Headers for 100,000 bytes, 1,000 of them, then `end`: close, reset or stall."""
+def part_then(how: str) -> Script:
+    """Headers for 100,000 bytes, 1,000 of them, then `how`: close, reset or stall."""
 
     async def script(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
-        await writer.drain()
-        if end == "reset":
-            await asyncio.sleep(0.05)
-            _linger_zero(writer)
-            writer.transport.abort()
-        elif end == "close":
-            writer.close()
-        else:
-            await asyncio.sleep(30)
+        await finish(writer, how)
 
     return script
 
 
 async def headers_then_stall(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-    await writer.drain()
-    await asyncio.sleep(30)
+    await finish(writer, "stall")
 
 
 async def silence(_: asyncio.StreamReader, __: asyncio.StreamWriter) -> None:
@@ -143,8 +138,7 @@ async def silence(_: asyncio.StreamReader, __: asyncio.StreamWriter) -> None:
 
 async def garbage_chunks(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
-    await writer.drain()
-    await asyncio.sleep(30)
+    await finish(writer, "stall")
 
 
 class Endless:
