@@ -105,6 +105,10 @@ class TelegramDownloader:
         if not file.file_path:
             raise BadRequest("Telegram gave no file path")
         if not file.file_path.startswith(("http://", "https://")):
+            # python-telegram-bot reads any existing file getFile names, local mode or
+            # not: only a local Bot API server may make the bot read its own disk.
+            if not self._bot.local_mode:
+                raise BadRequest("Telegram gave a path on this machine's disk")
             kept = _KeepBytes()
             await file.download_to_memory(kept, read_timeout=self._timeout)
             if len(kept.data) > self._limit:
@@ -198,6 +202,11 @@ class _HttpxGetter:
                     chunks.add(chunk)
         except httpx.TransportError as exc:
             raise _TryAgain(type(exc).__name__) from None
+        except httpx.InvalidURL:
+            # getFile's file_path with a control character, or past 64 KB: no request can
+            # carry it, so it is refused like a file Telegram has not got (aiohttp sends it
+            # escaped and gets the 404). Not a TransportError: it escaped every handler.
+            raise BadRequest("Telegram gave a file path no URL can hold") from None
         return chunks.joined()
 
     async def aclose(self) -> None:

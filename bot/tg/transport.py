@@ -110,10 +110,13 @@ class AiohttpRequest(BaseRequest):
                 method, url, data=_body(request_data), timeout=timeout, allow_redirects=False
             ) as response:
                 return response.status, await response.read()
+        # Not chained (`from None`): aiohttp's text for a malformed answer or a connect
+        # timeout holds the URL, and so the token, and a traceback logged with exc_info
+        # would show it; httpx's never does. `describe` keeps what an operator needs.
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
-            raise TimedOut(f"aiohttp {type(exc).__name__}") from exc
+            raise TimedOut(f"aiohttp {type(exc).__name__}") from None
         except aiohttp.ClientError as exc:
-            raise NetworkError(describe(exc)) from exc
+            raise NetworkError(describe(exc)) from None
         finally:
             self._pool.release()
 
