@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -227,3 +228,15 @@ async def test_both_download_clients_retry_a_file_cut_short(
     server.handler = cut
     with pytest.raises(download._TryAgain):
         await getter(server.url, len(BODY))
+
+
+def test_a_local_servers_file_is_refused_unread_over_the_limit(tmp_path: Path) -> None:
+    saved = tmp_path / "photos" / "file_1.jpg"
+    saved.parent.mkdir()
+    saved.write_bytes(BODY)
+    assert download._read_local(saved, len(BODY)) == BODY
+    with pytest.raises(TooLargeToDownload) as over:
+        download._read_local(saved, len(BODY) - 1)
+    assert (over.value.size, over.value.limit) == (len(BODY), len(BODY) - 1)
+    with pytest.raises(BadRequest):
+        download._read_local(tmp_path / "gone.jpg", len(BODY))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import io
+import asyncio
 import logging
+import os
+from pathlib import Path
 from typing import Protocol
 
 import aiohttp
 import httpx
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
-from typing_extensions import Buffer
 
 from bot.images import TooLargeToDownload
 from bot.outcomes import DownloadError
@@ -35,7 +36,8 @@ class TelegramDownloader:
     Response caught in a reference cycle, alive until the garbage collector runs
     (tracemalloc, 100 people sending a 9.8 MB PNG: six downloads alive where four were
     admitted). Read here, the bytes belong to the pipeline alone and go when it lets
-    them go. A path on a local Bot API server's disk is read by the library, as before.
+    them go. A path on a local Bot API server's disk (local mode only) is read on a
+    worker thread, refused unread when it is over the limit.
 
     The client is aiohttp's (already the webhook's server) when no proxy is set: a
     130 KB GET costs it a fifth of httpx's CPU, and the bot is bound by its event
@@ -109,11 +111,7 @@ class TelegramDownloader:
             # not: only a local Bot API server may make the bot read its own disk.
             if not self._bot.local_mode:
                 raise BadRequest("Telegram gave a path on this machine's disk")
-            kept = _KeepBytes()
-            await file.download_to_memory(kept, read_timeout=self._timeout)
-            if len(kept.data) > self._limit:
-                raise TooLargeToDownload(len(kept.data), self._limit)
-            return kept.data
+            return await asyncio.to_thread(_read_local, Path(file.file_path), self._limit)
         # get_file has made file_path the whole URL (it holds the token: never logged,
         # never in an exception's text).
         return await self._get(file.file_path, self._limit)
@@ -213,13 +211,20 @@ class _HttpxGetter:
         await self._client.aclose()
 
 
-class _KeepBytes(io.BytesIO):
-    """A download target that keeps the library's bytes instead of copying them:
-    two fewer copies of every 20 MB file."""
-
-    data = b""
-
-    def write(self, buffer: Buffer, /) -> int:
-        """Keep `buffer` (python-telegram-bot writes a whole file at once, as bytes)."""
-        self.data = bytes(buffer)
-        return len(self.data)
+def _read_local(path: Path, limit: int) -> bytes:
+    """A file a local Bot API server saved, read off the event loop and refused before
+    reading when it is over `limit` (python-telegram-bot's own download read up to
+    2000 MB on the loop and checked the size afterwards)."""
+    try:
+        with path.open("rb") as saved:
+            size = os.fstat(saved.fileno()).st_size
+            if size > limit:
+                raise TooLargeToDownload(size, limit)
+            data = saved.read(limit + 1)
+    except OSError as exc:
+        raise BadRequest(
+            f"the local Bot API server's file cannot be read: {exc.strerror}"
+        ) from None
+    if len(data) > limit:  # it grew while being read
+        raise TooLargeToDownload(len(data), limit)
+    return data
