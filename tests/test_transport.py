@@ -15,9 +15,10 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot import http_clients
 from bot.health import Dependency
 from bot.images import TooLargeToDownload
-from bot.tg import application, download, transport
+from bot.tg import application, download
 from bot.tg.application import ObservedRequest
 from bot.tg.transport import AiohttpRequest, PoolTimeout
 
@@ -171,10 +172,10 @@ async def test_a_request_before_initialize_is_refused() -> None:
 
 
 def test_proxy_variables_pick_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert not transport.proxied()
+    assert not http_clients.proxied()
     assert isinstance(application._http_layer(2, 1, read_timeout=1), AiohttpRequest)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    assert transport.proxied()
+    assert http_clients.proxied()
     assert isinstance(application._http_layer(2, 1, read_timeout=1), HTTPXRequest)
 
 

@@ -17,8 +17,9 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.health import Dependency
+from bot.http_clients import proxied
 from bot.slots import WorkSlots
-from bot.tg.transport import AiohttpRequest, PoolTimeout, proxied
+from bot.tg.transport import AiohttpRequest, PoolTimeout
 
 logger = logging.getLogger(__name__)
 

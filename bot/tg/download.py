@@ -13,10 +13,10 @@ import httpx
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
 
+from bot import http_clients
 from bot.images import TooLargeToDownload
 from bot.outcomes import DownloadError
 from bot.pipeline import IncomingImage
-from bot.tg import transport
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TelegramDownloader:
         # hands out a path on its disk that python-telegram-bot reads (local mode).
         self._limit = limit
         if proxied is None:
-            proxied = transport.proxied()
+            proxied = http_clients.proxied()
         self._get: _Getter = (
             _HttpxGetter(timeout, max_connections)
             if proxied
@@ -163,7 +163,7 @@ class _AiohttpGetter:
         if self._session is None:  # made inside the running loop, as aiohttp wants
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=transport.tls()),
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=http_clients.tls()),
                 # The bytes as served, like httpx's aiter_raw: nothing is inflated.
                 auto_decompress=False,
             )

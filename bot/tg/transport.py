@@ -1,37 +1,19 @@
 """HTTP for the Bot API: aiohttp's client when the bot reaches Telegram directly, httpx's
-(python-telegram-bot's own HTTPXRequest) when proxy variables are set.
-
-The bot is bound by its event loop's CPU, and most of it went to HTTP: under cProfile
-python-telegram-bot's httpx requests (getUpdates, getFile, sendMessage) took 46 % of
-the loop's time per photo. aiohttp (already the webhook's server) parses HTTP in C and
-needs no anyio cancel scope per read: a small request costs it about a fifth of
-httpx's CPU. httpx stays for proxies: it reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
-NO_PROXY, socks5:// included (tests/e2e/test_proxies.py), which aiohttp does not.
+(python-telegram-bot's own HTTPXRequest) when proxy variables are set (why:
+bot/http_clients.py). Under cProfile python-telegram-bot's httpx requests (getUpdates,
+getFile, sendMessage) took 46 % of the event loop's time per photo.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import ssl
 from typing import Any
-from urllib.request import getproxies
 
 import aiohttp
-import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-
-def tls() -> ssl.SSLContext:
-    """The certificates httpx trusts (SSL_CERT_FILE or SSL_CERT_DIR if set, else certifi's),
-    so both clients trust the same ones."""
-    return httpx.create_ssl_context()
-
-
-def proxied() -> bool:
-    """Whether any proxy variable is set (as urllib reads them: any case, NO_PROXY too)."""
-    return bool(getproxies())
+from bot.http_clients import describe, tls
 
 
 class PoolTimeout(Exception):
@@ -119,17 +101,6 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(describe(exc)) from None
         finally:
             self._pool.release()
-
-
-def describe(exc: aiohttp.ClientError) -> str:
-    """The error without its text, which may hold the URL and so the bot's token; where
-    it could not connect to, and why, is kept."""
-    detail = f"aiohttp.{type(exc).__name__}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        error = exc.os_error
-        reason = os.strerror(error.errno) if error.errno else error.strerror
-        detail += f": cannot connect to {exc.host}:{exc.port} ({reason})"
-    return detail
 
 
 def _given(value: Any, default: float | None) -> float | None:
