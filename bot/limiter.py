@@ -33,6 +33,15 @@ Why these rules, with the numbers that decided them (figures from
 - One cut per overload: answers to calls started before the latest cut describe the
   limit already cut and are ignored (growth included); the next cut needs a call
   started under the new limit to be refused too.
+- A refusal also says how many calls the API holds: the others of ours in flight
+  when it comes back (refusals come back at once, held calls after their latency).
+  Any refusal, stale or not, holds the limit to that count, down to half the limit
+  before the latest cut. Without it the limit walked down the x0.9 ladder while each
+  step let new calls in only to be refused: when a burst's calls leave at once, slow
+  start overshooting K = 16 cost 51 refused calls and K falling from 16 to 4 another
+  113; with it, 17 and about 30 (tests/test_recognizer_load.py). Timeouts do not
+  hold the limit so: a call timing out while few are in flight says nothing of how
+  many the API takes.
 - 5xx and network errors cut only three in a row (no success between): at a 1 %
   background error rate three in a row happen once in a million answers, while a
   gateway failing under load returns them to nearly every call.
@@ -53,7 +62,8 @@ class Signal(enum.Enum):
     """What one finished call says about the API's load."""
 
     SUCCESS = "success"  # answered: latency sampled, the limit may grow
-    OVERLOAD = "overload"  # refused for load (429, Kling 1302/1303) or timed out: cut
+    REFUSED = "refused"  # refused for load (429, Kling 1302/1303): cut, hold to in flight
+    TIMEOUT = "timeout"  # timed out: cut
     ERROR = "error"  # 5xx or network failure: cut when several come in a row
     NEUTRAL = "neutral"  # says nothing about load (bad key, bad image, cancelled)
 
@@ -82,6 +92,7 @@ class AimdLimit:
         self.ceiling = ceiling
         self._rules = rules or AimdRules()
         self._limit = float(min(self._rules.initial, ceiling))
+        self._cut_from = self._limit
         # Bumped by every cut; answers to calls started before it are ignored.
         self.epoch = 0
         self._slow_start = True
@@ -98,8 +109,13 @@ class AimdLimit:
     def record(self, signal: Signal, *, epoch: int, latency: float, in_flight: int) -> None:
         """One call finished: `epoch` as it was when the call started, `latency` in
         seconds, `in_flight` counting this call."""
-        if epoch != self.epoch:
-            return
+        if epoch == self.epoch:
+            self._move(signal, latency, in_flight)
+        if signal is Signal.REFUSED:
+            # The other calls in flight: held by the API, or refused and on their way.
+            self._hold(in_flight - 1)
+
+    def _move(self, signal: Signal, latency: float, in_flight: int) -> None:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
@@ -111,7 +127,7 @@ class AimdLimit:
                     # the rise belongs to the limit of a round ago.
                     self._slow_start = False
                     self._limit = max(1.0, self._limit / 2)
-            case Signal.OVERLOAD:
+            case Signal.REFUSED | Signal.TIMEOUT:
                 self._cut()
             case Signal.ERROR:
                 self._errors_in_a_row += 1
@@ -124,7 +140,13 @@ class AimdLimit:
         step = 1.0 if self._slow_start else 1.0 / self._limit
         self._limit = min(float(self.ceiling), self._limit + step)
 
+    def _hold(self, held: int) -> None:
+        """At most `held` calls, the API's count, but no lower than half the limit
+        before the latest cut."""
+        self._limit = min(self._limit, max(float(held), self._cut_from / 2, 1.0))
+
     def _cut(self) -> None:
+        self._cut_from = self._limit
         self._limit = max(1.0, self._limit * self._rules.backoff)
         self.epoch += 1
         self._slow_start = False

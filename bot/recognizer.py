@@ -53,8 +53,8 @@ _RETRYABLE = frozenset(
 # refused image) say nothing about the API's load and neither grow nor cut.
 _LOAD_SIGNALS: Mapping[ErrorKind, Signal] = MappingProxyType(
     {
-        ErrorKind.RATE_LIMITED: Signal.OVERLOAD,
-        ErrorKind.TIMEOUT: Signal.OVERLOAD,
+        ErrorKind.RATE_LIMITED: Signal.REFUSED,
+        ErrorKind.TIMEOUT: Signal.TIMEOUT,
         ErrorKind.SERVER: Signal.ERROR,
         ErrorKind.NETWORK: Signal.ERROR,
     }

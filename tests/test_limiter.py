@@ -49,20 +49,42 @@ def test_the_limit_stays_between_one_and_the_ceiling(
 def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, errors: int) -> None:
     aimd = AimdLimit(128)
     epoch = aimd.epoch
-    for signal in [Signal.OVERLOAD] * refusals + [Signal.ERROR] * errors:
+    for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
         aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16)
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
-    _feed(aimd, Signal.OVERLOAD)
+    _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
 
 
 def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     aimd = AimdLimit(128)
     before = aimd.epoch
-    _feed(aimd, Signal.OVERLOAD)
+    _feed(aimd, Signal.REFUSED)
     for _ in range(50):
         aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14)
     assert aimd.limit == 14
+
+
+@pytest.mark.parametrize(("held", "limit"), [(20, 20), (12, 16)], ids=["held", "half"])
+def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
+    held: int, limit: int
+) -> None:
+    aimd = AimdLimit(128)
+    _feed(aimd, Signal.SUCCESS, 16)
+    assert aimd.limit == 32, "slow start doubled"
+    epoch = aimd.epoch
+    # 32 in flight, the API holds `held`: the others come back refused, one by one.
+    for in_flight in range(32, held, -1):
+        aimd.record(Signal.REFUSED, epoch=epoch, latency=LATENCY, in_flight=in_flight)
+    assert aimd.epoch == epoch + 1, "one cut"
+    assert aimd.limit == limit
+
+
+def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> None:
+    aimd = AimdLimit(128)
+    _feed(aimd, Signal.SUCCESS, 16)
+    aimd.record(Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3)
+    assert aimd.limit == 28, "32 x 0.9: three in flight say nothing of what the API takes"
 
 
 @given(signals=st.lists(st.just(Signal.NEUTRAL), max_size=50))
@@ -83,7 +105,7 @@ def test_neutral_answers_change_nothing(signals: list[Signal]) -> None:
 )
 def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int]]) -> None:
     aimd = AimdLimit(100)
-    _feed(aimd, Signal.OVERLOAD, overloads)
+    _feed(aimd, Signal.REFUSED, overloads)
     for answers, limit in rounds:
         _feed(aimd, Signal.SUCCESS, answers)
         assert aimd.limit == limit
@@ -132,7 +154,7 @@ def test_server_errors_cut_only_in_a_burst() -> None:
 def test_the_floor_is_one() -> None:
     aimd = AimdLimit(128)
     for _ in range(30):
-        _feed(aimd, Signal.OVERLOAD)
+        _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 1
     _feed(aimd, Signal.SUCCESS)
     assert aimd.limit == 2
@@ -253,7 +275,7 @@ async def test_the_gauge_follows_the_limit() -> None:
     limiter = AdaptiveLimiter(8, AimdRules(initial=2), on_change=seen.append)
     for _ in range(2):
         async with limiter.slot() as permit:
-            permit.signal = Signal.OVERLOAD
+            permit.signal = Signal.REFUSED
     assert seen == [2, 1]
     assert limiter.limit == 1
 

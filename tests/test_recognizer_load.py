@@ -80,7 +80,9 @@ async def test_a_drop_in_what_the_api_takes_is_followed(
 
     assert len(results) == CALLS
     assert 2 <= client.concurrency_limit <= 8
-    assert kling.refused <= CALLS // 2
+    # Each refusal also holds the limit to the calls the API held: about 50 refused
+    # (17 overshooting K = 16 in slow start, 30 following K down to 4), not 91-164.
+    assert kling.refused <= CALLS // 4
 
 
 async def test_an_api_that_queues_stops_the_growth_short_of_the_ceiling(
