@@ -3,10 +3,10 @@ certificates both trust, and an aiohttp error an operator can read without its t
 
 The bot is bound by its event loop's CPU. aiohttp (already the webhook's server)
 parses HTTP in C and needs no anyio cancel scope per read: a small request costs it
-about a fifth of httpx's CPU. So the Bot API and file downloads go through aiohttp
-when the bot reaches them directly, and through httpx when proxy variables are set:
-httpx reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, socks5:// included
-(tests/e2e/test_proxies.py), which aiohttp does not.
+about a fifth of httpx's CPU. So the Bot API, file downloads and the recognition API
+go through aiohttp when the bot reaches them directly, and through httpx when proxy
+variables are set: httpx reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY,
+socks5:// included (tests/e2e/test_proxies.py), which aiohttp does not.
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Self
+from typing import Protocol, Self
 
+import aiohttp
 import httpx
 import pybase64
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from bot import http_clients
 from bot.config import ApiSettings
 from bot.limiter import AdaptiveLimiter, Signal
 from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
@@ -196,7 +198,7 @@ def _numeric(code: int | str | None) -> int | str | None:
     return code
 
 
-def parse_response(status: int, headers: httpx.Headers, raw: bytes) -> RecognitionResult:
+def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> RecognitionResult:
     """Turn one HTTP answer into a result, or raise `RecognitionError`."""
     header_request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     retry_after = parse_retry_after(headers.get("retry-after"))
@@ -293,24 +295,25 @@ class Recognizer:
         attempt_timeout: float,
         max_concurrent_calls: int,
         policy: RetryPolicy,
+        proxied: bool | None = None,
     ) -> None:
+        """`proxied`: whether proxy variables are set (None: read the environment), which
+        picks the HTTP client (bot/http_clients.py)."""
         self._url = base_url.rstrip("/") + ENDPOINT_PATH
         self._policy = policy
         self._slots = AdaptiveLimiter(max_concurrent_calls, on_change=API_CONCURRENCY_LIMIT.set)
-        self._client = httpx.AsyncClient(
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(attempt_timeout, connect=min(attempt_timeout, 10.0)),
-            # The pool allows the ceiling, so the adaptive limit alone decides.
-            limits=httpx.Limits(
-                max_connections=max_concurrent_calls,
-                max_keepalive_connections=max_concurrent_calls,
-            ),
-            # No transport of its own: given one, httpx would ignore HTTPS_PROXY and the
-            # other proxy variables (tests/e2e/test_proxies.py).
+        headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        if proxied is None:
+            proxied = http_clients.proxied()
+        # The pool allows the ceiling, so the adaptive limit alone decides.
+        self._http: _Exchange = (
+            _HttpxExchange(headers, attempt_timeout, max_concurrent_calls)
+            if proxied
+            else _AiohttpExchange(headers, attempt_timeout, max_concurrent_calls)
         )
 
     @classmethod
@@ -341,7 +344,7 @@ class Recognizer:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        await self._http.aclose()
 
     async def recognize(self, image: bytes) -> RecognitionResult:
         """Send raw JPEG/PNG bytes; return the result or raise `RecognitionError` (logged)."""
@@ -399,21 +402,12 @@ class Recognizer:
             raise
 
     async def _attempt(self, body: _Body) -> RecognitionResult:
-        parts = body.parts
-        length = {"Content-Length": str(body.length)}
         started = time.perf_counter()
         try:
-            async with self._client.stream(
-                "POST", self._url, content=parts(), headers=length
-            ) as resp:
-                raw = await _read_bounded(resp)
-                return parse_response(resp.status_code, resp.headers, raw)
-        except httpx.TimeoutException as exc:
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            raise RecognitionError(ErrorKind.NETWORK, detail=type(exc).__name__) from None
+            status, headers, raw = await self._http.post(self._url, body)
         finally:
             API_SECONDS.observe(time.perf_counter() - started)
+        return parse_response(status, headers, raw)
 
     def _retry_delay(self, error: RecognitionError, charged: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now."""
@@ -487,16 +481,115 @@ class _Body:
         yield _SUFFIX
 
 
-async def _read_bounded(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
+class _Exchange(Protocol):
+    """One POST of a request body: the answer's status, headers and body (at most
+    `MAX_RESPONSE_BYTES`), or `RecognitionError` (TIMEOUT, NETWORK or BAD_RESPONSE).
+    Timeouts count per step, as httpx counts them: connecting, each write of the body,
+    each read of the answer; a 10 MB image on a slow link may take longer in all."""
+
+    async def post(self, url: str, body: _Body) -> tuple[int, Mapping[str, str], bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _AiohttpExchange:
+    """Over aiohttp, when the API is reached directly: a photo's 200 KB request cost
+    0.93 ms of CPU against httpx's 1.31 (client and server on one loop, median of 3 x
+    600 requests)."""
+
+    def __init__(
+        self, headers: Mapping[str, str], attempt_timeout: float, connections: int
+    ) -> None:
+        self._headers = dict(headers)
+        self._stall = attempt_timeout
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(attempt_timeout, 10.0), sock_read=attempt_timeout
+        )
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, url: str, body: _Body) -> tuple[int, Mapping[str, str], bytes]:
+        if self._session is None:  # made inside the running loop, as aiohttp wants
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=http_clients.tls()),
+            )
+        try:
+            # aiohttp's read timeout starts once the body is sent and it has no write
+            # timeout: `stall` bounds each write instead, as httpx's write timeout does.
+            async with asyncio.timeout(None) as stall:
+                async with self._session.post(
+                    url,
+                    data=_paced(body.parts(), stall, self._stall),
+                    headers={"Content-Length": str(body.length)},
+                    allow_redirects=False,
+                ) as response:
+                    raw = await _read_bounded(response.content.iter_any(), response.status)
+                    return response.status, response.headers, raw
+        except TimeoutError as exc:
+            detail = "write stalled" if stall.expired() else type(exc).__name__
+            raise RecognitionError(ErrorKind.TIMEOUT, detail=f"aiohttp {detail}") from None
+        except aiohttp.ClientError as exc:
+            raise RecognitionError(ErrorKind.NETWORK, detail=http_clients.describe(exc)) from None
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+async def _paced(
+    parts: AsyncIterator[bytes], stall: asyncio.Timeout, seconds: float
+) -> AsyncIterator[bytes]:
+    """The body's parts, each given `seconds` to be written: aiohttp asks for the next
+    part once the one before is written (drained to the socket's buffer)."""
+    loop = asyncio.get_running_loop()
+    async for part in parts:
+        stall.reschedule(loop.time() + seconds)
+        yield part
+    stall.reschedule(None)
+
+
+class _HttpxExchange:
+    """Over httpx, which reads the proxy variables (bot/http_clients.py)."""
+
+    def __init__(
+        self, headers: Mapping[str, str], attempt_timeout: float, connections: int
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            headers=dict(headers),
+            timeout=httpx.Timeout(attempt_timeout, connect=min(attempt_timeout, 10.0)),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            # No transport of its own: given one, httpx would ignore HTTPS_PROXY and the
+            # other proxy variables (tests/e2e/test_proxies.py).
+        )
+
+    async def post(self, url: str, body: _Body) -> tuple[int, Mapping[str, str], bytes]:
+        try:
+            async with self._client.stream(
+                "POST", url, content=body.parts(), headers={"Content-Length": str(body.length)}
+            ) as response:
+                raw = await _read_bounded(response.aiter_bytes(), response.status_code)
+                return response.status_code, response.headers, raw
+        except httpx.TimeoutException as exc:
+            raise RecognitionError(ErrorKind.TIMEOUT, detail=type(exc).__name__) from None
+        except httpx.TransportError as exc:
+            raise RecognitionError(ErrorKind.NETWORK, detail=type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def _read_bounded(chunks: AsyncIterator[bytes], status: int) -> bytes:
+    read: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in chunks:
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise RecognitionError(
                 ErrorKind.BAD_RESPONSE,
-                status=response.status_code,
+                status=status,
                 detail=f"response body over {MAX_RESPONSE_BYTES} bytes",
             )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        read.append(chunk)
+    return b"".join(read)

@@ -29,14 +29,22 @@ from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success
 IMAGE = b"\xff\xd8 pretend jpeg bytes \xff\xd9"
 
 
+@pytest.fixture(params=[False, True], ids=["aiohttp", "httpx"])
+def proxied(request: pytest.FixtureRequest) -> bool:
+    """Each test runs on both HTTP clients: aiohttp's (direct) and httpx's (proxy variables
+    set)."""
+    return bool(request.param)
+
+
 @pytest.fixture
-async def client(kling: FakeRecognizer) -> AsyncIterator[Recognizer]:
+async def client(kling: FakeRecognizer, proxied: bool) -> AsyncIterator[Recognizer]:
     async with Recognizer(
         base_url=kling.base_url + "/",
         api_key=API_KEY,
         attempt_timeout=0.5,
         max_concurrent_calls=2,
         policy=RetryPolicy(max_attempts=3, base_delay=0.01, total_deadline=5),
+        proxied=proxied,
     ) as recognizer:
         yield recognizer
 
@@ -230,17 +238,53 @@ async def test_dropped_connection_is_retried(client: Recognizer, kling: FakeReco
     assert len(kling.received) == 2
 
 
-async def test_unreachable_api_is_a_network_error() -> None:
+async def test_unreachable_api_is_a_network_error(proxied: bool) -> None:
     async with Recognizer(
         base_url="http://127.0.0.1:9",
         api_key=API_KEY,
         attempt_timeout=0.5,
         max_concurrent_calls=1,
         policy=RetryPolicy(max_attempts=2, base_delay=0.01),
+        proxied=proxied,
     ) as recognizer:
         with pytest.raises(RecognitionError) as caught:
             await recognizer.recognize(IMAGE)
     assert caught.value.kind is ErrorKind.NETWORK
+
+
+async def test_an_upload_the_api_stops_reading_times_out_and_is_retried(proxied: bool) -> None:
+    """A server that takes the connection but never reads the body: the socket's buffers
+    fill and the write stalls. Each attempt ends after the attempt timeout (aiohttp has no
+    write timeout of its own), not at the photo's deadline."""
+    connections = 0
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_read(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        held.append(writer)
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    image = bytes(12 * 1024 * 1024)  # 16 MB of Base64: more than loopback buffers hold
+    try:
+        async with Recognizer(
+            base_url=f"http://127.0.0.1:{port}",
+            api_key=API_KEY,
+            attempt_timeout=0.3,
+            max_concurrent_calls=1,
+            policy=RetryPolicy(max_attempts=2, base_delay=0.01, total_deadline=3),
+            proxied=proxied,
+        ) as recognizer:
+            with pytest.raises(RecognitionError) as caught:
+                await recognizer.recognize(image)
+    finally:
+        for writer in held:
+            writer.transport.abort()
+        server.close()
+        await server.wait_closed()
+    assert caught.value.kind is ErrorKind.TIMEOUT
+    assert connections == 2  # the first attempt timed out; the deadline did not end it
 
 
 async def test_simultaneous_calls_are_bounded(client: Recognizer, kling: FakeRecognizer) -> None:
@@ -250,7 +294,7 @@ async def test_simultaneous_calls_are_bounded(client: Recognizer, kling: FakeRec
     assert len(kling.received) == 8
 
 
-async def test_total_deadline_bounds_all_attempts(kling: FakeRecognizer) -> None:
+async def test_total_deadline_bounds_all_attempts(kling: FakeRecognizer, proxied: bool) -> None:
     kling.default = Reply(delay=1.0)
     async with Recognizer(
         base_url=kling.base_url,
@@ -258,6 +302,7 @@ async def test_total_deadline_bounds_all_attempts(kling: FakeRecognizer) -> None
         attempt_timeout=5,
         max_concurrent_calls=1,
         policy=RetryPolicy(max_attempts=5, total_deadline=0.3),
+        proxied=proxied,
     ) as recognizer:
         with pytest.raises(RecognitionError) as caught:
             await recognizer.recognize(IMAGE)

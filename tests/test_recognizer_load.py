@@ -21,13 +21,16 @@ K = 12
 LATENCY = 0.05
 
 
-def _recognizer(kling: FakeRecognizer, policy: RetryPolicy | None = None) -> Recognizer:
+def _recognizer(
+    kling: FakeRecognizer, policy: RetryPolicy | None = None, *, proxied: bool = False
+) -> Recognizer:
     return Recognizer(
         base_url=kling.base_url,
         api_key=API_KEY,
         attempt_timeout=5,
         max_concurrent_calls=CEILING,
         policy=policy or RetryPolicy(),
+        proxied=proxied,
     )
 
 
@@ -65,18 +68,24 @@ async def test_the_limit_settles_near_what_the_api_takes(
     assert REGISTRY.get_sample_value("segment_bot_api_concurrency_limit") == limit
 
 
+# Each HTTP client: aiohttp sends a burst's calls at once, httpx spreads them out,
+# and a limiter tuned on one alone let the other see 164 refusals.
+@pytest.mark.parametrize("proxied", [False, True], ids=["aiohttp", "httpx"])
 async def test_a_drop_in_what_the_api_takes_is_followed(
-    kling: FakeRecognizer, client: Recognizer
+    kling: FakeRecognizer, proxied: bool
 ) -> None:
+    kling.default = Reply(delay=LATENCY)
     kling.max_in_flight = 16
+    client = _recognizer(kling, proxied=proxied)
 
     async def drop() -> None:
         await kling.wait_received(CALLS // 3)
         kling.max_in_flight = 4
 
-    dropping = asyncio.create_task(drop())
-    results = await _burst(client)
-    await dropping
+    async with client:
+        dropping = asyncio.create_task(drop())
+        results = await _burst(client)
+        await dropping
 
     assert len(results) == CALLS
     assert 2 <= client.concurrency_limit <= 8
