@@ -69,18 +69,16 @@ async def running_bot(
     kling.default = Reply(delay=api_latency)
     await telegram.start()
     await kling.start()
-    env = (
-        os.environ
-        | bot_environment(telegram, kling, API_KEY)
-        | {"LOG_LEVEL": "WARNING"}
-        | (extra_env or {})
-    )
+    env = os.environ | bot_environment(telegram, kling, API_KEY) | (extra_env or {})
     workdir = tempfile.TemporaryDirectory(prefix="bench-")
     env["DATABASE_PATH"] = str(Path(workdir.name) / "bot.sqlite3")
     # Run in an empty folder so no developer's .env leaks in; bench/ is found via PYTHONPATH.
     env["PYTHONPATH"] = str(ROOT)
+    # The default log level (INFO: a line per image) is part of what is measured; the
+    # lines go to a file rather than the terminal, which would be slower.
+    log = (Path(workdir.name) / "bot.log").open("wb")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, cwd=workdir.name, env=env
+        sys.executable, "-m", module, cwd=workdir.name, env=env, stderr=log
     )
     sampler = RssSampler(process.pid)
     sampling = asyncio.create_task(sampler.run())
@@ -97,6 +95,10 @@ async def running_bot(
                 process.kill()
         await telegram.close()
         await kling.close()
+        log.close()
+        if process.returncode not in (0, None):
+            tail = (Path(workdir.name) / "bot.log").read_text(errors="replace")[-2000:]
+            print(f"the bot exited with {process.returncode}; its log ends:\n{tail}")
         workdir.cleanup()
 
 
