@@ -1,8 +1,8 @@
 """A hostile image corpus, generated in code: what each decode path really costs.
 
 Every generator returns the bytes of one file (or None when this machine cannot
-make it); `CORPUS` names each case with what its header declares and what the
-bot must make of it:
+make it); `CASES` describes each one (what its header declares, and what the bot
+must make of it) and `CORPUS` maps its name to its generator:
 
 - "bomb": must be refused, for the pixels it declares (over any sane limit) or
   for the work its decode takes (scan bombs: CPU grows with the scan count, not
@@ -14,13 +14,78 @@ bot must make of it:
 - "broken": cannot be decoded (truncated, 12-bit JPEG): one clean refusal.
 
 `python -m tests.hostile` prints, for each case, the file size, the time to make
-it and, in a fresh subprocess, the peak RSS (VmHWM) and CPU seconds of the naive
+it and, in a fresh subprocess, the peak RSS (VmHWM, MB) and CPU seconds of the naive
 decode, `Image.open(...).load()` with Pillow's default limits and pillow-heif
 registered (60 s timeout). As measured here (Pillow 13.0.0, libjpeg-turbo 3.2.0,
 libwebp 1.6.0, libtiff 4.7.2, libheif 1.23.6; a shared 2-core machine; the child's
-RSS after imports is about BASE MB, and its CPU is counted from then):
+RSS after imports is 20 MB, and its CPU is counted from then; "make" is the
+wall time to generate, inflated by a load average of ~5 on 2 cores):
 
-TABLE
+    case                           nature      bytes make  peak   cpu  naive decode
+    jpeg_scan_bomb                 bomb       93,831  0.1    49 15.68  ok RGB
+    jpeg_scan_bomb_large           bomb      213,996  0.5   163 11.57  ok L
+    jpeg_arith_scan_bomb           bomb      200,086  0.0    34 11.66  ok L
+    jpeg_progressive_12mp          valid   3,287,557  1.6   103  0.22  ok RGB
+    jpeg_truncated_progressive     broken  1,643,778  0.7    57  0.08  OSError (truncated)
+    jpeg_header_only_49mp          heavy         150  0.0   210  0.22  ok RGB
+    jpeg_lossless_49mp             heavy          59  0.0   209  0.34  ok RGB
+    jpeg_arithmetic_49mp           heavy         106  0.0   210  0.28  ok RGB
+    jpeg_12bit                     broken        140  0.0    25  0.04  UnidentifiedImageError
+    jpeg_header_65535              bomb          150  0.0    22  0.01  DecompressionBombError
+    jpeg_header_only_49mp_rot6     heavy         186  0.0   210  0.22  ok RGB
+    jpeg_photo_48mp                valid  14,155,083  5.3   206  0.35  ok RGB
+    jpeg_photo_48mp_progressive    valid  13,146,539  2.4   343  0.83  ok RGB
+    jpeg_photo_12mp_rot6           valid   3,540,857  0.7    69  0.10  ok RGB
+    png_1_49mp                     heavy       6,126  0.0    69  0.08  ok 1
+    png_l_49mp                     heavy      48,530  0.0    69  0.16  ok L
+    png_la_49mp                    heavy      96,994  0.0   209  0.37  ok LA
+    png_p_49mp                     heavy      48,548  0.0    69  0.16  ok P
+    png_rgb_49mp                   heavy     145,459  0.0   209  0.51  ok RGB
+    png_rgba_49mp                  heavy     193,903  0.0   209  0.60  ok RGBA
+    png_i_16_49mp                  heavy      96,994  0.0   116  0.30  ok I;16
+    png_rgb_16_49mp                heavy     290,833  0.0   209  0.88  ok RGB
+    png_rgba_16_49mp               heavy     387,741  0.0   209  1.09  ok RGBA
+    png_rgba_49mp_rot8             heavy     193,941  0.0   209  0.60  ok RGBA
+    png_header_65535               bomb           92  0.0    22  0.01  DecompressionBombError
+    apng_49mp_500_frames           heavy     227,394  0.0   209  0.61  ok RGBA
+    tiff_1_49mp                    heavy       2,112  0.0    73  0.10  ok 1
+    tiff_l_49mp                    heavy       2,570  0.0    73  0.19  ok L
+    tiff_i_16_49mp                 heavy       2,554  0.0   120  0.33  ok I;16
+    tiff_i_49mp                    heavy       2,906  0.0   213  0.63  ok I
+    tiff_f_49mp                    heavy       2,906  0.0   213  0.64  ok F
+    tiff_rgb_49mp                  heavy       3,200  0.0   213  0.53  ok RGB
+    tiff_rgba_49mp                 heavy       2,934  0.0   213  0.63  ok RGBA
+    tiff_cmyk_49mp                 heavy       2,922  0.0   213  0.62  ok CMYK
+    tiff_rgb_49mp_packbits         heavy      31,164  0.0   213  0.22  ok RGB
+    tiff_rgb_49mp_rot6             heavy       3,212  0.0   400  0.76  ok RGB
+    tiff_rgb_49mp_100_pages        heavy     131,306  0.0   213  0.53  ok RGB
+    tiff_rgb_65535                 bomb      105,990  0.0    25  0.04  DecompressionBombError
+    webp_lossless_49mp             heavy          38  0.6   773  0.73  ok RGB
+    webp_lossless_49mp_rot6        heavy          90  0.6   773  0.74  ok RGB
+    webp_animated_49mp_1000_frames heavy      48,044  0.0   773  0.63  ok RGB
+    webp_animated_16383            bomb          140  0.0    25  0.04  DecompressionBombError
+    gif_49mp_1000_frames           heavy      23,039  0.0    22  0.01  ok P
+    gif_screen_65535               bomb           85  0.0    22  0.01  DecompressionBombError
+    heic_48mp                      heavy      11,513 19.9   361  0.79  ok RGB
+    heic_48mp_grid                 heavy      31,159 41.3   351  0.78  ok RGB
+    avif_48mp                      heavy         946  3.4   452  0.62  ok RGB
+
+What the numbers say:
+
+- a scan bomb costs CPU in proportion to its scans, not its pixels: 94 KB buy
+  16 s at 4 MP; a pixel limit does not stop it, a scan limit (or a CPU limit
+  on the worker) does. A real progressive JPEG has 10 scans;
+- peak RSS follows the declared canvas, not the file: 38 B of WebP decode to
+  773 MB (libwebp decodes to an RGBA canvas, then Pillow copies: ~16 B a
+  pixel), 49 MP progressive JPEG to 343 MB (its coefficient buffer), HEIC/AVIF
+  at 48.8 MP to 350-450 MB, PNG/TIFF/baseline JPEG to what their mode needs
+  (1 to 4 B a pixel, 16-bit samples read as 8-bit);
+- an EXIF orientation in a TIFF doubles its peak (libtiff's RGBA reader);
+- RSS counts touched pages only: the GIF's 49 MP canvas is allocated zeroed
+  and never touched by a 1x1 frame, so it looks free until a convert() or
+  resize() touches it: reserve by declared size anyway;
+- the absurd headers are stopped by Pillow's bomb check at open, the 12-bit
+  JPEG is not identified, the truncated one fails on load: one answer each.
 """
 
 from __future__ import annotations
@@ -28,6 +93,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import random
 import struct
 import subprocess
 import sys
@@ -147,7 +213,7 @@ def scan_bomb(scans: int = 5000, side: int = 2000, mode: str = "RGB") -> bytes:
 
 
 def scan_bomb_large(scans: int = 300) -> bytes:
-    """scan_bomb at 7000x7000 grey (49 MP): 300 scans = ~26 KB, ~40 ms CPU per scan."""
+    """scan_bomb at 7000x7000 grey (49 MP): 300 scans of 700 B = 214 KB, 11.7 s CPU (39 ms each)."""
     return scan_bomb(scans, 7000, "L")
 
 
@@ -208,7 +274,7 @@ def jpeg_header_only(
 def arith_scan_bomb(scans: int = 20000, side: int = 2000) -> bytes:
     """Arithmetic-coded progressive grey JPEG (SOF10) of `scans` empty 10-byte scans.
 
-    20000 scans at 2000x2000 = 200 KB and 11.5 s CPU: with no data each scan
+    20000 scans at 2000x2000 = 200 KB and 12.2 s CPU: with no data each scan
     still decodes (the arithmetic decoder reads the padding zeros) every block.
     """
     return (
@@ -221,18 +287,29 @@ def arith_scan_bomb(scans: int = 20000, side: int = 2000) -> bytes:
     )
 
 
+def _noise(size: tuple[int, int], sigma: float, rng: random.Random) -> Image.Image:
+    """Uniform grey noise around 128 with the given standard deviation, from a seeded RNG."""
+    scale = sigma / 73.9  # a uniform 0..255 byte has a standard deviation of 73.9
+
+    def spread(value: int) -> int:
+        return 128 + round((value - 128) * scale)
+
+    return Image.frombytes("L", size, rng.randbytes(size[0] * size[1])).point(spread)
+
+
 @functools.lru_cache(maxsize=1)
-def _photo(width: int, height: int) -> Image.Image:
+def _photo(width: int, height: int, seed: int = 0) -> Image.Image:
     """A textured RGB picture (coarse noise, gradients, grain) that compresses like a photo."""
+    rng = random.Random(seed)
     half = (width // 2, height // 2)
-    grain_tile = Image.effect_noise((1024, 1024), 14)
+    grain_tile = _noise((1024, 1024), 14, rng)
     grain = Image.new("L", half)
     for y in range(0, half[1], 1024):
         for x in range(0, half[0], 1024):
             grain.paste(grain_tile, (x, y))
     channels = []
     for index, sigma in enumerate((48, 40, 56)):
-        coarse = Image.effect_noise((width // 48 + 1, height // 48 + 1), sigma)
+        coarse = _noise((width // 48 + 1, height // 48 + 1), sigma, rng)
         coarse = coarse.resize(half, Image.Resampling.BILINEAR)
         gradient = Image.radial_gradient("L") if index == 1 else Image.linear_gradient("L")
         mixed = Image.blend(coarse, gradient.resize(half), 0.45)
@@ -524,10 +601,13 @@ def _heif_available() -> bool:
 
 
 def heic_flat(width: int = 8064, height: int = 6048, *, grid: int = 0) -> bytes | None:
-    """A flat HEIC via pillow-heif/x265 (~30 KB); `grid` > 0 tiles it (192 512-px tiles at 48.8 MP).
+    """A flat HEIC via pillow-heif/x265; `grid` > 0 tiles it (192 512-px tiles at 48.8 MP).
 
-    Slow to make: 6.7 s single image, 8.4 s as a grid, at 8064x6048. None
-    when no HEVC encoder is there.
+    pillow-heif writes one 8064x6048 HEVC item unless GRID_TILE_SIZE is set
+    (an iPhone writes a grid of 512-px tiles). At 8064x6048: 11.5 KB in 7.8 s
+    as one image, 31 KB in 10.9 s as a grid
+    (x265 is slow, hence `slow=True` in CASES). None when no HEVC encoder is
+    there.
     """
     if not _heif_available():
         return None
@@ -863,9 +943,11 @@ cpu0 = usage.ru_utime + usage.ru_stime
 try:
     with Image.open(sys.argv[1]) as image:
         image.load()
-        result = f"ok {image.mode} {image.size[0]}x{image.size[1]}"
+        result = f"ok {image.mode}"
 except Exception as error:  # noqa: BLE001
-    result = f"{type(error).__name__}: {str(error)[:60]}"
+    result = type(error).__name__
+    if "truncated" in str(error):
+        result += " (truncated)"
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"base": base, "peak": hwm(), "cpu": usage.ru_utime + usage.ru_stime - cpu0,
                   "result": result}))
@@ -895,12 +977,12 @@ def measure(data: bytes, timeout: float = 60) -> dict[str, Any]:
 
 def _row(*cells: object) -> str:
     name, nature, size, made, peak, cpu, result = (str(cell) for cell in cells)
-    return f"{name:30} {nature:6} {size:>10} {made:>6} {peak:>7} {cpu:>6}  {result}"
+    return f"{name:30} {nature:6} {size:>10} {made:>4} {peak:>5} {cpu:>5}  {result}"
 
 
 def _main(names: list[str]) -> None:
     base = 0
-    print(_row("case", "nature", "bytes", "make s", "peak MB", "cpu s", "result"))
+    print(_row("case", "nature", "bytes", "make", "peak", "cpu", "naive decode"))
     for case in CASES:
         if names and case.name not in names:
             continue
