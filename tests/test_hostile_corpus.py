@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from typing import Literal
 
 import pytest
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -108,10 +109,10 @@ def test_png_flat_decodes(mode: str) -> None:
 
 @pytest.mark.parametrize("compression", ["deflate", "packbits"])
 @pytest.mark.parametrize("mode", list(hostile.TIFF_MODES))
-def test_tiff_flat_decodes(mode: str, compression: str) -> None:
+def test_tiff_flat_decodes(mode: str, compression: Literal["deflate", "packbits"]) -> None:
     # 300 000 rows of 1 byte or more: several strips, the last one short.
     width, height = 37, 30_001 if mode == "1" else 3_001
-    data = hostile.tiff_flat(width, height, mode, compression=compression, pages=3)  # type: ignore[arg-type]
+    data = hostile.tiff_flat(width, height, mode, compression=compression, pages=3)
     with Image.open(io.BytesIO(data)) as image:
         assert getattr(image, "n_frames", 1) == 3
         image.load()
