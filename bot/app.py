@@ -17,11 +17,13 @@ from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache
 from bot.config import Settings
+from bot.decoding import DecodePool, WorkerFault
 from bot.fairness import Fairness
 from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.pipeline import PhotoPipeline
+from bot.preparing import ImageWork
 from bot.quotas import Quotas
 from bot.recognizer import Recognizer
 from bot.slots import WorkSlots
@@ -101,6 +103,7 @@ class BotService:
             download_limit,
             settings.max_concurrent_downloads,
         )
+        self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
         pipeline = PhotoPipeline(
             ObservedRecognizer(self.recognizer, health.api),
             self.downloader,
@@ -110,7 +113,7 @@ class BotService:
             alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
             max_concurrent_downloads=settings.max_concurrent_downloads,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
-            decode_memory=ByteBudget(settings.decode_budget_mb * 1_000_000),
+            images=ImageWork(ByteBudget(settings.decode_budget_mb * 1_000_000), self.decoders),
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit,
         )
@@ -209,13 +212,22 @@ class BotService:
             ),
             api=RecentOutcomes(),
         )
-        return cls(settings, GuardedStorage(backend, storage), health)
+        service = cls(settings, GuardedStorage(backend, storage), health)
+        try:
+            await service.decoders.start()
+        except WorkerFault as fault:
+            await service.close()
+            raise Misconfigured(
+                "DECODE_WORKERS", str(settings.decode_workers), str(fault)
+            ) from None
+        return service
 
     async def close(self) -> None:
         """Release the HTTP clients and the storage, after a last flush of the counts and
         of the results still being written."""
         await self._flush_stats()
         await self.cache.drain()
+        await self.decoders.close()
         await self.downloader.aclose()
         await self.recognizer.aclose()
         await self.storage.close()

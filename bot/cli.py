@@ -40,18 +40,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot import DISTRIBUTION, version
+from bot.budget import ByteBudget
 from bot.clock import utc_now
 from bot.config import ConfigError, load_api_settings
+from bot.decoding import DecodePool, WorkerFault
 from bot.i18n import Translations
-from bot.images import (
-    ImageRejected,
-    PreparedImage,
-    check_declared,
-    download_limit,
-    prepare,
-)
+from bot.images import ImageRejected, PreparedImage, check_declared, download_limit
 from bot.messages import change_note, megabytes, refusal, reply_for
 from bot.outcomes import Failed, Recognized
+from bot.preparing import ImageWork
 from bot.recognizer import RecognitionError, Recognizer
 from bot.startup import check_proxies
 
@@ -189,7 +186,16 @@ def run_check(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
     limit = download_limit(settings.telegram_local_mode)
-    reports = asyncio.run(_check_all(args.files, recognizer, limit))
+    # The bot's own limits: one worker (files are checked one at a time), the same budget.
+    work = ImageWork(
+        ByteBudget(settings.decode_budget_mb * 1_000_000),
+        DecodePool(1, settings.decode_cpu_seconds),
+    )
+    try:
+        reports = asyncio.run(_check_all(args.files, recognizer, limit, work))
+    except WorkerFault as fault:
+        print(f"{PROG} check: {fault}", file=sys.stderr)
+        return EXIT_USAGE
     status = exit_status(reports)
     if args.json:
         document = {"exit_status": status, "files": [r.as_json() for r in reports]}
@@ -210,23 +216,28 @@ def exit_status(reports: Sequence[FileReport]) -> int:
 
 
 async def _check_all(
-    files: Sequence[Path], recognizer: Recognizer | None, limit: int
+    files: Sequence[Path], recognizer: Recognizer | None, limit: int, work: ImageWork
 ) -> list[FileReport]:
     tr = Translations()  # English: the operator's language
     try:
-        return [await _check_one(path, recognizer, limit, tr) for path in files]
+        return [await _check_one(path, recognizer, limit, tr, work) for path in files]
     finally:
+        await work.decoders.close()
         if recognizer is not None:
             await recognizer.aclose()
 
 
 async def _check_one(
-    path: Path, recognizer: Recognizer | None, limit: int, tr: Translations
+    path: Path, recognizer: Recognizer | None, limit: int, tr: Translations, work: ImageWork
 ) -> FileReport:
-    size, prepared = await asyncio.to_thread(_prepare_file, path, limit)
-    if isinstance(prepared, ImageRejected):
-        name = type(prepared).__name__
-        return FileReport(path, "refused", size, refusal(prepared, tr), refusal=name)
+    size = (await asyncio.to_thread(path.stat)).st_size
+    try:
+        # The same order as the bot: the size Telegram would declare, then the bytes.
+        check_declared(file_size=size, width=None, height=None, limit=limit)
+        prepared, _ = await work.prepare(await asyncio.to_thread(path.read_bytes), None)
+    except ImageRejected as reason:
+        name = type(reason).__name__
+        return FileReport(path, "refused", size, refusal(reason, tr), refusal=name)
     if recognizer is None:
         return FileReport(path, "accepted", size, change_note(prepared, tr), sent=prepared)
     try:
@@ -256,17 +267,6 @@ async def _check_one(
         segments=dict(result.segments),
         request_id=result.request_id,
     )
-
-
-def _prepare_file(path: Path, limit: int) -> tuple[int, PreparedImage | ImageRejected]:
-    """The file's size, and the bytes to send or why there are none. Blocking."""
-    size = path.stat().st_size
-    try:
-        # The same order as the bot: the size Telegram would declare, then the bytes.
-        check_declared(file_size=size, width=None, height=None, limit=limit)
-        return size, prepare(path.read_bytes())
-    except ImageRejected as reason:
-        return size, reason
 
 
 def _size(size: int) -> str:

@@ -54,6 +54,17 @@ class ApiSettings(BaseSettings):
     # python-telegram-bot's local mode, for a local telegram-bot-api server: files are
     # read from the paths it gives, up to its 2000 MB instead of Telegram's 20 MB.
     telegram_local_mode: bool = False
+    # Bytes that decoding images may hold at once, in every process (bot/preparing.py).
+    # A 48 MP HEIC, as iPhones write it, cannot be decoded reduced: the cost model
+    # reserves 516 MB for it (385 MB measured), so 600 takes one with room beside it.
+    # A JPEG over the budget decodes reduced instead, anything else is refused.
+    decode_budget_mb: int = Field(default=600, ge=50, le=100_000)
+    # Worker processes for decodes the header cannot bound (bot/decoding.py): one per
+    # core of the 2-core machine the bot is measured on.
+    decode_workers: int = Field(default=2, ge=1, le=64)
+    # CPU seconds one image's decode may use: a 48 MP phone photo's re-encode took
+    # about 2 s here, a scan bomb takes minutes.
+    decode_cpu_seconds: float = Field(default=5.0, ge=1, le=600)
 
     @model_validator(mode="before")
     @classmethod
@@ -107,7 +118,6 @@ class Settings(ApiSettings):
     max_waiting_photos: int = Field(default=1000, ge=1)
     album_quiet_seconds: float = Field(default=1.0, gt=0, le=30)
     memory_budget_mb: int = Field(default=160, ge=50, le=100_000)
-    decode_budget_mb: int = Field(default=120, ge=50, le=100_000)
     admin_chat_id: int | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -20,10 +20,11 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
+from typing_extensions import Buffer
 
 MAX_UPLOAD_BYTES = 10_000_000
 # What a bot may download: Telegram's "20 MB" are MiB; a local Bot API server
@@ -31,6 +32,10 @@ MAX_UPLOAD_BYTES = 10_000_000
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 LOCAL_SERVER_MAX_DOWNLOAD_BYTES = 2000 * 1024 * 1024
 MIN_SIDE = 300
+# The largest number a declared size or dimension may be before it is no real file's:
+# 2^53 is where a float (JSON's numbers, as some Bot API servers write them) stops
+# counting whole units. Sizes over it are shown as "over the limit", not as 25 digits.
+MAX_DECLARED = 2**53
 MIN_ASPECT = 0.4
 MAX_ASPECT = 2.5
 # 50 MP covers every phone camera's default output; a bigger canvas is either a
@@ -38,10 +43,16 @@ MAX_ASPECT = 2.5
 # files of up to 2000 MB through, so this is what bounds decoding there).
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 90
-# A decoded pixel takes up to 4 bytes (RGBA); up to two such buffers live at
-# once (decoded + converted or resized), plus the encoder's output and its copy.
-_BYTES_PER_PIXEL = 2 * 4
-_ENCODE_BUFFERS = 2 * MAX_UPLOAD_BYTES
+# Real encoders write about 10 scans (libjpeg's default progression: 10 for colour,
+# 6 for grey; mozjpeg's searched scripts stay under 64). Each scan walks every block
+# of its components, so a file that repeats one scan 200,000 times cost 138 s of CPU
+# in 5.6 MB; libjpeg-turbo's own tools cap scans for exactly this attack (-maxscans).
+MAX_SCANS = 100
+# Each scan walks every block: a progressive JPEG's decode CPU grows with scans x pixels.
+# 99 scans of a 49 MP image took 7 s here; a 48 MP photo of 10-20 scans (what encoders
+# write) is 0.5-1 G, so 1.5 G pixel-scans lets every real file through and refuses
+# anything near 100 scans at full size before it reaches a worker's CPU limit.
+MAX_SCAN_PIXELS = 1_500_000_000
 
 register_heif_opener()
 Image.init()
@@ -78,6 +89,28 @@ _ZIP_DIRECTORY_END = b"PK\x05\x06"
 # photo, 0.4 instead of 6 for a noisy 740 KB one).
 _NEXT_MARKER = re.compile(rb"\xff\xff*[^\x00\xd0-\xd7\xff]")
 _DHT, _DQT, _SOS, _EOI = 0xC4, 0xDB, 0xDA, 0xD9
+# Start-of-frame markers: 0xC0-0xCF but DHT (C4), JPG (C8) and DAC (CC).
+_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_SEQUENTIAL_FRAMES = frozenset({0xC0, 0xC1})
+# Lossless frames (C3, CB and the differential ones) decode at full size only.
+_SCALABLE_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC9, 0xCA})
+_JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+
+# The bytes Pillow keeps per pixel by mode: 1 for the one-byte modes, 2 for 16-bit grey,
+# else 4 (RGB is stored as four bytes, as are LA, I and F).
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# Decoders' own buffers per pixel of the full-size image, beside the pixels they fill
+# (tests/test_decode_cost.py keeps the measured peaks): libwebp's animation decoder
+# keeps two RGBA canvases and its lossless decoder an ARGB one, and Pillow copies the
+# frame once more (748 MB for 49 MP, 15.3 bytes a pixel in all); libheif decodes to
+# YCbCr planes (two bytes a sample when 10-bit) and converts them to interleaved RGB,
+# which Pillow copies (385 MB for a 48.8 MP HEIC, 427 MB for an AVIF); libtiff reads
+# a strip of raw samples; GIF keeps a frame copy.
+_DECODER_BYTES_PER_PIXEL = {"WEBP": 16, "HEIF": 6, "AVIF": 6, "TIFF": 4, "GIF": 1}
+# Libraries' tables, row buffers and the Python objects of one decode.
+_FIXED_COST = 8 * 1024 * 1024
+# An encode that passes twice the upload limit is stopped and the image shrunk.
+_ENCODE_CAP = 2 * MAX_UPLOAD_BYTES
 
 
 class ImageRejected(Exception):
@@ -98,13 +131,17 @@ class HiddenPayload(ImageRejected):
 
 @dataclass
 class TooLargeToDownload(ImageRejected):
-    """Over the Bot API's download limit (`limit` bytes)."""
+    """Over the Bot API's download limit (`limit` bytes); `size` None when the size
+    declared was no real file's (over `MAX_DECLARED`), so only "over the limit" is told."""
 
-    size: int
+    size: int | None
     limit: int
 
     def __post_init__(self) -> None:
-        super().__init__(f"{self.size} bytes, over {self.limit}")
+        if self.size is not None and not 0 <= self.size <= MAX_DECLARED:
+            self.size = None
+        size = "a size no file has" if self.size is None else f"{self.size} bytes"
+        super().__init__(f"{size}, over {self.limit}")
 
 
 @dataclass
@@ -140,6 +177,28 @@ class TooManyPixels(ImageRejected):
         super().__init__(f"{self.width}x{self.height}")
 
 
+class Work(enum.StrEnum):
+    """What an image needed too much of to be checked."""
+
+    SCANS = "scans"  # JPEG scans, over `MAX_SCANS` or `MAX_SCAN_PIXELS` at this size
+    MEMORY = "memory"  # bytes to decode, over the whole decode budget
+    CPU = "cpu"  # decoder CPU seconds, over the per-image limit
+    TIME = "time"  # seconds waited for the decoder, over its limit
+
+
+@dataclass
+class TooMuchWork(ImageRejected):
+    """Checking the image needs more `what` than one image may take: `needed` (None when
+    the decoder was stopped before it said) against `limit`, in scans, bytes or seconds."""
+
+    what: Work
+    needed: float | None
+    limit: float
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.what.value}: {self.needed} over {self.limit}")
+
+
 class Change(enum.Enum):
     """What `prepare` did to the bytes before upload."""
 
@@ -150,14 +209,41 @@ class Change(enum.Enum):
 
 
 @dataclass(frozen=True)
+class JpegLayout:
+    """What one walk of a JPEG's segments found (see `_jpeg_segments`)."""
+
+    end: int  # just after the first image's EOI marker
+    scans: tuple[int, ...]  # where each scan's header ends
+    frame: int  # the SOF marker: 0xC0/0xC1 sequential, 0xC2 progressive, 0xC3 lossless, ...
+
+    @property
+    def single_pass(self) -> bool:
+        """One sequential Huffman scan: libjpeg decodes it row by row, with no buffer of the
+        whole image's coefficients, in time that grows with the file's bytes."""
+        return len(self.scans) == 1 and self.frame in _SEQUENTIAL_FRAMES
+
+
+@dataclass(frozen=True)
 class Inspection:
-    """What the header tells: the upright size, and what a re-encode would cost."""
+    """What the header tells: the upright size, and what preparing the image will cost.
+
+    `working_memory` bounds the bytes `prepare` holds at its peak (decoders' buffers, the
+    pixels and their copies, the encoder's output, a copy of the file), so it is reserved
+    from the decode budget before any pixel is decoded. `isolated`: the decode's CPU and
+    memory depend on more than the header shows (scans, a codec's own buffers), so it runs
+    in a worker process whose limits end it (`bot.decoding`); else it is a check whose cost
+    the header bounds, run on a thread. `scale`: a JPEG re-encode decodes at 1/scale.
+    """
 
     source_format: str
     width: int
     height: int
     orientation: int
-    working_memory: int  # bytes of pixel and encode buffers `prepare` may hold; 0 if none
+    reencode: bool
+    working_memory: int
+    isolated: bool
+    scale: int = 1
+    layout: JpegLayout | None = None
 
 
 @dataclass(frozen=True)
@@ -189,51 +275,68 @@ def check_declared(
     *, file_size: int | None, width: int | None, height: int | None, limit: int
 ) -> None:
     """Refuse from what Telegram declares, before anything is downloaded: more than
-    `limit` bytes, or a size that breaks a rule."""
+    `limit` bytes, or a size that breaks a rule. A value no real file has (negative,
+    zero, past `MAX_DECLARED`) is not believed: the download's own limit and the
+    file's header decide instead."""
     if file_size is not None and file_size > limit:
         raise TooLargeToDownload(file_size, limit)
-    if width and height:
+    if _believable(width) and _believable(height):
         check_dimensions(width, height)
 
 
-def inspect(data: bytes) -> Inspection:
-    """Read only the header: refuse what breaks a rule, and tell what `prepare` will cost.
+def _believable(value: int | None) -> TypeGuard[int]:
+    return value is not None and 0 < value <= MAX_DECLARED
+
+
+def inspect(data: bytes, memory_limit: int) -> Inspection:
+    """Read only the header: refuse what breaks a rule, and tell what `prepare` will cost
+    (`TooMuchWork` when that is over `memory_limit` bytes even decoded reduced).
 
     Blocking but cheap; nothing is decoded.
     """
     with _reading(data) as image:
-        return _inspect_open(data, image)
+        return _inspect_open(data, image, memory_limit)
 
 
-def prepare(data: bytes, photo_size: tuple[int, int] | None = None) -> PreparedImage:
-    """Return bytes the API accepts, or raise `ImageRejected`. Blocking: may decode.
+def check_memory(size: int) -> int:
+    """The most a check that is not `isolated` may hold for a file of `size` bytes: the
+    fixed cost, a copy of the file (only files sent as they are, at most the upload
+    limit, are checked so), and a JPEG of `MAX_PIXELS` decoded at 1/8 scale."""
+    return _FIXED_COST + min(size, MAX_UPLOAD_BYTES) + MAX_PIXELS // 64 * 4
+
+
+def prepare(
+    data: bytes,
+    photo_size: tuple[int, int] | None = None,
+    *,
+    memory_limit: int,
+    plan: Inspection | None = None,
+) -> PreparedImage:
+    """Return bytes the API accepts, or raise `ImageRejected`. Blocking: may decode, within
+    `memory_limit` bytes by the cost model (`inspect` tells beforehand how much).
 
     `photo_size` is the size Telegram declared for a photo it re-encoded itself
     (a `message.photo`, never a file): such a photo skips the integrity decode
     when its bytes look like Telegram's own output (see `_made_by_telegram`).
+    `plan`: what `inspect` said of these same bytes, so the header is not read twice.
     """
     with _reading(data) as image:
-        plan = _inspect_open(data, image)
-        if plan.source_format in _PASS_THROUGH:
+        plan = plan or _inspect_open(data, image, memory_limit)
+        if not plan.reencode:
             whole = len(data)
-            # One walk of a JPEG's segments gives both its end and its scans.
-            scans: list[int]
-            if plan.source_format == "PNG":
-                end, scans = _png_end(data), []
-            else:
-                end, scans = _jpeg_layout(data)
+            end = plan.layout.end if plan.layout else _png_end(data)
             data = _strip_trailer(data, end)
-            if plan.orientation == 1 and len(data) <= MAX_UPLOAD_BYTES:
-                trimmed = len(data) != whole
-                if not (
-                    _made_by_telegram(plan, photo_size, trimmed=trimmed)
-                    and _checked_without_decoding(data, scans)
-                ):
-                    _check_integrity(data, image, plan.source_format)
-                mime: Literal["image/jpeg", "image/png"] = (
-                    "image/png" if plan.source_format == "PNG" else "image/jpeg"
-                )
-                return PreparedImage(data, mime, plan.width, plan.height, plan.source_format)
+            trimmed = len(data) != whole
+            if not (
+                plan.layout is not None
+                and _made_by_telegram(plan, photo_size, trimmed=trimmed)
+                and _checked_without_decoding(data, plan.layout)
+            ):
+                _check_integrity(data, image, plan.source_format)
+            mime: Literal["image/jpeg", "image/png"] = (
+                "image/png" if plan.source_format == "PNG" else "image/jpeg"
+            )
+            return PreparedImage(data, mime, plan.width, plan.height, plan.source_format)
         return _reencode(image, plan, source_bytes=len(data))
 
 
@@ -260,23 +363,141 @@ def _open(data: bytes) -> Image.Image:
         raise NotAnImage("unrecognized bytes") from None
 
 
-def _inspect_open(data: bytes, image: Image.Image) -> Inspection:
+def _inspect_open(data: bytes, image: Image.Image, memory_limit: int) -> Inspection:
     source_format = image.format or "unknown"
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise TooManyPixels(width, height)
+    layout = _jpeg_layout(data) if source_format in _JPEG_FORMATS else None
+    if layout is not None and len(layout.scans) * width * height > MAX_SCAN_PIXELS:
+        # Said as scans: how many it has, and how many an image of its size may have.
+        raise TooMuchWork(Work.SCANS, len(layout.scans), MAX_SCAN_PIXELS // (width * height))
     orientation = _orientation(image)
     if orientation in _ROTATING_ORIENTATIONS:
         width, height = height, width
     check_dimensions(width, height)
-    needs_reencode = (
+    reencode = (
         source_format not in _PASS_THROUGH or orientation != 1 or len(data) > MAX_UPLOAD_BYTES
     )
-    working_memory = 0
-    if needs_reencode:
-        decoded_w, decoded_h = _decoded_size(image, source_format, len(data))
-        working_memory = decoded_w * decoded_h * _BYTES_PER_PIXEL + _ENCODE_BUFFERS
-    return Inspection(source_format, width, height, orientation, working_memory)
+    cost = _Cost(image, source_format, layout, len(data))
+    if not reencode:
+        # The integrity check: PNG by its CRCs (nothing decoded), JPEG at 1/8 scale.
+        scale = 8 if layout is not None else 0
+        isolated = layout is not None and not layout.single_pass
+        return Inspection(
+            source_format,
+            width,
+            height,
+            orientation,
+            reencode=False,
+            working_memory=cost.check(scale),
+            isolated=isolated,
+            layout=layout,
+        )
+    rotated = orientation != 1
+    scale = _scale_for_upload(image, layout, len(data))
+    while cost.reencode(scale, rotated=rotated) > memory_limit and _can_reduce(
+        image, layout, scale
+    ):
+        scale *= 2
+    needed = cost.reencode(scale, rotated=rotated)
+    if needed > memory_limit:
+        raise TooMuchWork(Work.MEMORY, needed, memory_limit)
+    return Inspection(
+        source_format,
+        width,
+        height,
+        orientation,
+        reencode=True,
+        working_memory=needed,
+        isolated=True,
+        scale=scale,
+        layout=layout,
+    )
+
+
+class _Cost:
+    """The cost model: the bytes a path holds at its peak, from the header alone.
+
+    Every figure is an upper bound checked against the real peak RSS of a fresh worker
+    process (tests/test_decode_cost.py keeps the measured ratios): Pillow's C allocations
+    are invisible to tracemalloc, so only RSS tells.
+    """
+
+    def __init__(
+        self, image: Image.Image, source_format: str, layout: JpegLayout | None, size: int
+    ) -> None:
+        self._image = image
+        self._format = source_format
+        self._layout = layout
+        self._size = size
+        self._pixel_bytes = _PIXEL_BYTES.get(image.mode, 4)
+
+    def check(self, scale: int) -> int:
+        """The integrity check: a JPEG decoded at 1/`scale`, or a PNG's CRCs (scale 0)."""
+        if not scale:
+            return _FIXED_COST + self._size  # verify() reads each chunk whole
+        return _FIXED_COST + self._size + self._decoder(scale)
+
+    def reencode(self, scale: int, *, rotated: bool) -> int:
+        """Decode at 1/`scale`, rotate, convert, check alpha, encode and shrink."""
+        pixels = self._pixels(scale)
+        # After the decode at most these live at once: the decoded pixels and their
+        # rotated copy; or the decoded pixels, their RGB(A) conversion (4 bytes a pixel,
+        # one more for an alpha check, one more when a mode converts through L, as F and
+        # I do); or a shrink's input and its first pass (two RGB(A) buffers).
+        after = pixels * max(2 * self._pixel_bytes if rotated else 0, self._pixel_bytes + 6, 8)
+        return _FIXED_COST + self._size + max(self._decoder(scale), after) + _ENCODE_CAP
+
+    def _pixels(self, scale: int) -> int:
+        width, height = self._image.size
+        return -(-width // scale) * -(-height // scale)
+
+    def _decoder(self, scale: int) -> int:
+        """The decoder's own buffers at full size, and the pixels it decodes into."""
+        width, height = self._image.size
+        own = _DECODER_BYTES_PER_PIXEL.get(self._format, 0) * width * height
+        if self._layout is not None and not self._layout.single_pass:
+            own += _coefficient_bytes(self._image)
+        return own + self._pixels(scale) * self._pixel_bytes
+
+
+def _coefficient_bytes(image: Image.Image) -> int:
+    """libjpeg's whole-image coefficient buffers, which a progressive or multi-scan JPEG
+    needs whatever the output scale: 64 two-byte coefficients per 8x8 block of each
+    component, in whole MCUs (jdcoefct.c)."""
+    width, height = image.size
+    layers: list[tuple[int, int, int, int]] = getattr(image, "layer", [])
+    if not layers:
+        return 0
+    h_max = max(layer[2] for layer in layers) or 1
+    v_max = max(layer[1] for layer in layers) or 1
+    mcu_columns = -(-width // (8 * h_max))
+    mcu_rows = -(-height // (8 * v_max))
+    blocks = sum(mcu_columns * layer[2] * mcu_rows * layer[1] for layer in layers)
+    return blocks * 64 * 2
+
+
+def _scale_for_upload(image: Image.Image, layout: JpegLayout | None, source_bytes: int) -> int:
+    """The DCT scale a JPEG over the upload limit decodes at: re-encoded size tracks the
+    source size, so decode at the smallest scale that still leaves enough pixels for the
+    target, instead of full."""
+    if layout is None or layout.frame not in _SCALABLE_FRAMES or source_bytes <= MAX_UPLOAD_BYTES:
+        return 1
+    factor = math.sqrt(MAX_UPLOAD_BYTES / source_bytes)
+    width, height = image.size
+    target = (int(width * factor), int(height * factor))
+    if min(target) < MIN_SIDE:
+        return 1
+    fit = min(width // target[0], height // target[1])
+    return next(scale for scale in (8, 4, 2, 1) if scale <= fit)
+
+
+def _can_reduce(image: Image.Image, layout: JpegLayout | None, scale: int) -> bool:
+    """Whether a JPEG may decode at half the current scale and keep `MIN_SIDE`."""
+    if layout is None or layout.frame not in _SCALABLE_FRAMES or scale >= 8:
+        return False
+    return -(-min(image.size) // (2 * scale)) >= MIN_SIDE
 
 
 def _orientation(image: Image.Image) -> int:
@@ -309,18 +530,17 @@ def _made_by_telegram(
     )
 
 
-def _checked_without_decoding(data: bytes, scans: list[int]) -> bool:
+def _checked_without_decoding(data: bytes, layout: JpegLayout) -> bool:
     """libjpeg's own checks of the tables, the frame and the scan header, at almost no
     cost: the header up to the scan, then the end marker, decoded at 1/8 scale (0.25 ms
     for a 1280 px photo against 0.9 ms for the whole image). Only for a JPEG of one
-    scan (baseline): libjpeg checks a progressive JPEG's later scans only as it
+    sequential scan: libjpeg checks a progressive JPEG's later scans only as it
     reaches them (of 2,000 fuzzed photos one progressive one was refused by the
     decode and passed by its first scan's header), so False sends those to the decode.
-    `scans`: where each scan's header ends (`_jpeg_layout`).
     """
-    if len(scans) != 1:
+    if not layout.single_pass:
         return False
-    with _open(data[: scans[0]] + b"\xff\xd9") as header:
+    with _open(data[: layout.scans[0]] + b"\xff\xd9") as header:
         header.draft("RGB", (max(1, header.width // 8), max(1, header.height // 8)))
         header.load()
     return True
@@ -337,43 +557,30 @@ def _check_integrity(data: bytes, image: Image.Image, source_format: str) -> Non
     image.load()
 
 
-def _decoded_size(image: Image.Image, source_format: str, source_bytes: int) -> tuple[int, int]:
-    """The pixel size a re-encode decodes at: JPEG over the limit decodes reduced."""
-    if source_format in ("JPEG", "MPO") and source_bytes > MAX_UPLOAD_BYTES:
-        # Re-encoded size tracks the source size: decode at the smallest DCT
-        # scale that still leaves enough pixels for the target, instead of full.
-        scale = math.sqrt(MAX_UPLOAD_BYTES / source_bytes)
-        target = (int(image.width * scale), int(image.height * scale))
-        if min(target) >= MIN_SIDE:
-            image.draft("RGB", target)
-    return image.size
-
-
 def _reencode(image: Image.Image, plan: Inspection, *, source_bytes: int) -> PreparedImage:
     rotated = plan.orientation != 1
     changes = {Change.ROTATED} if rotated else set()
     if plan.source_format not in _PASS_THROUGH:
         changes.add(Change.CONVERTED)
     original_pixels = image.width * image.height
-    _decoded_size(image, plan.source_format, source_bytes)
+    if plan.scale > 1:
+        image.draft("RGB", (image.width // plan.scale, image.height // plan.scale))
     image.load()
     # Each step below replaces the pixels only when it must and frees the pixels it
     # replaced at once (`close` drops Pillow's buffer), so a resize's input, its
     # intermediate pass and its output are the most alive at once.
-    pixels = ImageOps.exif_transpose(image) if rotated else image
+    pixels = _replace(image, ImageOps.exif_transpose(image)) if rotated else image
     keep_alpha = _has_visible_alpha(pixels)
     mode = "RGBA" if keep_alpha else "RGB"
     if pixels.mode != mode:
         pixels = _replace(pixels, pixels.convert(mode))
-    if pixels is not image:
-        image.close()
     mime: Literal["image/jpeg", "image/png"] = "image/png" if keep_alpha else "image/jpeg"
     if plan.source_format == "PNG" and not keep_alpha:
         changes.add(Change.CONVERTED)
 
     encoded = _encode(pixels, mime)
-    while len(encoded) > MAX_UPLOAD_BYTES:
-        too_big = len(encoded)
+    while encoded is None or len(encoded) > MAX_UPLOAD_BYTES:
+        too_big = _ENCODE_CAP if encoded is None else len(encoded)
         del encoded  # 10+ MB that only its size is needed of
         pixels = _shrink(pixels, too_big)  # frees the pixels it shrinks
         encoded = _encode(pixels, mime)
@@ -409,12 +616,30 @@ def _shrink(pixels: Image.Image, encoded_size: int) -> Image.Image:
     return _replace(columns_done, resized)
 
 
-def _encode(pixels: Image.Image, mime: str) -> bytes:
-    out = io.BytesIO()
-    if mime == "image/png":
-        pixels.save(out, format="PNG", compress_level=6)
-    else:
-        pixels.save(out, format="JPEG", quality=JPEG_QUALITY)
+class _EncodedTooLarge(Exception):
+    """The encoder's output passed `_ENCODE_CAP`."""
+
+
+class _CappedOutput(io.BytesIO):
+    """An encoder's output that stops it past `_ENCODE_CAP` bytes: a 49 MP PNG of noise
+    encodes to about 200 MB, which the cost model would otherwise have to reserve."""
+
+    def write(self, chunk: Buffer, /) -> int:
+        if self.tell() + memoryview(chunk).nbytes > _ENCODE_CAP:
+            raise _EncodedTooLarge
+        return super().write(chunk)
+
+
+def _encode(pixels: Image.Image, mime: str) -> bytes | None:
+    """The encoded bytes, or None when they pass `_ENCODE_CAP`."""
+    out = _CappedOutput()
+    try:
+        if mime == "image/png":
+            pixels.save(out, format="PNG", compress_level=6)
+        else:
+            pixels.save(out, format="JPEG", quality=JPEG_QUALITY)
+    except _EncodedTooLarge:
+        return None
     return out.getvalue()
 
 
@@ -451,11 +676,24 @@ def _png_end(data: bytes) -> int:
     raise CorruptImage("PNG ends before its IEND chunk")
 
 
-def _jpeg_layout(data: bytes) -> tuple[int, list[int]]:
-    """The end of the first image (just after its EOI marker), and where each of its
-    scans' headers ends."""
-    segments = list(_jpeg_segments(data))  # ends with the EOI, or raises
-    return segments[-1][1], [end for marker, end in segments if marker == _SOS]
+def _jpeg_layout(data: bytes) -> JpegLayout:
+    """The end of the first image, where each of its scans' headers ends, its frame.
+    `TooMuchWork` as soon as the walk passes `MAX_SCANS` (a scan bomb's 200,000 scans
+    are not walked to the end)."""
+    scans: list[int] = []
+    frame = None
+    for marker, end in _jpeg_segments(data):  # ends with the EOI, or raises
+        if marker == _SOS:
+            scans.append(end)
+            if len(scans) > MAX_SCANS:
+                raise TooMuchWork(Work.SCANS, len(scans), MAX_SCANS)
+        elif marker in _FRAMES and frame is None:
+            frame = marker
+        elif marker == _EOI:
+            if frame is None:
+                raise CorruptImage("JPEG has no frame header")
+            return JpegLayout(end, tuple(scans), frame)
+    raise CorruptImage("JPEG ends before its EOI marker")
 
 
 def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:

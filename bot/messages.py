@@ -19,7 +19,9 @@ from bot.images import (
     PreparedImage,
     TooLargeToDownload,
     TooManyPixels,
+    TooMuchWork,
     TooSmall,
+    Work,
 )
 from bot.moderation import (
     Action,
@@ -166,7 +168,13 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "
                 "be between 1:2.5 and 2.5:1. Please crop it and send it again."
             ).format(width=w, height=h, ratio=_ratio(w, h, tr))
-        case TooLargeToDownload(size=size, limit=limit):
+        case TooLargeToDownload(size=None, limit=limit):
+            return _(
+                "This file is over {limit} MB; Telegram lets bots download at most {limit} "
+                "MB. Please send a smaller file, or send it as a photo so Telegram "
+                "compresses it."
+            ).format(limit=decimal(limit / _MB, 0, tr))
+        case TooLargeToDownload(size=int(size), limit=limit):
             return _(
                 "This file is {size} MB; Telegram lets bots download at most {limit} "
                 "MB. Please send a smaller file, or send it as a photo so Telegram "
@@ -195,6 +203,16 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
             return _(
                 "This image has another file attached to its end, so I will not pass it "
                 "on. Please send a plain photo."
+            )
+        case TooMuchWork(what=Work.MEMORY):
+            return _(
+                "This image is too large to check with the memory I have. Please send it "
+                "as a photo rather than as a file, or send a smaller JPG or PNG."
+            )
+        case TooMuchWork():
+            return _(
+                "This image takes too much work to check. Please export it again as a "
+                "normal JPG or PNG and send it."
             )
         case CorruptImage():
             return _("This image file is damaged or incomplete. Please export it again and resend.")

@@ -1,7 +1,8 @@
 """The data path from a received image to its outcome.
 
-check what Telegram declares → cached? → download → inspect → decode budget →
-prepare → cached or in flight? → quota → recognize → cache; then count and alert.
+check what Telegram declares → cached? → download → prepare within the decode budget
+(bot/preparing.py) → cached or in flight? → quota → recognize → cache; then count and
+alert.
 
 Free of Telegram types: the Telegram layer hands in an `IncomingImage`, who
 asks, and a download function, and gets back an `Outcome` to put into words.
@@ -15,21 +16,13 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
-from bot.cache import ResultCache, bytes_key, file_key
-from bot.images import (
-    ImageRejected,
-    Inspection,
-    PreparedImage,
-    check_declared,
-    inspect,
-    prepare,
-)
+from bot.cache import ResultCache, file_key
+from bot.images import ImageRejected, PreparedImage, check_declared
 from bot.logs import FIELDS
 from bot.outcomes import (
     DeadlineExceeded,
@@ -40,6 +33,7 @@ from bot.outcomes import (
     Recognized,
     Refused,
 )
+from bot.preparing import ImageWork
 from bot.quotas import Charge, QuotaExceeded, Quotas
 from bot.recognizer import RecognitionError
 from bot.results import RecognitionResult
@@ -140,7 +134,7 @@ class PhotoPipeline:
         alerts: OperatorAlerts,
         max_concurrent_downloads: int,
         memory: ByteBudget,
-        decode_memory: ByteBudget,
+        images: ImageWork,
         deadline: float,
         download_limit: int,
     ) -> None:
@@ -152,7 +146,7 @@ class PhotoPipeline:
         self._alerts = alerts
         self._downloads = asyncio.Semaphore(max_concurrent_downloads)
         self._memory = memory
-        self._decode_memory = decode_memory
+        self._images = images
         self._deadline = deadline
         self._download_limit = download_limit
 
@@ -195,7 +189,7 @@ class PhotoPipeline:
                 if not requester.exempt:
                     charge = await self._quotas.take(requester.user_id, requester.group_id)
                 async with self._memory.hold(memory_cost(incoming.file_size, self._download_limit)):
-                    recognized = await self._fetch_and_recognize(incoming, steps)
+                    recognized = await self._fetch_and_recognize(incoming, requester, steps)
                 if recognized.cached:
                     return recognized
                 kept, charge = charge, None
@@ -212,22 +206,17 @@ class PhotoPipeline:
             if charge is not None:
                 await asyncio.shield(self._quotas.refund(charge))
 
-    async def _fetch_and_recognize(self, incoming: IncomingImage, steps: _Steps) -> Recognized:
+    async def _fetch_and_recognize(
+        self, incoming: IncomingImage, requester: Requester, steps: _Steps
+    ) -> Recognized:
         async with self._downloads:
             with steps.timing("download"):
                 data = await self._download(incoming)
         steps.bytes_in = len(data)
-        # The header tells what decoding will cost before any pixel is decoded.
-        # An image that needs no decoding is prepared in the same worker-thread
-        # trip; one that does waits for the decode budget, which is taken while
-        # the image's own bytes are held, never the other way round, so the two
-        # budgets cannot deadlock.
-        photo_size = incoming.photo_size
+        # The decode budget is taken while the image's own bytes are held, never the
+        # other way round, so the two budgets cannot deadlock.
         with steps.timing("prepare"):
-            inspection, ready = await asyncio.to_thread(_inspect_or_prepare, data, photo_size)
-            if ready is None:
-                async with self._decode_memory.hold(inspection.working_memory):
-                    ready = await asyncio.to_thread(_prepare_keyed, data, photo_size)
+            ready = await self._images.prepare(data, incoming.photo_size, owner=requester.user_id)
         del data
         prepared, sent_key = ready
         del ready
@@ -295,34 +284,6 @@ class _Steps:
         fields |= {f"{step}_ms": ms for step, ms in self.millis.items()}
         fields["total_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
         logger.info("image %s", fields["outcome"], extra={FIELDS: fields})
-
-
-def _prepare_keyed(data: bytes, photo_size: tuple[int, int] | None) -> tuple[PreparedImage, str]:
-    """Prepare, and hash the bytes to send (hashing 10 MB is worth keeping off the loop)."""
-    prepared = prepare(data, photo_size)
-    return prepared, bytes_key(prepared.data)
-
-
-def _inspect_or_prepare(
-    data: bytes, photo_size: tuple[int, int] | None
-) -> tuple[Inspection, tuple[PreparedImage, str] | None]:
-    inspection = inspect(data)
-    if inspection.working_memory:
-        return inspection, None
-    if len(data) < _HASH_ALONGSIDE_BYTES:
-        return inspection, _prepare_keyed(data, photo_size)
-    # Bytes sent as they came are hashed while their integrity is checked: both release
-    # the GIL, and for a 9.8 MB PNG they take about 5 ms each.
-    hashing = _HASHING.submit(bytes_key, data)
-    prepared = prepare(data, photo_size)
-    key = hashing.result() if prepared.data is data else bytes_key(prepared.data)
-    return inspection, (prepared, key)
-
-
-_HASH_ALONGSIDE_BYTES = 1_000_000
-# One hashing thread per download allowed at once would be more than the two cores
-# can use; two keep both busy beside the integrity checks.
-_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hash")
 
 
 def _stat_name(outcome: Outcome) -> str:

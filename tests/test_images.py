@@ -18,14 +18,22 @@ from bot.images import (
     HiddenPayload,
     ImageRejected,
     NotAnImage,
+    PreparedImage,
     TooLargeToDownload,
     TooManyPixels,
     TooSmall,
     check_declared,
     check_dimensions,
-    prepare,
 )
+from tests import hostile
 from tests.imagegen import image_bytes, jpeg, png, png_bomb
+
+# These tests are about the rules, not the budget (tests/test_decode_cost.py is).
+BUDGET = 1_000_000_000
+
+
+def prepare(data: bytes, photo_size: tuple[int, int] | None = None) -> PreparedImage:
+    return images.prepare(data, photo_size, memory_limit=BUDGET)
 
 
 @pytest.mark.parametrize(
@@ -304,3 +312,67 @@ def test_a_damaged_photo_gets_the_verdict_the_decode_would_give(
     where = min(where, len(photo) - 1)
     data = photo[:where] if cut else photo[:where] + bytes([value]) + photo[where + 1 :]
     assert _refused(data, (1280, 960)) == _refused(data, None)
+
+
+def test_a_scan_bomb_is_refused_by_its_count_before_any_decode() -> None:
+    with pytest.raises(images.TooMuchWork) as refused:
+        images.inspect(hostile.scan_bomb(5000), BUDGET)
+    # The walk stops at the first scan over the cap: the count says where it stopped.
+    assert refused.value.what is images.Work.SCANS
+    assert (refused.value.needed, refused.value.limit) == (images.MAX_SCANS + 1, images.MAX_SCANS)
+
+
+def test_scans_are_counted_against_the_image_size() -> None:
+    # 30 scans of a 49 MP image are 1.47 G pixel-scans: within the cap; 31 are over it.
+    within = images.inspect(hostile.scan_bomb(30, side=7000), BUDGET)
+    assert within.isolated
+    assert within.layout is not None
+    assert len(within.layout.scans) == 30
+    with pytest.raises(images.TooMuchWork) as refused:
+        images.inspect(hostile.scan_bomb(31, side=7000), BUDGET)
+    assert (refused.value.needed, refused.value.limit) == (31, 30)
+
+
+@pytest.mark.parametrize(
+    ("data", "isolated", "reencode"),
+    [
+        (jpeg(1280, 960), False, False),  # one sequential scan: a check the header bounds
+        (png(1280, 960), False, False),  # CRCs only
+        (hostile.progressive_normal(1280, 960), True, False),  # later scans are decoded
+        (jpeg(1280, 960, orientation=6), True, True),
+        (image_bytes(800, 600, "WEBP"), True, True),
+    ],
+)
+def test_only_checks_the_header_bounds_stay_out_of_a_worker(
+    data: bytes, isolated: bool, reencode: bool
+) -> None:
+    plan = images.inspect(data, BUDGET)
+    assert (plan.isolated, plan.reencode) == (isolated, reencode)
+    if not isolated:
+        assert plan.working_memory <= images.check_memory(len(data))
+
+
+def test_an_encode_past_twice_the_upload_limit_is_stopped_and_the_image_shrunk() -> None:
+    # Noise does not compress: a 2800 px RGBA PNG encodes to about 31 MB.
+    data = image_bytes(2800, 2800, "PNG", mode="RGBA", noise=True, orientation=6)
+    prepared = prepare(data)
+    assert prepared.mime == "image/png"
+    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert Change.SHRUNK in prepared.changes
+
+
+@pytest.mark.parametrize(
+    ("file_size", "width", "height"),
+    [(-5, None, None), (None, -1, 500), (None, 10**30, 10**30), (None, 0, 0)],
+)
+def test_declared_values_no_file_has_are_not_believed(
+    file_size: int | None, width: int | None, height: int | None
+) -> None:
+    check_declared(file_size=file_size, width=width, height=height, limit=100)
+
+
+def test_an_absurd_declared_size_is_over_the_limit_without_its_digits() -> None:
+    with pytest.raises(TooLargeToDownload) as refused:
+        check_declared(file_size=10**30, width=None, height=None, limit=100)
+    assert refused.value.size is None
+    assert str(refused.value) == "a size no file has, over 100"

@@ -18,7 +18,9 @@ from bot.images import (
     PreparedImage,
     TooLargeToDownload,
     TooManyPixels,
+    TooMuchWork,
     TooSmall,
+    Work,
 )
 from bot.messages import (
     album_reply,
@@ -54,6 +56,12 @@ MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
         (TooLargeToDownload(MAX_DOWNLOAD_BYTES + 1, MAX_DOWNLOAD_BYTES), "at most 20 MB."),
         (TooLargeToDownload(3 * 1024**3, 2000 * 1024**2), "3072.0 MB; Telegram lets bots "),
         (TooLargeToDownload(3 * 1024**3, 2000 * 1024**2), "at most 2000 MB."),
+        # A declared size no file has is shown as "over the limit", never as 31 digits.
+        (TooLargeToDownload(10**30, MAX_DOWNLOAD_BYTES), "This file is over 20 MB; Telegram"),
+        (TooLargeToDownload(2**53 + 1, MAX_DOWNLOAD_BYTES), "This file is over 20 MB; Telegram"),
+        (TooMuchWork(Work.SCANS, 200_000, 100), "too much work to check. Please export it"),
+        (TooMuchWork(Work.CPU, None, 5), "too much work to check. Please export it"),
+        (TooMuchWork(Work.MEMORY, None, 0), "send it as a photo rather than as a file"),
         (TooManyPixels(8000, 8000), "This image is 8000 x 8000 px; I can check at most 50"),
         (TooManyPixels(), "This image is too large; I can check at most 50 megapixels"),
         (HiddenPayload(), "another file attached"),

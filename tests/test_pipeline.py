@@ -10,14 +10,17 @@ import pytest
 from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache
-from bot.images import MAX_DOWNLOAD_BYTES, TooSmall
+from bot.decoding import DecodePool
+from bot.images import MAX_DOWNLOAD_BYTES, TooMuchWork, TooSmall
 from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester, memory_cost
+from bot.preparing import ImageWork
 from bot.quotas import Quotas
 from bot.recognizer import ErrorKind, RecognitionError
 from bot.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage
+from tests import hostile
 from tests.imagegen import jpeg
 
 DATA = jpeg(640, 480)
@@ -67,6 +70,7 @@ def _pipeline(
     recognizer: _Recognizer,
     download: _Files,
     *,
+    decoders: DecodePool | None = None,
     deadline: float = 5.0,
     per_user: int = 0,
     overall: int = 0,
@@ -74,6 +78,9 @@ def _pipeline(
     stats: Stats | None = None,
     alerts: OperatorAlerts | None = None,
 ) -> PhotoPipeline:
+    # A pool starts its workers only for an image that needs one; none of these does
+    # unless it passes its own (and closes it).
+    decoders = decoders or DecodePool(1, cpu_seconds=5.0)
     return PhotoPipeline(
         recognizer,
         download,
@@ -83,7 +90,7 @@ def _pipeline(
         alerts=alerts or OperatorAlerts(None),
         max_concurrent_downloads=2,
         memory=ByteBudget(memory),
-        decode_memory=ByteBudget(100_000_000),
+        images=ImageWork(ByteBudget(100_000_000), decoders),
         deadline=deadline,
         download_limit=MAX_DOWNLOAD_BYTES,
     )
@@ -310,3 +317,19 @@ async def test_a_refund_gives_back_what_an_undelivered_answer_cost(
     assert outcome.charge is not None
     await pipeline.refund(outcome)
     assert (await Quotas(storage, per_user=1, overall=0).remaining(7)).user == 1
+
+
+async def test_a_file_that_takes_too_much_work_is_a_refusal_of_its_own_kind(
+    storage: SqliteStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    stats = Stats(storage)
+    recognizer = _Recognizer()
+    files = _Files({"file-1": hostile.scan_bomb(5000)})
+    caplog.set_level("INFO", logger="bot.pipeline")
+    outcome = await _pipeline(storage, recognizer, files, stats=stats).run(_image(1), PERSON)
+    assert isinstance(outcome, Refused)
+    assert isinstance(outcome.reason, TooMuchWork)
+    assert not recognizer.calls
+    assert stats.since_start["refused:TooMuchWork"] == 1
+    [line] = [r for r in caplog.records if r.name == "bot.pipeline"]
+    assert line.getMessage() == "image refused:TooMuchWork"

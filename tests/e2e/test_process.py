@@ -8,6 +8,9 @@ import os
 import signal
 from pathlib import Path
 
+import psutil
+
+from tests import hostile
 from tests.conftest import API_KEY, SECRETS
 from tests.fakes import bot_environment
 from tests.fakes.recognizer import FakeRecognizer, Reply
@@ -50,3 +53,53 @@ async def test_process_answers_and_finishes_photos_in_flight_on_sigterm(
     stderr = (await stderr_task).decode()
     assert "bot @segment_bot is running" in stderr
     assert not [s for s in SECRETS if s in stderr]
+
+
+async def test_hostile_files_get_one_sentence_and_sigterm_during_a_decode_exits_0(
+    telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
+) -> None:
+    env = (
+        os.environ
+        | bot_environment(telegram, kling, API_KEY)
+        | {"DATABASE_PATH": str(tmp_path / "bot.sqlite3"), "DECODE_CPU_SECONDS": "1"}
+    )
+    process = await asyncio.create_subprocess_exec(
+        RUN_SCRIPT, cwd=tmp_path, env=env, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        # 5,000 scans: refused by the count, before any decode.
+        telegram.push(
+            telegram.document_update(
+                CHAT, hostile.scan_bomb(5000), file_name="a.jpg", mime_type="image/jpeg"
+            )
+        )
+        [first] = await telegram.wait_sent(CHAT, within=30)
+        assert "too much work to check" in first["text"]
+
+        # 190 KB whose re-encode takes seconds of CPU: SIGTERM comes while it decodes.
+        heavy = hostile.png_flat(7000, 7000, "RGBA", orientation=8)
+        telegram.push(telegram.document_update(CHAT, heavy, file_name="b.png"))
+        bot = psutil.Process(process.pid)
+        workers = await _decoding_worker(bot)
+        process.send_signal(signal.SIGTERM)
+
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+        texts = [message["text"] for message in telegram.sent_to(CHAT)]
+        assert len(texts) == 2, "each file got one answer, the one in flight included"
+        assert "too much work to check" in texts[1]
+        assert not kling.received
+        assert not [pid for pid in workers if psutil.pid_exists(pid)], "no worker outlives the bot"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _decoding_worker(bot: psutil.Process, within: float = 30) -> list[int]:
+    """The bot's worker processes, once one of them is busy decoding."""
+    async with asyncio.timeout(within):
+        while True:
+            workers = bot.children()
+            if any(worker.cpu_percent(0.1) > 50 for worker in workers):
+                return [worker.pid for worker in workers]
+            await asyncio.sleep(0.05)
