@@ -206,6 +206,7 @@ class Change(enum.Enum):
     SHRUNK = "shrunk"
     RECOMPRESSED = "recompressed"
     ROTATED = "rotated"
+    FIRST_FRAME = "first_frame"  # animated or multi-page: only the first frame is checked
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,8 @@ def prepare(
             mime: Literal["image/jpeg", "image/png"] = (
                 "image/png" if plan.source_format == "PNG" else "image/jpeg"
             )
-            return PreparedImage(data, mime, plan.width, plan.height, plan.source_format)
+            changes = frozenset({Change.FIRST_FRAME}) if _animated(image) else frozenset()
+            return PreparedImage(data, mime, plan.width, plan.height, plan.source_format, changes)
         return _reencode(image, plan, source_bytes=len(data))
 
 
@@ -500,6 +502,12 @@ def _can_reduce(image: Image.Image, layout: JpegLayout | None, scale: int) -> bo
     return -(-min(image.size) // (2 * scale)) >= MIN_SIDE
 
 
+def _animated(image: Image.Image) -> bool:
+    """Several frames or pages (GIF, APNG, WebP, TIFF), of which the API sees the first.
+    An MPO's second picture is a camera's preview or depth map, not a frame anyone sees."""
+    return image.format != "MPO" and bool(getattr(image, "is_animated", False))
+
+
 def _orientation(image: Image.Image) -> int:
     if image.format == "PNG" and "exif" not in image.info:
         # Pillow would decode the whole PNG looking for an eXIf chunk after the
@@ -562,6 +570,8 @@ def _reencode(image: Image.Image, plan: Inspection, *, source_bytes: int) -> Pre
     changes = {Change.ROTATED} if rotated else set()
     if plan.source_format not in _PASS_THROUGH:
         changes.add(Change.CONVERTED)
+    if _animated(image):
+        changes.add(Change.FIRST_FRAME)
     original_pixels = image.width * image.height
     if plan.scale > 1:
         image.draft("RGB", (image.width // plan.scale, image.height // plan.scale))

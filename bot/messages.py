@@ -139,6 +139,8 @@ def change_note(image: PreparedImage, tr: Translations) -> str:
                 source=image.source_format, target=target
             )
         )
+    if Change.FIRST_FRAME in image.changes:
+        notes.append(_("reduced to its first frame"))
     if Change.SHRUNK in image.changes:
         notes.append(
             _("shrunk to {width} x {height} px to fit the 10 MB limit").format(

@@ -160,7 +160,9 @@ class PhotoPipeline:
         """
         self._stats.count("photos")
         steps = _Steps()
-        outcome = await self._run(incoming, requester, steps)
+        # Whose decodes share a fair part of the workers: the sender, else the group.
+        owner = origin.user_id or requester.user_id or requester.group_id
+        outcome = await self._run(incoming, requester, steps, owner)
         self._stats.count(_stat_name(outcome))
         steps.log(outcome, origin)
         await self._alerts.observe(outcome)
@@ -171,7 +173,9 @@ class PhotoPipeline:
         if isinstance(outcome, Recognized) and outcome.charge is not None:
             await self._quotas.refund(outcome.charge)
 
-    async def _run(self, incoming: IncomingImage, requester: Requester, steps: _Steps) -> Outcome:
+    async def _run(
+        self, incoming: IncomingImage, requester: Requester, steps: _Steps, owner: int | None
+    ) -> Outcome:
         charge: Charge | None = None
         try:
             async with asyncio.timeout(self._deadline):
@@ -189,7 +193,7 @@ class PhotoPipeline:
                 if not requester.exempt:
                     charge = await self._quotas.take(requester.user_id, requester.group_id)
                 async with self._memory.hold(memory_cost(incoming.file_size, self._download_limit)):
-                    recognized = await self._fetch_and_recognize(incoming, requester, steps)
+                    recognized = await self._fetch_and_recognize(incoming, owner, steps)
                 if recognized.cached:
                     return recognized
                 kept, charge = charge, None
@@ -207,7 +211,7 @@ class PhotoPipeline:
                 await asyncio.shield(self._quotas.refund(charge))
 
     async def _fetch_and_recognize(
-        self, incoming: IncomingImage, requester: Requester, steps: _Steps
+        self, incoming: IncomingImage, owner: int | None, steps: _Steps
     ) -> Recognized:
         async with self._downloads:
             with steps.timing("download"):
@@ -216,7 +220,7 @@ class PhotoPipeline:
         # The decode budget is taken while the image's own bytes are held, never the
         # other way round, so the two budgets cannot deadlock.
         with steps.timing("prepare"):
-            ready = await self._images.prepare(data, incoming.photo_size, owner=requester.user_id)
+            ready = await self._images.prepare(data, incoming.photo_size, owner=owner)
         del data
         prepared, sent_key = ready
         del ready

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -376,3 +377,24 @@ def test_an_absurd_declared_size_is_over_the_limit_without_its_digits() -> None:
         check_declared(file_size=10**30, width=None, height=None, limit=100)
     assert refused.value.size is None
     assert str(refused.value) == "a size no file has, over 100"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: hostile.gif_canvas(800, 600, frames=3),
+        lambda: hostile.apng_canvas(800, 600, frames=3),
+        lambda: hostile.webp_animated_canvas(800, 600, frames=3),
+        lambda: hostile.tiff_flat(800, 600, "RGB", pages=3),
+    ],
+)
+def test_an_animated_or_multi_page_file_is_checked_by_its_first_frame_and_says_so(
+    make: Callable[[], bytes],
+) -> None:
+    prepared = prepare(make())
+    assert Change.FIRST_FRAME in prepared.changes
+    assert (prepared.width, prepared.height) == (800, 600)
+
+
+def test_a_still_gif_is_not_said_to_be_cut() -> None:
+    assert Change.FIRST_FRAME not in prepare(image_bytes(400, 400, "GIF", mode="P")).changes

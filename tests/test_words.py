@@ -116,7 +116,11 @@ def _everyday(tr: Translations) -> Iterator[str]:
         images.NotAnImage(),
     ):
         yield messages.refusal(reason, tr)
-    for changes in ({Change.CONVERTED, Change.SHRUNK}, {Change.RECOMPRESSED}):
+    for changes in (
+        {Change.CONVERTED, Change.SHRUNK},
+        {Change.RECOMPRESSED},
+        {Change.CONVERTED, Change.FIRST_FRAME},
+    ):
         image = PreparedImage(b"x", "image/png", 2000, 1500, "HEIF", frozenset(changes))
         yield messages.change_note(image, tr)
     for kind in ErrorKind:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import hostile
 from tests.conftest import API_KEY
 from tests.e2e.processes import clean_environment, run_bot
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success
@@ -220,3 +221,25 @@ async def test_usage_errors_exit_2(
     assert stdout == ""
     assert message in lines[-1]
     assert "Traceback" not in "\n".join(lines)
+
+
+async def test_offline_check_of_hostile_files_refuses_them_within_the_budget(
+    tmp_path: Path,
+) -> None:
+    # Each decodes to hundreds of MB from a few bytes, or takes minutes of CPU.
+    made = {
+        "lossless.webp": hostile.webp_lossless_flat(),  # 962 MB by the model: over 600
+        "bomb.jpg": hostile.scan_bomb(5000),
+        "float.tif": hostile.tiff_flat(7000, 7000, "F"),  # 494 MB: converted
+    }
+    for name, data in made.items():
+        (tmp_path / name).write_bytes(data)
+    env = clean_environment()
+    status, lines, stdout = await run_bot(env, "check", "--offline", "--json", *made, cwd=tmp_path)
+    assert status == 1
+    assert not [line for line in lines if "Traceback" in line]
+    reports = {Path(r["file"]).name: r for r in json.loads(stdout)["files"]}
+    assert reports["lossless.webp"]["refusal"] == "TooMuchWork"
+    assert "send it as a photo" in reports["lossless.webp"]["message"]
+    assert reports["bomb.jpg"]["refusal"] == "TooMuchWork"
+    assert reports["float.tif"]["outcome"] == "accepted"
