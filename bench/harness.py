@@ -24,9 +24,30 @@ API_KEY = "bench-deerapi-key-for-the-fakes"
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def tree_rss(process: psutil.Process) -> int:
+    """The resident memory of `process` and every process below it (its decode workers)."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total
+
+
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU time (user + system) of `process`, of its children alive now and of those it has
+    reaped (a decode worker ended by its limits and replaced still counts)."""
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child_times = child.cpu_times()
+            total += child_times.user + child_times.system
+    return float(total)
+
+
 @dataclass
 class RssSampler:
-    """Samples a process's resident memory every `interval` seconds; keeps the peak."""
+    """Samples the resident memory of a process tree every `interval` seconds; keeps the peak."""
 
     pid: int
     interval: float = 0.01
@@ -38,7 +59,7 @@ class RssSampler:
         process = psutil.Process(self.pid)
         with contextlib.suppress(psutil.Error):
             while True:
-                rss = process.memory_info().rss
+                rss = tree_rss(process)
                 self.peak = max(self.peak, rss)
                 self.samples.append(rss)
                 await asyncio.sleep(self.interval)
@@ -54,9 +75,8 @@ class Rig:
     rss: RssSampler
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system, every thread) the bot process has used so far."""
-        times = psutil.Process(self.process.pid).cpu_times()
-        return float(times.user + times.system)
+        """CPU time (user + system, every thread) the bot and its workers have used so far."""
+        return tree_cpu_seconds(psutil.Process(self.process.pid))
 
 
 @contextlib.asynccontextmanager

@@ -370,14 +370,15 @@ def _inspect_open(data: bytes, image: Image.Image, memory_limit: int) -> Inspect
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise TooManyPixels(width, height)
+    orientation = _orientation(image)
+    if orientation in _ROTATING_ORIENTATIONS:
+        width, height = height, width
+    # The rules first: a small image is told it is small, even if it is also damaged.
+    check_dimensions(width, height)
     layout = _jpeg_layout(data) if source_format in _JPEG_FORMATS else None
     if layout is not None and len(layout.scans) * width * height > MAX_SCAN_PIXELS:
         # Said as scans: how many it has, and how many an image of its size may have.
         raise TooMuchWork(Work.SCANS, len(layout.scans), MAX_SCAN_PIXELS // (width * height))
-    orientation = _orientation(image)
-    if orientation in _ROTATING_ORIENTATIONS:
-        width, height = height, width
-    check_dimensions(width, height)
     reencode = (
         source_format not in _PASS_THROUGH or orientation != 1 or len(data) > MAX_UPLOAD_BYTES
     )
