@@ -22,6 +22,7 @@ from bot.fairness import Fairness
 from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
+from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
 from bot.pipeline import PhotoPipeline
 from bot.preparing import ImageWork
 from bot.quotas import Quotas
@@ -104,6 +105,9 @@ class BotService:
             settings.max_concurrent_downloads,
         )
         self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
+        decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
+        DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
+        DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
         pipeline = PhotoPipeline(
             ObservedRecognizer(self.recognizer, health.api),
             self.downloader,
@@ -113,7 +117,7 @@ class BotService:
             alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
             max_concurrent_downloads=settings.max_concurrent_downloads,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
-            images=ImageWork(ByteBudget(settings.decode_budget_mb * 1_000_000), self.decoders),
+            images=ImageWork(decode_budget, self.decoders),
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit,
         )

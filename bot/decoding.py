@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 from bot import images
+from bot.metrics import DECODE_WORKERS_REPLACED
 
 logger = logging.getLogger(__name__)
 
@@ -357,6 +358,7 @@ class DecodePool:
         if self._closed:
             return
         self.replaced += 1
+        DECODE_WORKERS_REPLACED.inc()
         task = asyncio.get_running_loop().create_task(self._respawn(worker))
         self._spawning.add(task)
         task.add_done_callback(self._spawning.discard)

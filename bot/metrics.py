@@ -23,3 +23,16 @@ API_CONCURRENCY_LIMIT = Gauge(
     "segment_bot_api_concurrency_limit",
     "Recognition API calls the adaptive limiter allows in flight now.",
 )
+DECODE_BUDGET_IN_USE = Gauge(
+    "segment_bot_decode_budget_bytes_in_use",
+    "Bytes of the decode budget (DECODE_BUDGET_MB) that images being checked hold now.",
+)
+DECODE_WORKERS_BUSY = Gauge(
+    "segment_bot_decode_workers_busy",
+    "Decode worker processes preparing an image now (of DECODE_WORKERS).",
+)
+DECODE_WORKERS_REPLACED = Counter(
+    "segment_bot_decode_workers_replaced",
+    "Decode workers ended (by their CPU or time limit, a crash, or memory that did not "
+    "come back) and started again.",
+)

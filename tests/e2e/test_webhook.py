@@ -82,6 +82,8 @@ async def test_updates_arrive_by_webhook_and_need_the_secret(
     assert health.json()["api"] == {"state": "ok", "recent": {"ok": 1}}
     assert 'segment_bot_events_total{event="photos"}' in metrics
     assert "segment_bot_api_request_seconds_count" in metrics
+    assert "segment_bot_decode_budget_bytes_in_use 0.0" in metrics
+    assert "segment_bot_decode_workers_busy 0.0" in metrics
 
 
 def test_webhook_mode_needs_a_secret(settings: Settings) -> None:
