@@ -21,14 +21,21 @@ CHAT = 3003
 RUN_SCRIPT = Path(__file__).parents[2] / "scripts" / "run"
 
 
+def _environment(
+    telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path, **settings: str
+) -> dict[str, str]:
+    """The run command's environment against the fakes, with a database in `tmp_path`."""
+    return (
+        dict(os.environ)
+        | bot_environment(telegram, kling, API_KEY)
+        | {"DATABASE_PATH": str(tmp_path / "bot.sqlite3"), **settings}
+    )
+
+
 async def test_process_answers_and_finishes_photos_in_flight_on_sigterm(
     telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
 ) -> None:
-    env = (
-        os.environ
-        | bot_environment(telegram, kling, API_KEY)
-        | {"LOG_LEVEL": "DEBUG", "DATABASE_PATH": str(tmp_path / "bot.sqlite3")}
-    )
+    env = _environment(telegram, kling, tmp_path, LOG_LEVEL="DEBUG")
     process = await asyncio.create_subprocess_exec(
         RUN_SCRIPT, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
     )
@@ -58,11 +65,7 @@ async def test_process_answers_and_finishes_photos_in_flight_on_sigterm(
 async def test_hostile_files_get_one_sentence_and_sigterm_during_a_decode_exits_0(
     telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path
 ) -> None:
-    env = (
-        os.environ
-        | bot_environment(telegram, kling, API_KEY)
-        | {"DATABASE_PATH": str(tmp_path / "bot.sqlite3"), "DECODE_CPU_SECONDS": "1"}
-    )
+    env = _environment(telegram, kling, tmp_path, DECODE_CPU_SECONDS="1")
     process = await asyncio.create_subprocess_exec(
         RUN_SCRIPT, cwd=tmp_path, env=env, stderr=asyncio.subprocess.DEVNULL
     )
