@@ -27,7 +27,7 @@ from bot.recognizer import Recognizer
 from bot.slots import WorkSlots
 from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
-from bot.storage import Storage
+from bot.storage import Backend
 from bot.tg import routes
 from bot.tg.admission import Admission
 from bot.tg.application import (
@@ -41,6 +41,7 @@ from bot.tg.chat_events import ChatEvents
 from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
+from bot.tg.gate import CommandGate
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
@@ -61,7 +62,7 @@ STATS_FLUSH_SECONDS = 10.0
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings, storage: Storage, health: Health) -> None:
+    def __init__(self, settings: Settings, storage: Backend, health: Health) -> None:
         self.settings = settings
         self.storage = storage
         self.health = health
@@ -138,16 +139,14 @@ class BotService:
             pipeline=pipeline,
             moderator=Moderator(
                 storage=storage,
+                store=storage,
                 pipeline=pipeline,
                 enforcer=Enforcer(
-                    storage=storage,
-                    outbox=outbox,
-                    sanctions=sanctions,
-                    reporter=reporter,
-                    rights=rights,
+                    storage=storage, outbox=outbox, sanctions=sanctions, reporter=reporter
                 ),
                 reporter=reporter,
                 admins=admins,
+                rights=rights,
                 stats=stats,
                 catalogs=self.catalogs,
             ),
@@ -173,11 +172,20 @@ class BotService:
                 photos=photos,
                 admins=admins,
                 rights=rights,
+                gate=CommandGate(
+                    bot=bot,
+                    admission=admission,
+                    admins=admins,
+                    store=storage,
+                    outbox=outbox,
+                    catalogs=self.catalogs,
+                ),
                 concurrency=lambda: self.recognizer.concurrency_limit,
             ),
             photos=photos,
             presses=ReportPresses(
                 storage=storage,
+                store=storage,
                 outbox=outbox,
                 sanctions=sanctions,
                 admins=admins,
@@ -186,6 +194,7 @@ class BotService:
             ),
             chat_events=ChatEvents(
                 storage=storage,
+                store=storage,
                 admins=admins,
                 rights=rights,
                 reporter=reporter,

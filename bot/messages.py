@@ -32,6 +32,8 @@ from bot.moderation import (
     Shortfall,
     segment_word,
 )
+from bot.moderation.commands import Problem, UnknownSegment, Usage
+from bot.moderation.rights import Right
 from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -342,11 +344,6 @@ def not_allowed(tr: Translations) -> str:
     return tr.gettext("Sorry, this bot is private. Ask its operator for access.")
 
 
-def admins_only(tr: Translations) -> str:
-    """A non-admin tried to change a chat's settings."""
-    return tr.gettext("Only this chat's admins can change its settings.")
-
-
 def bot_admins_only(tr: Translations) -> str:
     """A command for the bot's own admins."""
     return tr.gettext("Only the bot's admins can use this command.")
@@ -378,6 +375,74 @@ def usage(command: str, tr: Translations) -> str:
         "lang": "/lang en | ru | zh | zh-hant | auto",
     }
     return _("Use: {form}").format(form=forms[command])
+
+
+def problem(found: Problem, tr: Translations) -> str:
+    """What was wrong with a settings command."""
+    match found:
+        case Usage(command):
+            return usage(command, tr)
+        case UnknownSegment(word):
+            return unknown_segment(word, tr)
+
+
+# The rights as Telegram's own admin screen names them, so an admin finds the switch.
+_RIGHT_NAMES: Mapping[Right, str] = {
+    Right.DELETE: N_("Delete messages"),
+    Right.RESTRICT: N_("Ban users"),
+    Right.CHANGE_INFO: N_("Change group info"),
+}
+
+
+def right_name(right: Right, tr: Translations) -> str:
+    """An admin right by the name Telegram shows it under."""
+    return tr.gettext(_RIGHT_NAMES[right])
+
+
+def person_lacks_right(right: Right, tr: Translations) -> str:
+    """Someone asked for something their admin rights do not cover (nothing happened)."""
+    return tr.gettext("This needs the admin right “{right}”, which you do not have there.").format(
+        right=right_name(right, tr)
+    )
+
+
+def bot_lacks_right(right: Right, tr: Translations) -> str:
+    """The bot lacks the right an action needs (nothing happened)."""
+    return tr.gettext("I need the admin right “{right}” in that group to do this.").format(
+        right=right_name(right, tr)
+    )
+
+
+def rights_unknown(tr: Translations) -> str:
+    """Telegram did not say what the person may do: nothing happened."""
+    return tr.gettext("I could not check your admin rights just now. Please try again in a minute.")
+
+
+def confirm_anonymous(command: str, right: Right, tr: Translations) -> str:
+    """An anonymous admin's command: nobody can tell who sent it, so an admin confirms."""
+    return tr.gettext(
+        "/{command} was sent as the group, so I cannot tell who sent it. An admin with "
+        "the right “{right}” can confirm it with the button below."
+    ).format(command=command, right=right_name(right, tr))
+
+
+def confirmed_by(admin: str, tr: Translations) -> str:
+    """The confirmation message once an admin confirmed."""
+    return tr.gettext("Confirmed by {admin}.").format(admin=admin)
+
+
+def confirm_expired(tr: Translations) -> str:
+    """A press on a confirmation that is gone (expired, or already used)."""
+    return tr.gettext("This confirmation has expired; please send the command again.")
+
+
+def unsure_notice(chat: str, tr: Translations) -> str:
+    """To the admins: the bot could not tell whether posters were admins, so it left their
+    photos alone (sent at most once an hour per group)."""
+    return "⚠️ " + tr.gettext(
+        "In {chat} I could not confirm who posted (Telegram's admin list or my storage did "
+        "not answer), so I left those photos alone. I say this at most once an hour."
+    ).format(chat=chat)
 
 
 def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> str:
@@ -576,6 +641,11 @@ class Buttons:
         """Ban the author."""
         return "⛔ " + tr.gettext("Ban")
 
+    @staticmethod
+    def confirm(tr: Translations) -> str:
+        """Confirm an anonymous admin's command."""
+        return "✔️ " + tr.gettext("Confirm")
+
 
 def press_resolution(verb: str, admin: str, at: datetime, tr: Translations) -> str:
     """A line added to a report when an admin pressed one of its buttons."""
@@ -598,11 +668,6 @@ def press_answer(verb: str, tr: Translations) -> str:
         "ban": _("Banned."),
     }
     return texts[verb]
-
-
-def press_not_admin(tr: Translations) -> str:
-    """Someone other than the group's admins pressed a report's button."""
-    return tr.gettext("Only the admins of that group can use these buttons.")
 
 
 def press_expired(tr: Translations) -> str:

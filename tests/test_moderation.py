@@ -17,8 +17,8 @@ from bot.moderation import (
     parse_duration,
     parse_segment,
 )
+from bot.moderation.report import Report
 from bot.results import RecognitionResult, Segment
-from bot.tg.reports import Report
 
 
 @pytest.mark.parametrize(

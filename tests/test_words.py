@@ -26,6 +26,8 @@ from bot import images, messages
 from bot.i18n import Catalogs, Translations
 from bot.images import Change, PreparedImage
 from bot.moderation import Action, Breach, ChatSettings, Deed, Mode, OnError, Penalty, Shortfall
+from bot.moderation.commands import UnknownSegment, Usage
+from bot.moderation.rights import Right
 from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.quotas import QuotaExceeded, Remaining
 from bot.recognizer import ErrorKind, RecognitionError
@@ -127,11 +129,17 @@ def _everyday(tr: Translations) -> Iterator[str]:
         yield messages.press_answer(verb, tr)
     yield messages.Buttons.undo(tr) + messages.Buttons.allow(tr) + messages.Buttons.ban(tr)
     yield messages.press_expired(tr) + messages.press_already(ADMIN, tr)
-    yield messages.press_not_admin(tr) + messages.press_failed(tr)
+    yield messages.press_failed(tr)
+    for right in Right:
+        yield messages.person_lacks_right(right, tr) + messages.bot_lacks_right(right, tr)
+        yield messages.right_name(right, tr)
+    yield messages.rights_unknown(tr) + messages.confirmed_by(ADMIN, tr)
+    yield messages.confirm_expired(tr) + messages.Buttons.confirm(tr)
+    yield messages.unsure_notice(CHAT, tr)
     yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
     yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
     yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, 16, tr)
-    yield messages.not_allowed(tr) + messages.admins_only(tr) + messages.bot_admins_only(tr)
+    yield messages.not_allowed(tr) + messages.bot_admins_only(tr)
     yield messages.allow_list_cleared(tr) + messages.check_usage(tr)
     yield messages.storage_unavailable(tr)
     yield messages.admin_lists_reloaded("", tr)
@@ -143,6 +151,8 @@ def _commands(tr: Translations) -> Iterator[str]:
     yield messages.hint(tr)
     yield messages.reply_to_someone("warns", tr)
     yield messages.unknown_segment("голова", tr)
+    yield messages.problem(UnknownSegment("голова"), tr) + messages.problem(Usage("lang"), tr)
+    yield messages.confirm_anonymous("warns", Right.CHANGE_INFO, tr)
     for command in (
         "moderate",
         "warnlimit",

@@ -90,13 +90,3 @@ class Admission:
         """Who pays for the images this message asks about."""
         user_id = message.from_user.id if message.from_user else None
         return Requester(user_id, exempt=self._access.is_bot_admin(user_id))
-
-    async def is_chat_admin(self, message: Message) -> bool:
-        """Bot admins, anyone in a private chat, anonymous admins (posting as the group),
-        and the group's admins."""
-        user = message.from_user
-        if message.chat.type == ChatType.PRIVATE or self.is_bot_admin(message):
-            return True
-        if message.sender_chat is not None:
-            return message.sender_chat.id == message.chat_id
-        return user is not None and await self._admins.is_admin(message.chat_id, user.id)

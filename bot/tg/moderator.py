@@ -1,11 +1,12 @@
-"""Group moderation: who is moderated, the verdict on each posted image, and what
-follows (a warning, a deletion, a mute or ban at the warning limit, a report to the
-admins); in a dry run only the report, saying what would have happened."""
+"""Group moderation: the facts about each posted image (who posted it, the verdict, the
+author's history, the bot's rights), the plan `bot.moderation.plan` makes of them, and
+handing the plan to whoever carries it out. Nothing here chooses what to do."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import groupby
@@ -15,100 +16,199 @@ from telegram import Message
 from bot import messages
 from bot.cache import file_key
 from bot.clock import utc_now
+from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Catalogs, Translations
-from bot.moderation import ChatSettings, Mode, OnError, judge
+from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
+from bot.moderation.plan import (
+    Breaks,
+    Enforce,
+    History,
+    Nothing,
+    Poster,
+    PosterKind,
+    Reason,
+    ReportOnly,
+    Unchecked,
+    Unsure,
+    plan,
+)
+from bot.moderation.store import ModerationStore
 from bot.outcomes import Outcome, Recognized
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
 from bot.storage import Storage
 from bot.summary import summarize_line
 from bot.tg.enforcer import Enforcer
-from bot.tg.members import ChatAdmins
+from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.posts import Flagged, Item, author_of, report_language, report_of
 from bot.tg.reports import Reporter
 
 logger = logging.getLogger(__name__)
 
+# An admin list Telegram will not give, or storage that does not answer, usually lasts
+# minutes; one notice an hour per group tells the admins without flooding them (a busy
+# group posts hundreds of photos an hour).
+UNSURE_NOTICE_SECONDS = 3600
+UNSURE_MEMORY_SIZE = 10_000
+
 
 class Moderator:
-    """Judges a chat's posted images; the enforcer acts on what breaks the rules."""
+    """Judges a chat's posted images, plans, and hands each plan to the enforcer."""
 
     def __init__(
         self,
         *,
         storage: Storage,
+        store: ModerationStore,
         pipeline: PhotoPipeline,
         enforcer: Enforcer,
         reporter: Reporter,
         admins: ChatAdmins,
+        rights: BotRights,
         stats: Stats,
         catalogs: Catalogs,
     ) -> None:
         self._storage = storage
+        self._store = store
         self._pipeline = pipeline
         self._enforcer = enforcer
         self._reporter = reporter
         self._admins = admins
+        self._rights = rights
         self._stats = stats
         self._catalogs = catalogs
+        # Which (chat, hour) was told of, for when storage itself is what failed.
+        self._told: dict[tuple[int, int], None] = {}
 
-    async def exempt(self, message: Message) -> bool:
-        """Never acted on: the chat's admins and owner, anonymous admins (posting as the
-        group), bots, and the linked channel's automatic forwards. A member posting as
-        another channel is moderated like anyone."""
+    async def poster(self, message: Message) -> Poster:
+        """Who posted: never acted on are the chat's admins and owner, anonymous admins
+        (posting as the group), bots, and the linked channel's automatic forwards; a
+        member posting as another channel is moderated like anyone. UNKNOWN when the
+        admin list cannot be read: the poster may be an admin."""
         if message.is_automatic_forward:
-            return True
+            return Poster(PosterKind.EXEMPT)
         if message.sender_chat is not None:
-            return message.sender_chat.id == message.chat_id
+            if message.sender_chat.id == message.chat_id:
+                return Poster(PosterKind.EXEMPT)
+            return Poster(PosterKind.CHANNEL, message.sender_chat.id)
         user = message.from_user
         if user is None or user.is_bot:
-            return True
-        return await self._admins.is_admin(message.chat_id, user.id)
+            return Poster(PosterKind.EXEMPT)
+        admins = await self._admins.admins(message.chat_id)
+        if admins is None:
+            return Poster(PosterKind.UNKNOWN, user.id)
+        if user.id in admins:
+            return Poster(PosterKind.EXEMPT)
+        return Poster(PosterKind.MEMBER, user.id)
 
     async def moderate(
         self, items: Sequence[Item], settings: ChatSettings, tr: Translations
     ) -> None:
         """Judge every image (an album is one batch); images that pass get no message."""
-        posts = [item for item in items if not await self.exempt(item[0])]
+        first = items[0][0]
+        chat_id = first.chat_id
+        bot = (await self._rights.get(chat_id)).member()
+        posts = []
+        for item in items:
+            poster = await self.poster(item[0])
+            # Who posted decides before the verdict does: an unsure poster costs no API call.
+            match plan(Unchecked(), poster, settings, bot, History()):
+                case Unsure():
+                    await self.unsure(chat_id, first.chat.title)
+                    return
+                case Nothing(Reason.EXEMPT):
+                    continue
+                case _:
+                    posts.append((item, poster))
         if not posts:
             return
         report_tr = self._catalogs.get(report_language(settings))
         # A group's photos are the group's, not one person's: they count against the
         # group's own daily limit (so one group cannot starve the bot) and the overall one.
-        requester = Requester(user_id=None, group_id=posts[0][0].chat_id)
+        requester = Requester(user_id=None, group_id=chat_id)
         outcomes = await asyncio.gather(
-            *(self._pipeline.run(image, requester, origin) for _, image, origin in posts)
+            *(self._pipeline.run(image, requester, origin) for (_, image, origin), _ in posts)
         )
-        flagged = []
-        for (message, incoming, _), outcome in zip(posts, outcomes, strict=True):
+        flagged: list[tuple[Flagged, Poster]] = []
+        for ((message, incoming, _), poster), outcome in zip(posts, outcomes, strict=True):
             if not isinstance(outcome, Recognized):
-                await self._unchecked(message, incoming, outcome, settings, report_tr)
+                await self._count_unchecked(message, outcome)
+                match plan(Unchecked(), poster, settings, bot, History()):
+                    case ReportOnly(dry):
+                        await self._report_unchecked(
+                            message, incoming, outcome, settings, dry, report_tr
+                        )
+                    case _:
+                        pass
                 continue
             keys = (file_key(incoming.file_unique_id), *outcome.content_keys)
             breaches = judge(settings, outcome.result)
-            if breaches and not await self._storage.is_allowed(message.chat_id, keys):
-                found = summarize_line(outcome.result, report_tr)
-                flagged.append(Flagged(message, incoming, breaches, keys, found))
-        for _, group in groupby(flagged, key=lambda item: author_of(item.message)):
-            await self._enforcer.act(list(group), settings, tr, report_tr)
+            if not breaches:
+                continue
+            if await self._storage.is_allowed(message.chat_id, keys):
+                continue  # an allowed image: plan(Allowed(), ...) is always Nothing
+            found = summarize_line(outcome.result, report_tr)
+            flagged.append((Flagged(message, incoming, breaches, keys, found), poster))
+        for poster, group in groupby(flagged, key=lambda pair: pair[1]):
+            batch = [item for item, _ in group]
+            history = await self._history(chat_id, poster)
+            match plan(Breaks(), poster, settings, bot, history):
+                case Enforce() as decided:
+                    await self._enforcer.carry_out(decided, batch, settings, tr, report_tr)
+                case decided:
+                    logger.info("moderation in chat %s: %s", chat_id, decided)
 
-    async def _unchecked(
-        self,
-        message: Message,
-        incoming: IncomingImage,
-        outcome: Outcome,
-        settings: ChatSettings,
-        report_tr: Translations,
-    ) -> None:
-        """A photo the bot cannot judge: counted, logged, and reported unless told not to."""
+    async def _history(self, chat_id: int, poster: Poster) -> History:
+        if poster.id is None:
+            return History()
+        since = time.time() - WARNING_WINDOW_SECONDS
+        return History(await self._storage.warning_count(chat_id, poster.id, since))
+
+    async def unsure(self, chat_id: int, title: str | None = None) -> None:
+        """Nothing was done because who posted could not be confirmed: count it, and tell
+        the admins once per group per hour (not per photo)."""
+        self._stats.count("unsure")
+        hour = int(time.time() // UNSURE_NOTICE_SECONDS)
+        logger.warning("moderation in chat %s left a photo alone: poster unconfirmed", chat_id)
+        try:
+            expires_at = (hour + 1) * UNSURE_NOTICE_SECONDS
+            first = await self._store.first_time(f"unsure:{chat_id}:{hour}", expires_at)
+        except StorageUnavailable:
+            # Storage is what failed: this process's own memory keeps the hour.
+            first = (chat_id, hour) not in self._told
+        self._told[(chat_id, hour)] = None
+        while len(self._told) > UNSURE_MEMORY_SIZE:
+            del self._told[next(iter(self._told))]
+        if not first:
+            return
+        try:
+            settings = await self._storage.chat_settings(chat_id)
+        except StorageUnavailable:
+            settings = ChatSettings()
+        text = messages.unsure_notice(
+            title or str(chat_id), self._catalogs.get(report_language(settings))
+        )
+        await self._reporter.tell_admins(chat_id, text)
+
+    async def _count_unchecked(self, message: Message, outcome: Outcome) -> None:
         chat_id = message.chat_id
         await self._storage.update_chat_settings(
             chat_id, lambda current: replace(current, unchecked=current.unchecked + 1)
         )
         self._stats.count("unchecked")
         logger.info("moderation could not check a photo in chat %s: %s", chat_id, outcome)
-        if settings.on_error is OnError.ALLOW:
-            return
+
+    async def _report_unchecked(
+        self,
+        message: Message,
+        incoming: IncomingImage,
+        outcome: Outcome,
+        settings: ChatSettings,
+        dry: bool,
+        report_tr: Translations,
+    ) -> None:
+        """A photo the bot cannot judge, reported with the reason."""
+        chat_id = message.chat_id
         author = author_of(message)
         caption = messages.report_caption(
             chat=message.chat.title or str(chat_id),
@@ -116,7 +216,7 @@ class Moderator:
             problem=messages.unchecked_problem(outcome, report_tr, utc_now()),
             found=None,
             deeds=(),
-            dry=settings.mode is Mode.DRY,
+            dry=dry,
             warnings=None,
             shortfalls=(),
             tr=report_tr,

@@ -183,7 +183,10 @@ class PhotoRoutes:
                 "moderation overloaded; a photo in chat %s went unchecked", items[0][0].chat_id
             )
         except StorageUnavailable as exc:  # the outage itself is logged by the guard
+            # Without storage the allow list and warnings are unknown: nothing is done,
+            # and the admins hear of it once an hour.
             logger.info("moderation in chat %s left incomplete: %s", items[0][0].chat_id, exc)
+            await self._moderator.unsure(items[0][0].chat_id, items[0][0].chat.title)
         except Exception:
             logger.exception(
                 "unexpected error id=%s while moderating in chat %s",

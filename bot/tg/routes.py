@@ -146,6 +146,7 @@ def register(
     images = (new | edited) & (filters.PHOTO | filters.Document.ALL)
     app.add_handler(MessageHandler(images, photos.on_image))
     app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
+    app.add_handler(CallbackQueryHandler(chat_commands.on_confirm, pattern=r"^c:"))
     app.add_handler(
         ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )

@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
-from bot.tg.reports import Report
+from bot.moderation.report import Report
 from tests.e2e.harness import running
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
 from tests.fakes.telegram import BOT_USER, FakeBotApi
@@ -256,7 +256,9 @@ async def test_only_admins_may_press_and_a_double_press_counts_once(
 
     press(telegram, report, "undo", user=MEMBER)
     await eventually(lambda: len(telegram.answers) == 1)
-    assert telegram.answers[0]["text"] == "Only the admins of that group can use these buttons."
+    assert telegram.answers[0]["text"] == (
+        "This needs the admin right “Delete messages”, which you do not have there."
+    )
     assert telegram.answers[0]["show_alert"] in (True, "true")
 
     press(telegram, report, "undo")
@@ -409,7 +411,7 @@ async def test_the_limit_can_ban_and_warnings_can_be_read_and_reset(
     reports = telegram.sent_to(REPORTS)
     assert sum("banned" in r["caption"] for r in reports) == 1
     command(telegram, "/warns", user=MEMBER, reply_to_message=first["message"])
-    await eventually(lambda: group_texts(telegram)[-1].startswith("Only this chat's admins"))
+    await eventually(lambda: "“Change group info”" in group_texts(telegram)[-1])
 
 
 # -- 6. the bot's own rights -------------------------------------------------------------
@@ -483,7 +485,9 @@ async def test_a_new_admin_is_known_at_once_after_a_chat_member_update(
     command(telegram, "/moderate on", user=MEMBER)
     saved = (await telegram.wait_sent(GROUP, 2))[-1]["text"]
 
-    assert refused["text"] == "Only this chat's admins can change its settings."
+    assert refused["text"] == (
+        "This needs the admin right “Change group info”, which you do not have there."
+    )
     assert saved.startswith("Saved.")
     [poll] = telegram.calls_to("getUpdates")[:1]
     assert "chat_member" in poll.params["allowed_updates"]
