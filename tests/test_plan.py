@@ -6,6 +6,7 @@ rights tables), who may press or command what, and the button data."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -253,3 +254,73 @@ def test_reports_sent_before_typed_data_still_parse() -> None:
     assert parse("r:0a1b2c3d4e5f:undo") == ReportPress("0a1b2c3d4e5f", Verb.UNDO)
     assert parse("r:0a1b2c3d4e5f:kick") is None
     assert parse("r:0a1b2c3d4e5f:undo\n") is None
+
+
+# -- the README's tables are what the code does ----------------------------------------------
+
+README = Path(__file__).parents[1] / "README.md"
+_RIGHT_BY_NAME = {
+    "Delete messages": Right.DELETE,
+    "Ban users": Right.RESTRICT,
+    "Change group info": Right.CHANGE_INFO,
+}
+
+
+def _table(header: str) -> list[list[str]]:
+    """The rows of the README table whose header line starts with `header`."""
+    lines = README.read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_readme_rights_table_is_what_the_code_checks() -> None:
+    rows = {row[0]: (row[1], row[2]) for row in _table("| command or button |")}
+    for command, right in COMMAND_RIGHTS.items():
+        if command == "settings":
+            continue
+        [key] = [name for name in rows if name.startswith(f"`/{command}`")]
+        assert _RIGHT_BY_NAME[rows[key][0]] is right, command
+        assert rows[key][1] == "—"
+    buttons = {
+        "Allow this image": (Verb.ALLOW, ()),
+        "Ban": (Verb.BAN, ()),
+        "Undo of a deletion": (Verb.UNDO, (Deed.DELETED,)),
+        "Undo of a mute or ban": (Verb.UNDO, (Deed.MUTED,)),
+        "Undo of a warning": (Verb.UNDO, (Deed.WARNED,)),
+    }
+    for name, (verb, deeds) in buttons.items():
+        person, bot = rows[name]
+        [needed] = press_rights(verb, deeds)
+        assert _RIGHT_BY_NAME[person] is needed, name
+        assert bot == "—" or _RIGHT_BY_NAME[bot] is needed, name
+        assert permit(OWNER, BOT_NONE, (needed,)) == (
+            Granted() if bot == "—" else Denied(needed, bot=True)
+        ), name
+
+
+@pytest.mark.parametrize(
+    "row", _table("| action | bot may delete |"), ids=lambda row: "-".join(row[:3])
+)
+def test_each_row_of_the_readme_escalation_table(row: list[str]) -> None:
+    action, may_delete, may_restrict, post, at_limit = row
+    rights = {Right.DELETE} if may_delete == "yes" else set()
+    rights |= {Right.RESTRICT} if may_restrict == "yes" else set()
+    settings = _with(action=Action(action))
+    planned = plan(Breaks(), MEMBER, settings, Member(Status.ADMIN, frozenset(rights)), History(2))
+    assert isinstance(planned, Enforce)
+    assert planned.delete is post.startswith("deleted")
+    assert planned.warn is post.startswith("warned")
+    assert (Shortfall.CANNOT_DELETE in planned.shortfalls) is ("missing right" in post)
+    if at_limit == "never counted":
+        assert planned.warnings is None
+        assert planned.sanction is None
+    elif at_limit.startswith("muted or banned"):
+        assert planned.sanction == MUTE_1H
+    else:
+        assert planned.sanction is None
+        assert Shortfall.CANNOT_RESTRICT in planned.shortfalls
