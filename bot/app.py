@@ -149,6 +149,7 @@ class BotService:
                 rights=rights,
                 stats=stats,
                 catalogs=self.catalogs,
+                operator=outbox.sender_to(admin) if admin is not None else None,
             ),
             fairness=Fairness(
                 per_key=settings.per_user_in_flight,

@@ -373,6 +373,7 @@ def usage(command: str, tr: Translations) -> str:
         "allow": f"/allow {segment_list().replace(', ', ' | ')} | reset",
         "action": "/action warn | delete | report",
         "lang": "/lang en | ru | zh | zh-hant | auto",
+        "checkfiles": "/checkfiles on | off",
     }
     return _("Use: {form}").format(form=forms[command])
 
@@ -469,6 +470,9 @@ def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> 
             _("Photos I cannot check: {what}").format(what=_(_ON_ERROR_NAMES[settings.on_error])),
             tr.ngettext("Allow list: {count} image", "Allow list: {count} images", allowed).format(
                 count=allowed
+            ),
+            _("Files that are not images, and GIFs: {what}").format(
+                what=_("checked") if settings.check_files else _("ignored")
             ),
             tr.ngettext(
                 "Not checked so far: {count} photo",
@@ -621,6 +625,22 @@ def unchecked_problem(outcome: Outcome, tr: Translations, now: datetime) -> str:
     return "⚠️ " + tr.gettext("I could not check it: {reason}").format(
         reason=reply_for(outcome, tr, now)
     )
+
+
+def limit_reported_once(tr: Translations) -> str:
+    """Added to the one report a group gets when its daily limit is used up."""
+    return tr.gettext("Until the limit resets I will not report this group's photos again.")
+
+
+def group_limit_operator(chat: str, chat_id: int, limit: int, tr: Translations) -> str:
+    """To the operator, once per group and day: a group used up GROUP_DAILY_LIMIT."""
+    return "⚠️ " + tr.ngettext(
+        "{chat} ({chat_id}) used its {limit} check for today (GROUP_DAILY_LIMIT); its "
+        "photos go unchecked until the limit resets.",
+        "{chat} ({chat_id}) used its {limit} checks for today (GROUP_DAILY_LIMIT); its "
+        "photos go unchecked until the limit resets.",
+        limit,
+    ).format(chat=chat, chat_id=chat_id, limit=limit)
 
 
 class Buttons:

@@ -55,6 +55,8 @@ FACE_FORBIDDEN = PLAIN.forbidding(Segment.FACE)
         (commands.lang, replace(PLAIN, language="zh"), ["auto"], PLAIN),
         (commands.lang, PLAIN, ["zh-Hant"], replace(PLAIN, language="zh-hant")),
         (commands.lang, PLAIN, ["zh_hant"], replace(PLAIN, language="zh-hant")),
+        (commands.checkfiles, PLAIN, ["on"], replace(PLAIN, check_files=True)),
+        (commands.checkfiles, replace(PLAIN, check_files=True), ["off"], PLAIN),
     ],
 )
 def test_a_well_formed_command_gives_the_new_settings(
@@ -79,6 +81,7 @@ def test_a_well_formed_command_gives_the_new_settings(
         (commands.require, ["tail"], "Unknown segment “tail”. Use one of: head, face, "),
         (commands.action, ["ban"], "Use: /action warn | delete | report"),
         (commands.lang, ["fr"], "Use: /lang en | ru | zh | zh-hant | auto"),
+        (commands.checkfiles, ["yes"], "Use: /checkfiles on | off"),
     ],
 )
 def test_a_malformed_command_gives_a_typed_problem_worded_as_a_sentence(

@@ -12,7 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.moderation import Action, ChatSettings, Deed, Mode, OnError, Penalty, Shortfall
+from bot.moderation import (
+    Action,
+    ChatSettings,
+    Deed,
+    Media,
+    Mode,
+    OnError,
+    Penalty,
+    Shortfall,
+    judged_in_group,
+)
 from bot.moderation.callbacks import (
     MAX_BYTES,
     ConfirmPress,
@@ -29,6 +39,7 @@ from bot.moderation.plan import (
     Enforce,
     History,
     Nothing,
+    OverGroupLimit,
     Passed,
     Plan,
     Poster,
@@ -97,6 +108,9 @@ ROWS: list[tuple[str, Verdict, Poster, ChatSettings, Member, int, Plan]] = [
     ("unchecked, reported", Unchecked(), MEMBER, ON, BOT_ALL, 0, ReportOnly(dry=False)),
     ("unchecked, dry", Unchecked(), MEMBER, _with(mode=Mode.DRY), BOT_ALL, 0, ReportOnly(dry=True)),
     ("unchecked, let through", Unchecked(), MEMBER, _with(on_error=OnError.ALLOW), BOT_ALL, 0, Nothing(Reason.LET_THROUGH)),
+    ("group limit: first today", OverGroupLimit(first=True), MEMBER, ON, BOT_ALL, 0, ReportOnly(dry=False)),
+    ("group limit: already told", OverGroupLimit(first=False), MEMBER, ON, BOT_ALL, 0, Nothing(Reason.LIMIT_TOLD)),
+    ("group limit, onerror allow", OverGroupLimit(first=True), MEMBER, _with(on_error=OnError.ALLOW), BOT_ALL, 0, Nothing(Reason.LET_THROUGH)),
     # -- the action -----------------------------------------------------------------------
     ("warn", Breaks(), MEMBER, ON, BOT_ALL, 0, _enforce(warn=True, warnings=(1, 3))),
     ("delete", Breaks(), MEMBER, _with(action=Action.DELETE), BOT_ALL, 0, _enforce(delete=True, warnings=(1, 3))),
@@ -324,3 +338,20 @@ def test_each_row_of_the_readme_escalation_table(row: list[str]) -> None:
     else:
         assert planned.sanction is None
         assert Shortfall.CANNOT_RESTRICT in planned.shortfalls
+
+
+@pytest.mark.parametrize(
+    ("media", "check_files", "judged"),
+    [
+        (Media.PHOTO, False, True),
+        (Media.IMAGE_FILE, False, True),
+        (Media.OTHER_FILE, False, False),
+        (Media.ANIMATION, False, False),
+        (Media.OTHER_FILE, True, True),
+        (Media.ANIMATION, True, True),
+    ],
+)
+def test_groups_judge_files_and_animations_only_when_asked(
+    media: Media, check_files: bool, judged: bool
+) -> None:
+    assert judged_in_group(media, _with(check_files=check_files)) is judged

@@ -41,6 +41,7 @@ COUNTS = (1, 2, 3, 5, 11, 21, 22, 25, 101)
 AUTHOR, CHAT, ADMIN = "👤", "💬", "🛡"
 NAMES = {"UTC", "Telegram", "Kling", "JPG", "JPEG", "PNG", "HEIF", "WebP", "HEIC", "GIF", "BMP"}
 NAMES |= {"TIFF", "BotFather", "API"}  # the recognition API, as operators call it
+NAMES |= {"GROUP", "DAILY", "LIMIT"}  # GROUP_DAILY_LIMIT, the setting the operator changes
 UNITS = {"ru": set[str](), "zh": {"MB"}, "zh-hant": {"MB"}}
 COMMAND_WORDS = {"on", "off", "dry", "warn", "delete", "report", "allow", "reset", "mute", "ban"}
 COMMAND_WORDS |= {"forever", "auto", "en", "ru", "zh", "hant", "head", "face", "clothing", "object"}
@@ -135,7 +136,10 @@ def _everyday(tr: Translations) -> Iterator[str]:
         yield messages.right_name(right, tr)
     yield messages.rights_unknown(tr) + messages.confirmed_by(ADMIN, tr)
     yield messages.confirm_expired(tr) + messages.Buttons.confirm(tr)
-    yield messages.unsure_notice(CHAT, tr)
+    yield messages.unsure_notice(CHAT, tr) + messages.limit_reported_once(tr)
+    for count in COUNTS:
+        yield messages.group_limit_operator(CHAT, -100500, count, tr)
+    yield messages.settings_text(ChatSettings(check_files=True), tr, allowed=0)
     yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
     yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
     yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, 16, tr)
@@ -162,6 +166,7 @@ def _commands(tr: Translations) -> Iterator[str]:
         "allow",
         "action",
         "lang",
+        "checkfiles",
     ):
         yield messages.usage(command, tr)
 

@@ -105,3 +105,10 @@ def lang(settings: ChatSettings, args: list[str]) -> Changed:
     if choice in LANGUAGES:
         return replace(settings, language=choice)
     return Usage("lang")
+
+
+def checkfiles(settings: ChatSettings, args: list[str]) -> Changed:
+    """/checkfiles on|off: also judge files that are not images, and animations."""
+    if args not in (["on"], ["off"]):
+        return Usage("checkfiles")
+    return replace(settings, check_files=args == ["on"])

@@ -63,7 +63,14 @@ class Unchecked:
     """The bot could not judge the post (too small, the API failing, a limit used up)."""
 
 
-Verdict = Passed | Allowed | Breaks | Unchecked
+@dataclass(frozen=True)
+class OverGroupLimit:
+    """The group's daily limit is used up; `first` for the first such post of the day."""
+
+    first: bool
+
+
+Verdict = Passed | Allowed | Breaks | Unchecked | OverGroupLimit
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Reason(enum.StrEnum):
     PASSED = "passed"
     ALLOWED = "image allowed"
     LET_THROUGH = "unchecked, let through"
+    LIMIT_TOLD = "over the group's limit, already reported today"
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,14 @@ def plan(
         case Allowed():
             return Nothing(Reason.ALLOWED)
         case Unchecked():
+            if settings.on_error is OnError.ALLOW:
+                return Nothing(Reason.LET_THROUGH)
+            return ReportOnly(dry)
+        case OverGroupLimit(first):
+            # One report a day says the limit is used up; more would let any member
+            # flood every admin's private chat (15 photos made 15 reports).
+            if not first:
+                return Nothing(Reason.LIMIT_TOLD)
             if settings.on_error is OnError.ALLOW:
                 return Nothing(Reason.LET_THROUGH)
             return ReportOnly(dry)

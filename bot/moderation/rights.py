@@ -75,6 +75,7 @@ COMMAND_RIGHTS: dict[str, Right] = {
         "warnlimit",
         "onerror",
         "lang",
+        "checkfiles",
         "warns",
         "resetwarns",
         "reload",

@@ -75,6 +75,7 @@ class ChatCommands:
         self.cmd_allow = admin("allow", self._allow)
         self.cmd_action = admin("action", change(commands.action))
         self.cmd_lang = admin("lang", change(commands.lang))
+        self.cmd_checkfiles = admin("checkfiles", change(commands.checkfiles))
         self.cmd_warns = admin("warns", self._warns)
         self.cmd_resetwarns = admin("resetwarns", self._resetwarns)
         self.cmd_reload = admin("reload", self._reload)

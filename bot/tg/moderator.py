@@ -14,16 +14,18 @@ from itertools import groupby
 from telegram import Message
 
 from bot import messages
+from bot.alerts import Send
 from bot.cache import file_key
 from bot.clock import utc_now
 from bot.guarded_storage import StorageUnavailable
-from bot.i18n import Catalogs, Translations
+from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
 from bot.moderation.plan import (
     Breaks,
     Enforce,
     History,
     Nothing,
+    OverGroupLimit,
     Poster,
     PosterKind,
     Reason,
@@ -33,7 +35,7 @@ from bot.moderation.plan import (
     plan,
 )
 from bot.moderation.store import ModerationStore
-from bot.outcomes import Outcome, Recognized
+from bot.outcomes import Limited, Outcome, Recognized
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
 from bot.storage import Storage
@@ -67,6 +69,7 @@ class Moderator:
         rights: BotRights,
         stats: Stats,
         catalogs: Catalogs,
+        operator: Send | None = None,
     ) -> None:
         self._storage = storage
         self._store = store
@@ -77,6 +80,7 @@ class Moderator:
         self._rights = rights
         self._stats = stats
         self._catalogs = catalogs
+        self._operator = operator
         # Which (chat, hour) was told of, for when storage itself is what failed.
         self._told: dict[tuple[int, int], None] = {}
 
@@ -133,7 +137,8 @@ class Moderator:
         for ((message, incoming, _), poster), outcome in zip(posts, outcomes, strict=True):
             if not isinstance(outcome, Recognized):
                 await self._count_unchecked(message, outcome)
-                match plan(Unchecked(), poster, settings, bot, History()):
+                verdict = await self._unchecked(message, outcome)
+                match plan(verdict, poster, settings, bot, History()):
                     case ReportOnly(dry):
                         await self._report_unchecked(
                             message, incoming, outcome, settings, dry, report_tr
@@ -190,6 +195,26 @@ class Moderator:
         )
         await self._reporter.tell_admins(chat_id, text)
 
+    async def _unchecked(self, message: Message, outcome: Outcome) -> Unchecked | OverGroupLimit:
+        """The verdict on a photo not judged: over the group's limit is its own case, told
+        once a day to the admins and, the first time, to the operator."""
+        if not (isinstance(outcome, Limited) and outcome.exceeded.scope == "group"):
+            return Unchecked()
+        exceeded = outcome.exceeded
+        day = exceeded.resets_at.date().isoformat()
+        until = exceeded.resets_at.timestamp()
+        chat_id = message.chat_id
+        first = await self._store.first_time(f"group-limit:{chat_id}:{day}", until)
+        if first:
+            logger.warning("chat %s used its %s checks for today", chat_id, exceeded.limit)
+            if self._operator is not None:
+                title = message.chat.title or str(chat_id)
+                text = messages.group_limit_operator(
+                    title, chat_id, exceeded.limit, self._catalogs.get(DEFAULT_LANGUAGE)
+                )
+                await self._operator(text)
+        return OverGroupLimit(first)
+
     async def _count_unchecked(self, message: Message, outcome: Outcome) -> None:
         chat_id = message.chat_id
         await self._storage.update_chat_settings(
@@ -213,7 +238,7 @@ class Moderator:
         caption = messages.report_caption(
             chat=message.chat.title or str(chat_id),
             author=author.name,
-            problem=messages.unchecked_problem(outcome, report_tr, utc_now()),
+            problem=self._problem(outcome, report_tr),
             found=None,
             deeds=(),
             dry=dry,
@@ -224,3 +249,10 @@ class Moderator:
         keys = (file_key(incoming.file_unique_id),)
         report = report_of(message, incoming, author, keys, caption, report_language(settings))
         await self._reporter.file(report, report_tr)
+
+    @staticmethod
+    def _problem(outcome: Outcome, tr: Translations) -> str:
+        problem = messages.unchecked_problem(outcome, tr, utc_now())
+        if isinstance(outcome, Limited) and outcome.exceeded.scope == "group":
+            return problem + "\n" + messages.limit_reported_once(tr)
+        return problem

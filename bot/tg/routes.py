@@ -82,6 +82,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("action",), "cmd_action", N_("Admins: warn, delete or report"), _ADMINS),
     Command(("warnlimit",), "cmd_warnlimit", N_("Admins: warnings before a mute or ban"), _ADMINS),
     Command(("onerror",), "cmd_onerror", N_("Admins: photos I cannot check"), _ADMINS),
+    Command(("checkfiles",), "cmd_checkfiles", N_("Admins: also check files and GIFs"), _ADMINS),
     Command(("warns",), "cmd_warns", N_("Admins: a person's warnings (reply)"), _ADMINS),
     Command(("resetwarns",), "cmd_resetwarns", N_("Admins: clear warnings (reply)"), _ADMINS),
     Command(("reload",), "cmd_reload", N_("Admins: reread admins and my rights"), _ADMINS),

@@ -1,12 +1,13 @@
 """Moderation's rights, doubts, topics and migrations as admins meet them: each button and
 command needs its own admin right (read fresh), an anonymous admin's command waits for a
-real admin, nothing is done when the poster cannot be confirmed, every message about a
+real admin, nothing is done when the poster cannot be confirmed, files and GIFs are left
+alone unless asked for, a used-up group limit is reported once, every message about a
 post in a forum topic stays in that topic, and reports outlive a group's migration."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -245,6 +246,118 @@ async def test_an_unreadable_admin_list_means_no_action_and_one_notice_an_hour(
     assert kling.received == [], "not even judged"
     assert len(telegram.sent_to(REPORTS)) == 1, "once per group per hour, not per photo"
     assert len(telegram.sent_to(GROUP)) == 3, "nothing in the group but the command answers"
+
+
+# -- 4. quiet by default ------------------------------------------------------------------------
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Wait for a state of the bot itself, which no Bot API call announces."""
+    async with asyncio.timeout(10):
+        while not check():  # noqa: ASYNC110 - the bot's own counters have no event
+            await asyncio.sleep(0.05)
+
+
+def idle(bot: BotService, telegram: FakeBotApi) -> Callable[[], bool]:
+    """Every update pushed so far fetched by the bot and finished."""
+    return lambda: (
+        len(telegram.served_at) == telegram.pushed
+        and bot.app.update_queue.qsize() == 0
+        and bot.updates.slots.working == 0
+    )
+
+
+async def test_files_gifs_and_stickers_are_left_alone_in_groups_unless_asked(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    await policy(telegram, "/forbid face", "/action delete", "/moderate on")
+    kling.default = Reply(body=FACE)
+    pdf = telegram.document_update(
+        GROUP,
+        b"%PDF-1.4 not a photo",
+        file_name="notes.pdf",
+        mime_type="application/pdf",
+        user_id=MEMBER,
+        chat_type="supergroup",
+    )
+    gif = telegram.document_update(
+        GROUP,
+        b"GIF89a...",
+        file_name="funny.mp4",
+        mime_type="video/mp4",
+        user_id=MEMBER,
+        chat_type="supergroup",
+    )
+    document = gif["message"]["document"]
+    gif["message"]["animation"] = {**document, "width": 400, "height": 400, "duration": 2}
+    sticker = telegram.message(
+        GROUP,
+        user_id=MEMBER,
+        chat_type="supergroup",
+        sticker={
+            "file_id": "sticker-1",
+            "file_unique_id": "us1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        },
+    )
+    for update in (pdf, gif, sticker):
+        telegram.push(update)
+    await until(idle(bot, telegram))
+    assert telegram.calls_to("getFile") == [], "not even downloaded"
+    assert telegram.sent_to(REPORTS) == []
+
+    await policy(telegram, "/checkfiles on")
+    telegram.push(
+        telegram.document_update(
+            GROUP,
+            b"%PDF-1.4 not a photo",
+            file_name="notes.pdf",
+            mime_type="application/pdf",
+            user_id=MEMBER,
+            chat_type="supergroup",
+        )
+    )
+    [report] = await telegram.wait_sent(REPORTS)
+    assert "I could not check it" in report["caption"], "asked for: judged, and reported"
+
+    private = telegram.document_update(
+        4141, b"%PDF-1.4 not a photo", file_name="notes.pdf", mime_type="application/pdf"
+    )
+    telegram.push(private)
+    [answer_] = await telegram.wait_sent(4141)
+    assert "image" in answer_["text"], "a private chat still gets its sentence"
+
+
+async def test_a_used_up_group_limit_is_reported_once_and_the_operator_told_once(
+    settings: Settings, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    telegram.admins[GROUP] = {OWNER}
+    operator = 5150
+    limited = settings.model_copy(update={"group_daily_limit": 1, "admin_chat_id": operator})
+    async with running(await BotService.open(limited)) as service:
+        await policy(telegram, "/forbid face", "/moderate on")
+        kling.default = Reply(body=success(face=False))
+        photo(telegram, seed=1)
+        await kling.wait_received(1)
+        for seed in range(2, 17):
+            photo(telegram, seed=seed)
+        [report] = await telegram.wait_sent(REPORTS)
+        [told] = await telegram.wait_sent(operator)
+        await until(lambda: service.stats.since_start["unchecked"] == 15)
+        command(telegram, "/policy", user=MEMBER)
+        policy_text = (await telegram.wait_sent(GROUP, 3))[-1]["text"]
+
+    assert len(kling.received) == 1
+    assert len(telegram.sent_to(REPORTS)) == 1, "15 photos over the limit: one report"
+    assert "This group has used its 1 check for today." in report["caption"]
+    assert "I will not report this group's photos again" in report["caption"]
+    assert len(telegram.sent_to(operator)) == 1
+    assert "(GROUP_DAILY_LIMIT)" in told["text"]
+    assert "Not checked so far: 15 photos" in policy_text
 
 
 # -- 3. topics ------------------------------------------------------------------------------------

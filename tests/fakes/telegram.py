@@ -86,6 +86,7 @@ class FakeBotApi(LocalServer):
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.served_at: dict[int, float] = {}
+        self.pushed = 0  # updates pushed so far (their ids are 1..pushed)
         self._pending: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1)
@@ -132,6 +133,7 @@ class FakeBotApi(LocalServer):
         """Queue an update (its `update_id` is assigned here) and return that id."""
         update_id = next(self._update_ids)
         update["update_id"] = update_id
+        self.pushed = update_id
         message = update.get("message") or update.get("edited_message")
         if message:
             self._chats[message["chat"]["id"]] = message["chat"]
