@@ -49,6 +49,7 @@ from bot.tg.photos import PhotoRoutes
 from bot.tg.presses import ReportPresses
 from bot.tg.reports import Reporter
 from bot.tg.sanctions import Sanctions
+from bot.tg.settings_menu import SettingsMenu
 from bot.tg.startup import register_webhook
 from bot.tg.web import web_app
 
@@ -178,6 +179,14 @@ class BotService:
                     admission=admission,
                     admins=admins,
                     store=storage,
+                    outbox=outbox,
+                    catalogs=self.catalogs,
+                ),
+                menu=SettingsMenu(
+                    bot=bot,
+                    storage=storage,
+                    store=storage,
+                    admins=admins,
                     outbox=outbox,
                     catalogs=self.catalogs,
                 ),

@@ -627,6 +627,84 @@ def unchecked_problem(outcome: Outcome, tr: Translations, now: datetime) -> str:
     )
 
 
+_MENU_LABELS: Mapping[str, str] = {
+    "m.on": N_("On"),
+    "m.off": N_("Off"),
+    "m.dry": N_("Trial run"),
+    "a.warn": N_("Warn"),
+    "a.delete": N_("Delete"),
+    "a.report": N_("Report only"),
+    "p.mute": N_("Mute"),
+    "p.ban": N_("Ban"),
+    "e.report": N_("Unchecked: report"),
+    "e.allow": N_("Unchecked: let through"),
+}
+
+
+def menu_text(chat: str, settings: ChatSettings, tr: Translations, *, allowed: int) -> str:
+    """The /settings menu's message: whose settings, who may press, what is in force."""
+    head = tr.gettext(
+        "Settings for {chat}. Press a button to change one; only admins with the right "
+        "“{right}” can."
+    ).format(chat=chat, right=right_name(Right.CHANGE_INFO, tr))
+    return "⚙️ " + head + "\n\n" + settings_text(settings, tr, allowed=allowed)
+
+
+def menu_label(choice: str, selected: bool, settings: ChatSettings, tr: Translations) -> str:
+    """A /settings button's label for its choice code (bot/moderation/menu.py)."""
+    _ = tr.gettext
+    kind, _dot, value = choice.partition(".")
+    if choice in _MENU_LABELS:
+        label = _(_MENU_LABELS[choice])
+    elif kind == "s":
+        segment = next(s for s in SEGMENT_NAMES if segment_word(s) == value)
+        name = _(SEGMENT_NAMES[segment])
+        if segment in settings.forbid:
+            label = _("{segment}: forbidden").format(segment=name)
+        elif segment in settings.require:
+            label = _("{segment}: required").format(segment=name)
+        else:
+            label = _("{segment}: no rule").format(segment=name)
+    elif choice in ("w.-", "d.-"):
+        label = "➖"
+    elif choice in ("w.+", "d.+"):
+        label = "➕"
+    elif kind == "n":
+        label = tr.ngettext("{count} warning", "{count} warnings", settings.warn_limit).format(
+            count=settings.warn_limit
+        )
+    elif kind == "d":
+        label = duration(settings.penalty_seconds, tr)
+    elif kind == "x":
+        label = (
+            _("Files and GIFs: checked") if settings.check_files else _("Files and GIFs: ignored")
+        )
+    elif choice == "l.auto":
+        label = _("Language: {language}").format(language=_("each person's own"))
+    else:
+        label = LANGUAGE_NAMES.get(value, value)
+    return "✅ " + label if selected else label
+
+
+def menu_expired(tr: Translations) -> str:
+    """A press on a /settings menu older than a week (or from before a restart of storage)."""
+    return tr.gettext("This menu has expired; send /settings again.")
+
+
+def menu_sent_privately(tr: Translations) -> str:
+    """/settings private, done."""
+    return tr.gettext("I sent you this group's settings in a private chat.")
+
+
+def menu_start_first(link: str, tr: Translations) -> str:
+    """/settings private from an admin who never opened a chat with the bot (Telegram
+    refuses the message with 403)."""
+    return tr.gettext(
+        "I cannot write to you before you open a chat with me: {link} Then send "
+        "/settings private again."
+    ).format(link=link)
+
+
 def limit_reported_once(tr: Translations) -> str:
     """Added to the one report a group gets when its daily limit is used up."""
     return tr.gettext("Until the limit resets I will not report this group's photos again.")

@@ -295,8 +295,6 @@ def _table(header: str) -> list[list[str]]:
 def test_the_readme_rights_table_is_what_the_code_checks() -> None:
     rows = {row[0]: (row[1], row[2]) for row in _table("| command or button |")}
     for command, right in COMMAND_RIGHTS.items():
-        if command == "settings":
-            continue
         [key] = [name for name in rows if name.startswith(f"`/{command}`")]
         assert _RIGHT_BY_NAME[rows[key][0]] is right, command
         assert rows[key][1] == "—"

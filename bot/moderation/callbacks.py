@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
 _ID = r"[0-9a-f]{1,24}"
-_CHOICE = r"[a-z0-9_.-]{1,32}"
+_CHOICE = r"[a-z0-9_.+-]{1,32}"
 _REPORT = re.compile(rf"r:({_ID}):([a-z]+)")
 _CONFIRM = re.compile(rf"c:({_ID})")
 _MENU = re.compile(rf"s:({_ID}):({_CHOICE})")

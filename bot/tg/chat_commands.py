@@ -29,6 +29,7 @@ from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes, incoming_image
 from bot.tg.posts import author_of, origin_of
+from bot.tg.settings_menu import SettingsMenu
 
 Context = ContextTypes.DEFAULT_TYPE
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
@@ -51,6 +52,7 @@ class ChatCommands:
         admins: ChatAdmins,
         rights: BotRights,
         gate: CommandGate,
+        menu: SettingsMenu,
         concurrency: Callable[[], int],
     ) -> None:
         self._admission = admission
@@ -79,6 +81,8 @@ class ChatCommands:
         self.cmd_warns = admin("warns", self._warns)
         self.cmd_resetwarns = admin("resetwarns", self._resetwarns)
         self.cmd_reload = admin("reload", self._reload)
+        self.cmd_settings = admin("settings", menu.send)
+        self.on_menu_press = menu.on_press
 
     async def _answer_text(
         self, update: Update, compose: Callable[[ChatSettings, Translations], str]

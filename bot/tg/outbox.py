@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,13 @@ SEND_ATTEMPTS = 3
 Send = Callable[[str], Awaitable[None]]
 # What Telegram says when a message is already gone (its author deleted it first).
 _GONE = "message to delete not found"
+
+
+class Blocked(enum.Enum):
+    """Telegram refused a private message: the person never opened a chat with the bot
+    (or blocked it)."""
+
+    BLOCKED = "blocked"
 
 
 class Deletion(enum.Enum):
@@ -76,6 +83,20 @@ class Outbox:
                 chat_id, text, message_thread_id=thread_id, reply_markup=buttons
             ),
         )
+
+    async def send_private(
+        self, user_id: int, text: str, buttons: InlineKeyboardMarkup | None = None
+    ) -> Message | Blocked | None:
+        """Write to a person privately; BLOCKED when Telegram says the bot may not (403),
+        which the person can fix by opening a chat with the bot."""
+
+        async def call() -> Message | Blocked:
+            try:
+                return await self._bot.send_message(user_id, text, reply_markup=buttons)
+            except Forbidden:
+                return Blocked.BLOCKED
+
+        return await self._deliver("private message", user_id, call)
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, buttons: InlineKeyboardMarkup | None

@@ -75,6 +75,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("check",), "cmd_check", N_("Check the photo this replies to"), _GROUPS),
     Command(("quota",), "cmd_quota", N_("Checks left today"), _EVERYONE),
     Command(("policy",), "cmd_policy", N_("This chat's moderation settings"), _GROUPS),
+    Command(("settings",), "cmd_settings", N_("Admins: all settings as buttons"), _ADMINS),
     Command(("moderate",), "cmd_moderate", N_("Admins: moderation on, off or dry run"), _ADMINS),
     Command(("forbid",), "cmd_forbid", N_("Admins: forbid a segment"), _ADMINS),
     Command(("require",), "cmd_require", N_("Admins: require a segment"), _ADMINS),
@@ -148,6 +149,7 @@ def register(
     app.add_handler(MessageHandler(images, photos.on_image))
     app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
     app.add_handler(CallbackQueryHandler(chat_commands.on_confirm, pattern=r"^c:"))
+    app.add_handler(CallbackQueryHandler(chat_commands.on_menu_press, pattern=r"^s:"))
     app.add_handler(
         ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )

@@ -73,6 +73,7 @@ class FakeBotApi(LocalServer):
         # Groups: who is admin where, and where the bot lacks the right to delete.
         self.admins: dict[int, set[int]] = defaultdict(set)
         self.rights: dict[tuple[int, int], set[str]] = {}
+        self.never_started: set[int] = set()  # people who never opened a chat with the bot
         self.cannot_delete: set[int] = set()
         self.cannot_restrict: set[int] = set()
         self.deleted: list[tuple[int, int]] = []
@@ -510,6 +511,8 @@ class FakeBotApi(LocalServer):
         return _ok(self._message_json({"chat_id": params["chat_id"]}))
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        if int(params["chat_id"]) in self.never_started:
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
         self.delivered.append(params)
         return _ok(self._message_json(params))
 
