@@ -3,19 +3,18 @@ warn, mute or ban, and report each image to the admins; in a dry run, only the r
 what the plan would have done. Nothing here decides: what happens is the plan's; only
 what Telegram refuses on the way (a deletion, a restriction) changes what is reported.
 
-Order matters for "never act unsure": the warning is counted in storage before anything
-happens in the group, so a storage outage stops the plan before it touches the group.
+The warning a plan counts is already in storage when the plan arrives (the moderator
+counts it first, so a storage outage stops everything before the group is touched).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 
 from bot import messages
 from bot.i18n import Translations
-from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, Deed, Penalty, Shortfall
+from bot.moderation import ChatSettings, Deed, Penalty, Shortfall
 from bot.moderation.plan import Enforce, Sanction
 from bot.storage import Storage
 from bot.tg.outbox import Deletion, Outbox
@@ -40,21 +39,17 @@ class Enforcer:
     async def carry_out(
         self,
         plan: Enforce,
+        warned_at: float | None,
         flagged: list[Flagged],
         settings: ChatSettings,
         tr: Translations,
         report_tr: Translations,
     ) -> None:
-        """Count the warning, act in the group (unless a dry run), report each image."""
+        """Act in the group (unless a dry run) and report each image; `warned_at` is when
+        the plan's warning was counted (Undo withdraws it)."""
         first = flagged[0].message
         chat_id = first.chat_id
         author = author_of(first)
-        warned_at = None
-        if plan.warnings is not None and not plan.dry:
-            assert author.id is not None  # the plan counts only authors with an id
-            warned_at = time.time()
-            since = warned_at - WARNING_WINDOW_SECONDS
-            await self._storage.add_warning(chat_id, author.id, warned_at, since)
         deeds: dict[int, list[Deed]] = {id(item): [] for item in flagged}
         shortfalls = list(plan.shortfalls)
         to_warn = flagged if plan.warn else []

@@ -26,6 +26,7 @@ from bot.moderation.plan import (
     History,
     Nothing,
     OverGroupLimit,
+    Plan,
     Poster,
     PosterKind,
     Reason,
@@ -34,6 +35,7 @@ from bot.moderation.plan import (
     Unsure,
     plan,
 )
+from bot.moderation.rights import Member
 from bot.moderation.store import ModerationStore
 from bot.outcomes import Limited, Outcome, Recognized
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
@@ -156,18 +158,36 @@ class Moderator:
             flagged.append((Flagged(message, incoming, breaches, keys, found), poster))
         for poster, group in groupby(flagged, key=lambda pair: pair[1]):
             batch = [item for item, _ in group]
-            history = await self._history(chat_id, poster)
-            match plan(Breaks(), poster, settings, bot, history):
-                case Enforce() as decided:
-                    await self._enforcer.carry_out(decided, batch, settings, tr, report_tr)
-                case decided:
+            decided, warned_at = await self._decide(chat_id, poster, settings, bot)
+            match decided:
+                case Enforce():
+                    await self._enforcer.carry_out(
+                        decided, warned_at, batch, settings, tr, report_tr
+                    )
+                case _:
                     logger.info("moderation in chat %s: %s", chat_id, decided)
 
-    async def _history(self, chat_id: int, poster: Poster) -> History:
-        if poster.id is None:
-            return History()
-        since = time.time() - WARNING_WINDOW_SECONDS
-        return History(await self._storage.warning_count(chat_id, poster.id, since))
+    async def _decide(
+        self, chat_id: int, poster: Poster, settings: ChatSettings, bot: Member
+    ) -> tuple[Plan, float | None]:
+        """The plan for an author's breaking posts, with the author's history; and when
+        the plan counts a warning, the time it was counted at.
+
+        The warning is counted in storage before anything happens in the group (storage
+        down: nothing happens), and the plan is made with the count storage returns, which
+        includes a warning another photo of the same author counted a moment ago; a count
+        read first and written after could let both photos miss the limit, or both reach it.
+        """
+        first = plan(Breaks(), poster, settings, bot, History())
+        if not isinstance(first, Enforce) or first.warnings is None or poster.id is None:
+            return first, None
+        now = time.time()
+        since = now - WARNING_WINDOW_SECONDS
+        if first.dry:
+            count = await self._storage.warning_count(chat_id, poster.id, since) + 1
+            return plan(Breaks(), poster, settings, bot, History(count - 1)), None
+        count = await self._storage.add_warning(chat_id, poster.id, now, since)
+        return plan(Breaks(), poster, settings, bot, History(count - 1)), now
 
     async def unsure(self, chat_id: int, title: str | None = None) -> None:
         """Nothing was done because who posted could not be confirmed: count it, and tell

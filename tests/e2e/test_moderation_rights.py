@@ -248,6 +248,24 @@ async def test_an_unreadable_admin_list_means_no_action_and_one_notice_an_hour(
     assert len(telegram.sent_to(GROUP)) == 3, "nothing in the group but the command answers"
 
 
+# -- 3. decided in the core, with storage's count ------------------------------------------------
+
+
+async def test_two_photos_at_once_reach_the_warning_limit_exactly_once(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    await policy(telegram, "/forbid face", "/warnlimit 2 mute", "/moderate on")
+    kling.default = Reply(body=FACE, delay=0.2)  # both photos wait for the API together
+    photo(telegram, seed=1)
+    photo(telegram, seed=2)
+    reports = await telegram.wait_sent(REPORTS, 2)
+    await until(idle(bot, telegram))
+
+    assert list(telegram.restricted) == [(GROUP, MEMBER)]
+    assert sum("muted" in report["caption"] for report in reports) == 1
+    assert sum(text.startswith("⛔ Ann is muted") for text in texts(telegram)) == 1
+
+
 # -- 4. quiet by default ------------------------------------------------------------------------
 
 
