@@ -18,6 +18,7 @@ from tests.e2e.harness import running
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
 from tests.fakes.telegram import FakeBotApi, Fault
 from tests.imagegen import jpeg
+from tests.redis_process import RedisProcess
 
 GROUP = -100500
 OWNER = 11
@@ -246,6 +247,29 @@ async def test_an_unreadable_admin_list_means_no_action_and_one_notice_an_hour(
     assert kling.received == [], "not even judged"
     assert len(telegram.sent_to(REPORTS)) == 1, "once per group per hour, not per photo"
     assert len(telegram.sent_to(GROUP)) == 3, "nothing in the group but the command answers"
+
+
+async def test_with_storage_down_nothing_is_done_and_the_admins_hear_once(
+    settings: Settings,
+    telegram: FakeBotApi,
+    kling: FakeRecognizer,
+    redis_process: RedisProcess,
+) -> None:
+    telegram.admins[GROUP] = {OWNER}
+    shared = Settings.model_validate(settings.model_dump() | {"redis_url": redis_process.url})
+    async with running(await BotService.open(shared)) as service:
+        await policy(telegram, "/forbid face", "/action delete", "/moderate on")
+        kling.default = Reply(body=FACE)
+        redis_process.stop()
+        photo(telegram, seed=1)
+        [notice] = await telegram.wait_sent(REPORTS)
+        photo(telegram, seed=2)
+        await until(lambda: service.stats.since_start["unsure"] == 2)
+
+    assert notice["text"].startswith("⚠️ In A group I could not confirm who posted")
+    assert telegram.deleted == [], "the allow list and warnings are unknown: hands off"
+    assert len(telegram.sent_to(REPORTS)) == 1, "told once, from memory while storage is down"
+    assert len(telegram.sent_to(GROUP)) == 3, "the group hears nothing of it"
 
 
 # -- 3. decided in the core, with storage's count ------------------------------------------------
