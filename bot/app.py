@@ -132,7 +132,6 @@ class BotService:
             ),
             catalogs=self.catalogs,
             outbox=outbox,
-            admins=admins,
         )
         photos = PhotoRoutes(
             admission=admission,

@@ -13,7 +13,6 @@ from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
 from bot.pipeline import Requester
 from bot.storage import Storage
-from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox
 
 
@@ -36,13 +35,11 @@ class Admission:
         access: Access,
         catalogs: Catalogs,
         outbox: Outbox,
-        admins: ChatAdmins,
     ) -> None:
         self._storage = storage
         self._access = access
         self._catalogs = catalogs
         self._outbox = outbox
-        self._admins = admins
 
     async def admit(self, update: Update) -> Served | None:
         """The update's message with its settings and language, if it is to be served;

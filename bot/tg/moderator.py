@@ -21,11 +21,13 @@ from bot.guarded_storage import StorageUnavailable
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
 from bot.moderation.plan import (
+    Allowed,
     Breaks,
     Enforce,
     History,
     Nothing,
     OverGroupLimit,
+    Passed,
     Plan,
     Poster,
     PosterKind,
@@ -33,6 +35,7 @@ from bot.moderation.plan import (
     ReportOnly,
     Unchecked,
     Unsure,
+    Verdict,
     plan,
 )
 from bot.moderation.rights import Member
@@ -139,8 +142,8 @@ class Moderator:
         for ((message, incoming, _), poster), outcome in zip(posts, outcomes, strict=True):
             if not isinstance(outcome, Recognized):
                 await self._count_unchecked(message, outcome)
-                verdict = await self._unchecked(message, outcome)
-                match plan(verdict, poster, settings, bot, History()):
+                unjudged = await self._unchecked(message, outcome)
+                match plan(unjudged, poster, settings, bot, History()):
                     case ReportOnly(dry):
                         await self._report_unchecked(
                             message, incoming, outcome, settings, dry, report_tr
@@ -150,10 +153,14 @@ class Moderator:
                 continue
             keys = (file_key(incoming.file_unique_id), *outcome.content_keys)
             breaches = judge(settings, outcome.result)
-            if not breaches:
+            judged: Verdict = Passed()
+            if breaches:
+                allowed = await self._storage.is_allowed(message.chat_id, keys)
+                judged = Allowed() if allowed else Breaks()
+            # What to do about a breach depends on the author's whole batch (one warning
+            # for an album): here only whether anything is to be done at all.
+            if isinstance(plan(judged, poster, settings, bot, History()), Nothing):
                 continue
-            if await self._storage.is_allowed(message.chat_id, keys):
-                continue  # an allowed image: plan(Allowed(), ...) is always Nothing
             found = summarize_line(outcome.result, report_tr)
             flagged.append((Flagged(message, incoming, breaches, keys, found), poster))
         for poster, group in groupby(flagged, key=lambda pair: pair[1]):
