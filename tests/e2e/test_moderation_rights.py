@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
-from tests.e2e.harness import running
+from tests.e2e.harness import running, settled
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
 from tests.fakes.telegram import FakeBotApi, Fault
 from tests.imagegen import jpeg
@@ -283,7 +283,7 @@ async def test_two_photos_at_once_reach_the_warning_limit_exactly_once(
     photo(telegram, seed=1)
     photo(telegram, seed=2)
     reports = await telegram.wait_sent(REPORTS, 2)
-    await until(idle(bot, telegram))
+    await settled(bot, telegram)
 
     assert list(telegram.restricted) == [(GROUP, MEMBER)]
     assert sum("muted" in report["caption"] for report in reports) == 1
@@ -298,15 +298,6 @@ async def until(check: Callable[[], bool]) -> None:
     async with asyncio.timeout(10):
         while not check():  # noqa: ASYNC110 - the bot's own counters have no event
             await asyncio.sleep(0.05)
-
-
-def idle(bot: BotService, telegram: FakeBotApi) -> Callable[[], bool]:
-    """Every update pushed so far fetched by the bot and finished."""
-    return lambda: (
-        len(telegram.served_at) == telegram.pushed
-        and bot.app.update_queue.qsize() == 0
-        and bot.updates.slots.working == 0
-    )
 
 
 async def test_files_gifs_and_stickers_are_left_alone_in_groups_unless_asked(
@@ -348,7 +339,7 @@ async def test_files_gifs_and_stickers_are_left_alone_in_groups_unless_asked(
     )
     for update in (pdf, gif, sticker):
         telegram.push(update)
-    await until(idle(bot, telegram))
+    await settled(bot, telegram)
     assert telegram.calls_to("getFile") == [], "not even downloaded"
     assert telegram.sent_to(REPORTS) == []
 
