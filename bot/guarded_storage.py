@@ -110,8 +110,11 @@ class GuardedStorage:
             except Exception as exc:
                 self._health.failed(f"ping: {self._describe(exc)}")
                 continue
-            self._health.succeeded()
+            # Released before the outage is declared over: "back" then means the calls
+            # it left locked are free again, which is what a replica reading the health
+            # (or a test) takes it to mean.
             await self._release_unreleased()
+            self._health.succeeded()
             return
 
     async def _or(
