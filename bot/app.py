@@ -30,7 +30,7 @@ from bot.recognizer import Recognizer
 from bot.slots import WorkSlots
 from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
-from bot.storage import Storage
+from bot.storage import Backend
 from bot.tg import routes
 from bot.tg.admission import Admission
 from bot.tg.application import (
@@ -44,6 +44,7 @@ from bot.tg.chat_events import ChatEvents
 from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
+from bot.tg.gate import CommandGate
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
@@ -51,6 +52,7 @@ from bot.tg.photos import PhotoRoutes
 from bot.tg.presses import ReportPresses
 from bot.tg.reports import Reporter
 from bot.tg.sanctions import Sanctions
+from bot.tg.settings_menu import SettingsMenu
 from bot.tg.startup import register_webhook
 from bot.tg.web import web_app
 
@@ -64,7 +66,7 @@ STATS_FLUSH_SECONDS = 10.0
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings, storage: Storage, health: Health) -> None:
+    def __init__(self, settings: Settings, storage: Backend, health: Health) -> None:
         self.settings = settings
         self.storage = storage
         self.health = health
@@ -137,7 +139,6 @@ class BotService:
             ),
             catalogs=self.catalogs,
             outbox=outbox,
-            admins=admins,
         )
         photos = PhotoRoutes(
             admission=admission,
@@ -145,18 +146,17 @@ class BotService:
             pipeline=pipeline,
             moderator=Moderator(
                 storage=storage,
+                store=storage,
                 pipeline=pipeline,
                 enforcer=Enforcer(
-                    storage=storage,
-                    outbox=outbox,
-                    sanctions=sanctions,
-                    reporter=reporter,
-                    rights=rights,
+                    storage=storage, outbox=outbox, sanctions=sanctions, reporter=reporter
                 ),
                 reporter=reporter,
                 admins=admins,
+                rights=rights,
                 stats=stats,
                 catalogs=self.catalogs,
+                operator=outbox.sender_to(admin) if admin is not None else None,
             ),
             fairness=Fairness(
                 per_key=settings.per_user_in_flight,
@@ -180,11 +180,28 @@ class BotService:
                 photos=photos,
                 admins=admins,
                 rights=rights,
+                gate=CommandGate(
+                    bot=bot,
+                    admission=admission,
+                    admins=admins,
+                    store=storage,
+                    outbox=outbox,
+                    catalogs=self.catalogs,
+                ),
+                menu=SettingsMenu(
+                    bot=bot,
+                    storage=storage,
+                    store=storage,
+                    admins=admins,
+                    outbox=outbox,
+                    catalogs=self.catalogs,
+                ),
                 concurrency=lambda: self.recognizer.concurrency_limit,
             ),
             photos=photos,
             presses=ReportPresses(
                 storage=storage,
+                store=storage,
                 outbox=outbox,
                 sanctions=sanctions,
                 admins=admins,
@@ -193,6 +210,7 @@ class BotService:
             ),
             chat_events=ChatEvents(
                 storage=storage,
+                store=storage,
                 admins=admins,
                 rights=rights,
                 reporter=reporter,

@@ -38,7 +38,7 @@ from typing import TypeVar
 
 from bot.health import Dependency
 from bot.moderation import ChatSettings
-from bot.storage import Storage
+from bot.storage import Backend
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class GuardedStorage:
 
     def __init__(
         self,
-        inner: Storage,
+        inner: Backend,
         health: Dependency,
         *,
         timeout: float = CALL_TIMEOUT,
@@ -110,8 +110,11 @@ class GuardedStorage:
             except Exception as exc:
                 self._health.failed(f"ping: {self._describe(exc)}")
                 continue
-            self._health.succeeded()
+            # Released before the outage is declared over: "back" then means the calls
+            # it left locked are free again, which is what a replica reading the health
+            # (or a test) takes it to mean.
             await self._release_unreleased()
+            self._health.succeeded()
             return
 
     async def _or(
@@ -288,6 +291,34 @@ class GuardedStorage:
         await self._required(
             "migrate_chat", lambda: self._inner.migrate_chat(old_chat_id, new_chat_id)
         )
+
+    # -- ModerationStore: each refused in an outage, like the moderation state above ---
+
+    async def first_time(self, key: str, expires_at: float) -> bool:
+        """Claim a once-only key; refused in an outage (the caller keeps its own memory)."""
+        return await self._required("first_time", lambda: self._inner.first_time(key, expires_at))
+
+    async def save_pending(self, pending_id: str, record: str, expires_at: float) -> None:
+        """Keep a pending record; refused in an outage."""
+        await self._required(
+            "save_pending", lambda: self._inner.save_pending(pending_id, record, expires_at)
+        )
+
+    async def load_pending(self, pending_id: str, now: float) -> str | None:
+        """A pending record; refused in an outage."""
+        return await self._required(
+            "load_pending", lambda: self._inner.load_pending(pending_id, now)
+        )
+
+    async def note_migration(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Remember a migration; refused in an outage."""
+        await self._required(
+            "note_migration", lambda: self._inner.note_migration(old_chat_id, new_chat_id)
+        )
+
+    async def migrated_to(self, chat_id: int) -> int | None:
+        """Where a group went; refused in an outage."""
+        return await self._required("migrated_to", lambda: self._inner.migrated_to(chat_id))
 
     async def ping(self) -> None:
         """Check the backend answers; `StorageUnavailable` if not."""

@@ -34,6 +34,8 @@ from bot.moderation import (
     Shortfall,
     segment_word,
 )
+from bot.moderation.commands import Problem, UnknownSegment, Usage
+from bot.moderation.rights import Right
 from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -362,11 +364,6 @@ def not_allowed(tr: Translations) -> str:
     return tr.gettext("Sorry, this bot is private. Ask its operator for access.")
 
 
-def admins_only(tr: Translations) -> str:
-    """A non-admin tried to change a chat's settings."""
-    return tr.gettext("Only this chat's admins can change its settings.")
-
-
 def bot_admins_only(tr: Translations) -> str:
     """A command for the bot's own admins."""
     return tr.gettext("Only the bot's admins can use this command.")
@@ -396,8 +393,77 @@ def usage(command: str, tr: Translations) -> str:
         "allow": f"/allow {segment_list().replace(', ', ' | ')} | reset",
         "action": "/action warn | delete | report",
         "lang": "/lang en | ru | zh | zh-hant | auto",
+        "checkfiles": "/checkfiles on | off",
     }
     return _("Use: {form}").format(form=forms[command])
+
+
+def problem(found: Problem, tr: Translations) -> str:
+    """What was wrong with a settings command."""
+    match found:
+        case Usage(command):
+            return usage(command, tr)
+        case UnknownSegment(word):
+            return unknown_segment(word, tr)
+
+
+# The rights as Telegram's own admin screen names them, so an admin finds the switch.
+_RIGHT_NAMES: Mapping[Right, str] = {
+    Right.DELETE: N_("Delete messages"),
+    Right.RESTRICT: N_("Ban users"),
+    Right.CHANGE_INFO: N_("Change group info"),
+}
+
+
+def right_name(right: Right, tr: Translations) -> str:
+    """An admin right by the name Telegram shows it under."""
+    return tr.gettext(_RIGHT_NAMES[right])
+
+
+def person_lacks_right(right: Right, tr: Translations) -> str:
+    """Someone asked for something their admin rights do not cover (nothing happened)."""
+    return tr.gettext("This needs the admin right “{right}”, which you do not have there.").format(
+        right=right_name(right, tr)
+    )
+
+
+def bot_lacks_right(right: Right, tr: Translations) -> str:
+    """The bot lacks the right an action needs (nothing happened)."""
+    return tr.gettext("I need the admin right “{right}” in that group to do this.").format(
+        right=right_name(right, tr)
+    )
+
+
+def rights_unknown(tr: Translations) -> str:
+    """Telegram did not say what the person may do: nothing happened."""
+    return tr.gettext("I could not check your admin rights just now. Please try again in a minute.")
+
+
+def confirm_anonymous(command: str, right: Right, tr: Translations) -> str:
+    """An anonymous admin's command: nobody can tell who sent it, so an admin confirms."""
+    return tr.gettext(
+        "/{command} was sent as the group, so I cannot tell who sent it. An admin with "
+        "the right “{right}” can confirm it with the button below."
+    ).format(command=command, right=right_name(right, tr))
+
+
+def confirmed_by(admin: str, tr: Translations) -> str:
+    """The confirmation message once an admin confirmed."""
+    return tr.gettext("Confirmed by {admin}.").format(admin=admin)
+
+
+def confirm_expired(tr: Translations) -> str:
+    """A press on a confirmation that is gone (expired, or already used)."""
+    return tr.gettext("This confirmation has expired; please send the command again.")
+
+
+def unsure_notice(chat: str, tr: Translations) -> str:
+    """To the admins: the bot could not tell whether posters were admins, so it left their
+    photos alone (sent at most once an hour per group)."""
+    return "⚠️ " + tr.gettext(
+        "In {chat} I could not confirm who posted (Telegram's admin list or my storage did "
+        "not answer), so I left those photos alone. I say this at most once an hour."
+    ).format(chat=chat)
 
 
 def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> str:
@@ -424,6 +490,9 @@ def settings_text(settings: ChatSettings, tr: Translations, *, allowed: int) -> 
             _("Photos I cannot check: {what}").format(what=_(_ON_ERROR_NAMES[settings.on_error])),
             tr.ngettext("Allow list: {count} image", "Allow list: {count} images", allowed).format(
                 count=allowed
+            ),
+            _("Files that are not images, and GIFs: {what}").format(
+                what=_("checked") if settings.check_files else _("ignored")
             ),
             tr.ngettext(
                 "Not checked so far: {count} photo",
@@ -578,6 +647,100 @@ def unchecked_problem(outcome: Outcome, tr: Translations, now: datetime) -> str:
     )
 
 
+_MENU_LABELS: Mapping[str, str] = {
+    "m.on": N_("On"),
+    "m.off": N_("Off"),
+    "m.dry": N_("Trial run"),
+    "a.warn": N_("Warn"),
+    "a.delete": N_("Delete"),
+    "a.report": N_("Report only"),
+    "p.mute": N_("Mute"),
+    "p.ban": N_("Ban"),
+    "e.report": N_("Unchecked: report"),
+    "e.allow": N_("Unchecked: let through"),
+}
+
+
+def menu_text(chat: str, settings: ChatSettings, tr: Translations, *, allowed: int) -> str:
+    """The /settings menu's message: whose settings, who may press, what is in force."""
+    head = tr.gettext(
+        "Settings for {chat}. Press a button to change one; only admins with the right "
+        "“{right}” can."
+    ).format(chat=chat, right=right_name(Right.CHANGE_INFO, tr))
+    return "⚙️ " + head + "\n\n" + settings_text(settings, tr, allowed=allowed)
+
+
+def menu_label(choice: str, selected: bool, settings: ChatSettings, tr: Translations) -> str:
+    """A /settings button's label for its choice code (bot/moderation/menu.py)."""
+    _ = tr.gettext
+    kind, _dot, value = choice.partition(".")
+    if choice in _MENU_LABELS:
+        label = _(_MENU_LABELS[choice])
+    elif kind == "s":
+        segment = next(s for s in SEGMENT_NAMES if segment_word(s) == value)
+        name = _(SEGMENT_NAMES[segment])
+        if segment in settings.forbid:
+            label = _("{segment}: forbidden").format(segment=name)
+        elif segment in settings.require:
+            label = _("{segment}: required").format(segment=name)
+        else:
+            label = _("{segment}: no rule").format(segment=name)
+    elif choice in ("w.-", "d.-"):
+        label = "➖"
+    elif choice in ("w.+", "d.+"):
+        label = "➕"
+    elif kind == "n":
+        label = tr.ngettext("{count} warning", "{count} warnings", settings.warn_limit).format(
+            count=settings.warn_limit
+        )
+    elif kind == "d":
+        label = duration(settings.penalty_seconds, tr)
+    elif kind == "x":
+        label = (
+            _("Files and GIFs: checked") if settings.check_files else _("Files and GIFs: ignored")
+        )
+    elif choice == "l.auto":
+        label = _("Language: {language}").format(language=_("each person's own"))
+    else:
+        label = LANGUAGE_NAMES.get(value, value)
+    return "✅ " + label if selected else label
+
+
+def menu_expired(tr: Translations) -> str:
+    """A press on a /settings menu older than a week (or from before a restart of storage)."""
+    return tr.gettext("This menu has expired; send /settings again.")
+
+
+def menu_sent_privately(tr: Translations) -> str:
+    """/settings private, done."""
+    return tr.gettext("I sent you this group's settings in a private chat.")
+
+
+def menu_start_first(link: str, tr: Translations) -> str:
+    """/settings private from an admin who never opened a chat with the bot (Telegram
+    refuses the message with 403)."""
+    return tr.gettext(
+        "I cannot write to you before you open a chat with me: {link} Then send "
+        "/settings private again."
+    ).format(link=link)
+
+
+def limit_reported_once(tr: Translations) -> str:
+    """Added to the one report a group gets when its daily limit is used up."""
+    return tr.gettext("Until the limit resets I will not report this group's photos again.")
+
+
+def group_limit_operator(chat: str, chat_id: int, limit: int, tr: Translations) -> str:
+    """To the operator, once per group and day: a group used up GROUP_DAILY_LIMIT."""
+    return "⚠️ " + tr.ngettext(
+        "{chat} ({chat_id}) used its {limit} check for today (GROUP_DAILY_LIMIT); its "
+        "photos go unchecked until the limit resets.",
+        "{chat} ({chat_id}) used its {limit} checks for today (GROUP_DAILY_LIMIT); its "
+        "photos go unchecked until the limit resets.",
+        limit,
+    ).format(chat=chat, chat_id=chat_id, limit=limit)
+
+
 class Buttons:
     """Labels of a report's buttons."""
 
@@ -595,6 +758,11 @@ class Buttons:
     def ban(tr: Translations) -> str:
         """Ban the author."""
         return "⛔ " + tr.gettext("Ban")
+
+    @staticmethod
+    def confirm(tr: Translations) -> str:
+        """Confirm an anonymous admin's command."""
+        return "✔️ " + tr.gettext("Confirm")
 
 
 def press_resolution(verb: str, admin: str, at: datetime, tr: Translations) -> str:
@@ -618,11 +786,6 @@ def press_answer(verb: str, tr: Translations) -> str:
         "ban": _("Banned."),
     }
     return texts[verb]
-
-
-def press_not_admin(tr: Translations) -> str:
-    """Someone other than the group's admins pressed a report's button."""
-    return tr.gettext("Only the admins of that group can use these buttons.")
 
 
 def press_expired(tr: Translations) -> str:

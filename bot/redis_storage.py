@@ -27,6 +27,8 @@ _UPDATE_SECONDS = 24 * 3600  # Telegram keeps undelivered updates for 24 h
 # A chat's warnings live as long as the newest one counts; reports a day past their expiry.
 _WARNING_KEEP_SECONDS = 31 * _DAY_SECONDS
 _REPORT_KEEP_SECONDS = 8 * _DAY_SECONDS
+# Where a group went is needed while reports made before its migration can be pressed.
+_MIGRATION_KEEP_SECONDS = _REPORT_KEEP_SECONDS
 # All-or-nothing quota: refuse if any subject is at its limit, else count one for each.
 _TAKE_QUOTA = """
 for i, key in ipairs(KEYS) do
@@ -333,6 +335,38 @@ class RedisStorage:
                 pipe.delete(old)
                 pipe.expire(new, _WARNING_KEEP_SECONDS)
                 await pipe.execute()
+
+    # -- ModerationStore -------------------------------------------------------------
+
+    async def first_time(self, key: str, expires_at: float) -> bool:
+        """True once per key until it expires (SET NX with the expiry)."""
+        seconds = max(1, int(expires_at - time.time()))
+        return bool(await self._redis.set(f"{_PREFIX}once:{key}", "1", nx=True, ex=seconds))
+
+    async def save_pending(self, pending_id: str, record: str, expires_at: float) -> None:
+        """Keep a pending record until `expires_at`."""
+        seconds = max(1, int(expires_at - time.time()))
+        await self._redis.set(_pending_key(pending_id), record, ex=seconds)
+
+    async def load_pending(self, pending_id: str, now: float) -> str | None:
+        """The record unless unknown or expired (Redis expires it itself)."""
+        raw = await self._redis.get(_pending_key(pending_id))
+        return None if raw is None else str(raw)
+
+    async def note_migration(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Remember where a group went, as long as its reports can be pressed."""
+        await self._redis.set(
+            f"{_PREFIX}migrated:{old_chat_id}", str(new_chat_id), ex=_MIGRATION_KEEP_SECONDS
+        )
+
+    async def migrated_to(self, chat_id: int) -> int | None:
+        """The supergroup a group became, if it did."""
+        raw = await self._redis.get(f"{_PREFIX}migrated:{chat_id}")
+        return None if raw is None else int(raw)
+
+
+def _pending_key(pending_id: str) -> str:
+    return f"{_PREFIX}pending:{pending_id}"
 
 
 def _allowed_key(chat_id: int) -> str:

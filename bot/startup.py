@@ -20,7 +20,7 @@ import httpx
 
 from bot.config import ConfigError, Settings
 from bot.recognizer import RetryPolicy
-from bot.storage import SqliteStorage, Storage, StorageOpenError, StorageUnreachable
+from bot.storage import Backend, SqliteStorage, StorageOpenError, StorageUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +122,10 @@ def _proxy_problem(url: str) -> str | None:
     return None
 
 
-async def open_storage(settings: Settings) -> Storage:
+async def open_storage(settings: Settings) -> Backend:
     """The storage the settings name: Redis if REDIS_URL is set, else SQLite."""
     setting, address = storage_address(settings)
-    opening: Awaitable[Storage]
+    opening: Awaitable[Backend]
     if settings.redis_url is not None:
         # Imported only when used: the Redis client is 6 MB of resident memory that a
         # bot on SQLite never needs (the 50 x 15 MB JPEG peak is measured against 300 MB).

@@ -20,6 +20,7 @@ from typing import Protocol, Self
 import aiosqlite
 
 from bot.moderation import ChatSettings
+from bot.moderation.store import ModerationStore
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,19 @@ CREATE TABLE IF NOT EXISTS report_presses (
     verb TEXT NOT NULL,
     record TEXT NOT NULL,
     PRIMARY KEY (report_id, verb)
+);
+CREATE TABLE IF NOT EXISTS once_keys (
+    key TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (
+    pending_id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS migrations (
+    old_chat_id INTEGER PRIMARY KEY,
+    new_chat_id INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS daily_counts (
     day TEXT NOT NULL,
@@ -228,6 +242,11 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Release the backend."""
         ...
+
+
+class Backend(Storage, ModerationStore, Protocol):
+    """What a backend implements: the bot's state and moderation's own (a protocol each,
+    so neither grows the other)."""
 
 
 def _make_room_for(file: Path) -> None:
@@ -684,3 +703,65 @@ class SqliteStorage:
             self._settings.pop(new_chat_id, None)
             if self._all_settings_held and (moved := await self._read_settings(new_chat_id)):
                 self._remember(new_chat_id, moved)
+
+    # -- ModerationStore -------------------------------------------------------------
+
+    async def first_time(self, key: str, expires_at: float) -> bool:
+        """True once per key until it expires; sweeps some expired keys."""
+        now = time.time()
+        async with self._lock:
+            await self._db.execute(
+                "DELETE FROM once_keys WHERE key IN "
+                "(SELECT key FROM once_keys WHERE expires_at <= ? LIMIT ?)",
+                (now, _SWEEP_BATCH),
+            )
+            async with self._db.execute(
+                "INSERT INTO once_keys (key, expires_at) VALUES (?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, expires_at),
+            ) as cursor:
+                first = cursor.rowcount == 1
+            await self._db.commit()
+        return first
+
+    async def save_pending(self, pending_id: str, record: str, expires_at: float) -> None:
+        """Keep a pending record until `expires_at`; sweep some expired ones."""
+        async with self._lock:
+            await self._db.execute(
+                "INSERT INTO pending (pending_id, record, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (pending_id) DO UPDATE SET record = excluded.record, "
+                "expires_at = excluded.expires_at",
+                (pending_id, record, expires_at),
+            )
+            await self._db.execute(
+                "DELETE FROM pending WHERE pending_id IN "
+                "(SELECT pending_id FROM pending WHERE expires_at <= ? LIMIT ?)",
+                (time.time(), _SWEEP_BATCH),
+            )
+            await self._db.commit()
+
+    async def load_pending(self, pending_id: str, now: float) -> str | None:
+        """The record unless unknown or expired."""
+        async with self._db.execute(
+            "SELECT record FROM pending WHERE pending_id = ? AND expires_at > ?",
+            (pending_id, now),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def note_migration(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Remember where a group went (one row per group that ever migrated)."""
+        async with self._lock:
+            await self._db.execute(
+                "INSERT OR REPLACE INTO migrations (old_chat_id, new_chat_id) VALUES (?, ?)",
+                (old_chat_id, new_chat_id),
+            )
+            await self._db.commit()
+
+    async def migrated_to(self, chat_id: int) -> int | None:
+        """The supergroup a group became, if it did."""
+        async with self._db.execute(
+            "SELECT new_chat_id FROM migrations WHERE old_chat_id = ?", (chat_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None

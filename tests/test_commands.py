@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from bot import messages
 from bot.i18n import Catalogs
-from bot.moderation import Action, ChatSettings, Mode, OnError, Penalty
+from bot.moderation import Action, ChatSettings, Mode, OnError, Penalty, commands
+from bot.moderation.commands import Change, UnknownSegment, Usage
 from bot.results import Segment
-from bot.tg import commands
-from bot.tg.commands import Change
 from bot.tg.routes import COMMANDS, Menu, menu
 
 CATALOGS = Catalogs()
@@ -55,12 +55,14 @@ FACE_FORBIDDEN = PLAIN.forbidding(Segment.FACE)
         (commands.lang, replace(PLAIN, language="zh"), ["auto"], PLAIN),
         (commands.lang, PLAIN, ["zh-Hant"], replace(PLAIN, language="zh-hant")),
         (commands.lang, PLAIN, ["zh_hant"], replace(PLAIN, language="zh-hant")),
+        (commands.checkfiles, PLAIN, ["on"], replace(PLAIN, check_files=True)),
+        (commands.checkfiles, replace(PLAIN, check_files=True), ["off"], PLAIN),
     ],
 )
 def test_a_well_formed_command_gives_the_new_settings(
     change: Change, before: ChatSettings, args: list[str], after: ChatSettings
 ) -> None:
-    assert change(before, args, EN) == after
+    assert change(before, args) == after
 
 
 @pytest.mark.parametrize(
@@ -79,14 +81,15 @@ def test_a_well_formed_command_gives_the_new_settings(
         (commands.require, ["tail"], "Unknown segment “tail”. Use one of: head, face, "),
         (commands.action, ["ban"], "Use: /action warn | delete | report"),
         (commands.lang, ["fr"], "Use: /lang en | ru | zh | zh-hant | auto"),
+        (commands.checkfiles, ["yes"], "Use: /checkfiles on | off"),
     ],
 )
-def test_a_malformed_command_gives_a_sentence_and_no_change(
+def test_a_malformed_command_gives_a_typed_problem_worded_as_a_sentence(
     change: Change, args: list[str], answer: str
 ) -> None:
-    result = change(PLAIN, args, EN)
-    assert isinstance(result, str)
-    assert result.startswith(answer)
+    result = change(PLAIN, args)
+    assert isinstance(result, Usage | UnknownSegment)
+    assert messages.problem(result, EN).startswith(answer)
 
 
 def test_members_see_the_everyday_commands_and_admins_the_rest() -> None:

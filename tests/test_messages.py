@@ -163,6 +163,7 @@ def test_policy_and_breaches_read_naturally() -> None:
         "Warning limit: 3, then a mute (1 day)",
         "Photos I cannot check: report them to the admins",
         "Allow list: 2 images",
+        "Files that are not images, and GIFs: ignored",
         "Not checked so far: 0 photos",
         "Language: each person's own",
     ]

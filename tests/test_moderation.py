@@ -17,8 +17,8 @@ from bot.moderation import (
     parse_duration,
     parse_segment,
 )
+from bot.moderation.report import Report
 from bot.results import RecognitionResult, Segment
-from bot.tg.reports import Report
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,9 @@ def test_penalty_durations_within_what_telegram_accepts(word: str, seconds: int 
 def test_settings_saved_before_modes_read_as_on() -> None:
     assert ChatSettings.from_json('{"moderate": true}').mode is Mode.ON
     assert ChatSettings.from_json('{"moderate": false}').mode is Mode.OFF
-    full = ChatSettings(mode=Mode.DRY, warn_limit=5, penalty=Penalty.BAN, penalty_seconds=0)
+    full = ChatSettings(
+        mode=Mode.DRY, warn_limit=5, penalty=Penalty.BAN, penalty_seconds=0, check_files=True
+    )
     assert ChatSettings.from_json(full.to_json()) == full
 
 

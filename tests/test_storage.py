@@ -13,12 +13,12 @@ import pytest
 from bot.moderation import Action, ChatSettings, Mode
 from bot.redis_storage import RedisStorage
 from bot.results import Segment
-from bot.storage import SqliteStorage, Storage
+from bot.storage import Backend, SqliteStorage
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
-    opened: Storage
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    opened: Backend
     if request.param == "redis":
         opened = await RedisStorage.open(request.getfixturevalue("redis_url"))
     else:
@@ -84,7 +84,7 @@ async def test_quota_counts_written_behind_survive_reopening(tmp_path: Path) -> 
     await again.close()
 
 
-async def test_concurrent_setting_changes_all_apply(backend: Storage) -> None:
+async def test_concurrent_setting_changes_all_apply(backend: Backend) -> None:
     storage = backend
     changes = [
         lambda s: s.forbidding(Segment.FACE),
@@ -101,12 +101,12 @@ async def test_concurrent_setting_changes_all_apply(backend: Storage) -> None:
     )
 
 
-async def test_a_change_that_returns_none_stores_nothing(backend: Storage) -> None:
+async def test_a_change_that_returns_none_stores_nothing(backend: Backend) -> None:
     storage = backend
     assert await storage.update_chat_settings(5, lambda _: None) == ChatSettings()
 
 
-async def test_quota_is_all_or_nothing_and_refundable(backend: Storage) -> None:
+async def test_quota_is_all_or_nothing_and_refundable(backend: Backend) -> None:
     storage = backend
     day = "2026-11-25"
     charges = [("global", 3), ("user:1", 1)]
@@ -129,7 +129,7 @@ async def test_sqlite_cache_entries_expire(storage: SqliteStorage) -> None:
     assert await storage.cached_result("a", 0.0) is None, "expired rows are swept on writes"
 
 
-async def test_daily_counts(backend: Storage) -> None:
+async def test_daily_counts(backend: Backend) -> None:
     storage = backend
     for name, count in (("photos", 1), ("photos", 2), ("api_calls", 1)):
         await storage.add_count("2026-11-25", name, count)
@@ -137,7 +137,7 @@ async def test_daily_counts(backend: Storage) -> None:
     assert await storage.counts("2026-11-26") == {}
 
 
-async def test_cached_results_expire_in_both_backends(backend: Storage) -> None:
+async def test_cached_results_expire_in_both_backends(backend: Backend) -> None:
     now = time.time()
     await backend.cache_result(["a", "b"], "{}", now=now, expires_at=now + 1)
     assert await backend.cached_result("b", time.time()) == "{}"
@@ -174,7 +174,7 @@ async def test_a_lapsed_claim_does_not_end_the_claim_another_replica_took(
         await storage.close()
 
 
-async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Storage) -> None:
+async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Backend) -> None:
     later = time.time() + 3600
     assert await backend.remember_image(-5, 10, "file:a", later) is True
     assert await backend.remember_image(-5, 10, "file:a", later) is False, "caption edit"
@@ -182,7 +182,7 @@ async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Stora
     assert await backend.remember_image(-5, 11, "file:b", later) is True, "another message"
 
 
-async def test_allow_list_per_chat(backend: Storage) -> None:
+async def test_allow_list_per_chat(backend: Backend) -> None:
     await backend.allow_image(-5, ["file:a", "sha256:x"])
     await backend.allow_image(-5, ["file:a", "sha256:x"])
     assert await backend.is_allowed(-5, ["sha256:x"]) is True
@@ -197,7 +197,7 @@ async def test_allow_list_per_chat(backend: Storage) -> None:
     assert await backend.is_allowed(-5, ["file:a"]) is False
 
 
-async def test_warnings_count_within_the_window_and_can_be_withdrawn(backend: Storage) -> None:
+async def test_warnings_count_within_the_window_and_can_be_withdrawn(backend: Backend) -> None:
     assert await backend.add_warning(-5, 7, at=100.0, since=0.0) == 1
     assert await backend.add_warning(-5, 7, at=200.0, since=0.0) == 2
     assert await backend.add_warning(-5, 8, at=200.0, since=0.0) == 1, "another person"
@@ -209,7 +209,7 @@ async def test_warnings_count_within_the_window_and_can_be_withdrawn(backend: St
     assert await backend.warning_count(-5, 8, since=0.0) == 1
 
 
-async def test_a_report_expires_and_each_press_counts_once(backend: Storage) -> None:
+async def test_a_report_expires_and_each_press_counts_once(backend: Backend) -> None:
     now = time.time()
     await backend.save_report("r1", '{"a": 1}', expires_at=now + 60)
     await backend.save_report("r1", '{"a": 2}', expires_at=now + 60)
@@ -229,7 +229,7 @@ async def test_a_report_expires_and_each_press_counts_once(backend: Storage) -> 
     assert await backend.claim_press("r1", "allow", "admin 8") is None, "released: may retry"
 
 
-async def test_migration_moves_settings_allow_list_and_warnings(backend: Storage) -> None:
+async def test_migration_moves_settings_allow_list_and_warnings(backend: Backend) -> None:
     on = ChatSettings(mode=Mode.ON, forbid=frozenset({Segment.FACE}))
     await backend.update_chat_settings(-5, lambda _: on)
     await backend.allow_image(-5, ["file:a"])
@@ -244,3 +244,35 @@ async def test_migration_moves_settings_allow_list_and_warnings(backend: Storage
     assert await backend.allowed_count(-5) == 0
     assert await backend.warning_count(-1005, 7, since=0.0) == 1
     assert await backend.warning_count(-5, 7, since=0.0) == 0
+
+
+# -- moderation's own store (bot/moderation/store.py), same contract on both backends ------
+
+
+async def test_first_time_is_true_once_per_key_until_it_expires(backend: Backend) -> None:
+    now = time.time()
+    claims = await asyncio.gather(*(backend.first_time("unsure:-5:1", now + 60) for _ in range(5)))
+    assert sorted(claims) == [False, False, False, False, True], "one caller wins"
+    assert await backend.first_time("unsure:-5:2", now + 60), "another key is its own"
+    assert await backend.first_time("gone", now + 1)
+    await asyncio.sleep(2.1)
+    assert await backend.first_time("gone", time.time() + 60), "expired: true again"
+
+
+async def test_pending_records_are_kept_replaced_and_expire(backend: Backend) -> None:
+    now = time.time()
+    await backend.save_pending("confirm:ab", '{"a": 1}', now + 60)
+    await backend.save_pending("confirm:ab", '{"a": 2}', now + 60)
+    await backend.save_pending("confirm:cd", "{}", now + 1)
+    assert await backend.load_pending("confirm:ab", time.time()) == '{"a": 2}'
+    assert await backend.load_pending("confirm:zz", time.time()) is None
+    await asyncio.sleep(2.1)
+    assert await backend.load_pending("confirm:cd", time.time()) is None
+
+
+async def test_a_migration_is_remembered_for_older_reports(backend: Backend) -> None:
+    assert await backend.migrated_to(-5) is None
+    await backend.note_migration(-5, -1005)
+    await backend.note_migration(-5, -1005)
+    assert await backend.migrated_to(-5) == -1005
+    assert await backend.migrated_to(-1005) is None

@@ -25,7 +25,19 @@ import pytest
 from bot import images, messages
 from bot.i18n import Catalogs, Translations
 from bot.images import Change, PreparedImage
-from bot.moderation import Action, Breach, ChatSettings, Deed, Mode, OnError, Penalty, Shortfall
+from bot.moderation import (
+    Action,
+    Breach,
+    ChatSettings,
+    Deed,
+    Mode,
+    OnError,
+    Penalty,
+    Shortfall,
+    menu,
+)
+from bot.moderation.commands import UnknownSegment, Usage
+from bot.moderation.rights import Right
 from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.quotas import QuotaExceeded, Remaining
 from bot.recognizer import ErrorKind, RecognitionError
@@ -39,10 +51,13 @@ COUNTS = (1, 2, 3, 5, 11, 21, 22, 25, 101)
 AUTHOR, CHAT, ADMIN = "👤", "💬", "🛡"
 NAMES = {"UTC", "Telegram", "Kling", "JPG", "JPEG", "PNG", "HEIF", "WebP", "HEIC", "GIF", "BMP"}
 NAMES |= {"TIFF", "BotFather", "API"}  # the recognition API, as operators call it
+NAMES |= {"GROUP", "DAILY", "LIMIT"}  # GROUP_DAILY_LIMIT, the setting the operator changes
+NAMES |= {"English"}  # the /settings language buttons name each language in itself
 UNITS = {"ru": set[str](), "zh": {"MB"}, "zh-hant": {"MB"}}
 COMMAND_WORDS = {"on", "off", "dry", "warn", "delete", "report", "allow", "reset", "mute", "ban"}
 COMMAND_WORDS |= {"forever", "auto", "en", "ru", "zh", "hant", "head", "face", "clothing", "object"}
 COMMAND_WORDS |= {"m", "h", "d"}  # /warnlimit ... 30m | 12h | 7d
+COMMAND_WORDS |= {"private"}  # /settings private
 LATIN = re.compile(r"[A-Za-z]+")
 
 
@@ -134,14 +149,41 @@ def _everyday(tr: Translations) -> Iterator[str]:
         yield messages.press_answer(verb, tr)
     yield messages.Buttons.undo(tr) + messages.Buttons.allow(tr) + messages.Buttons.ban(tr)
     yield messages.press_expired(tr) + messages.press_already(ADMIN, tr)
-    yield messages.press_not_admin(tr) + messages.press_failed(tr)
+    yield messages.press_failed(tr)
+    for right in Right:
+        yield messages.person_lacks_right(right, tr) + messages.bot_lacks_right(right, tr)
+        yield messages.right_name(right, tr)
+    yield messages.rights_unknown(tr) + messages.confirmed_by(ADMIN, tr)
+    yield messages.confirm_expired(tr) + messages.Buttons.confirm(tr)
+    yield messages.unsure_notice(CHAT, tr) + messages.limit_reported_once(tr)
+    for count in COUNTS:
+        yield messages.group_limit_operator(CHAT, -100500, count, tr)
+    yield messages.settings_text(ChatSettings(check_files=True), tr, allowed=0)
+    yield messages.menu_expired(tr) + messages.menu_sent_privately(tr)
+    for settings in (ChatSettings(), _MENU_SETTINGS):
+        yield messages.menu_text(CHAT, settings, tr, allowed=2)
+        for row in menu.rows(settings):
+            for option in row:
+                yield messages.menu_label(option.choice, option.selected, settings, tr)
     yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
     yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
     yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, 16, tr)
-    yield messages.not_allowed(tr) + messages.admins_only(tr) + messages.bot_admins_only(tr)
+    yield messages.not_allowed(tr) + messages.bot_admins_only(tr)
     yield messages.allow_list_cleared(tr) + messages.check_usage(tr)
     yield messages.storage_unavailable(tr)
     yield messages.admin_lists_reloaded("", tr)
+
+
+_MENU_SETTINGS = ChatSettings(
+    mode=Mode.DRY,
+    forbid=frozenset({Segment.FACE}),
+    require=frozenset({Segment.HEAD}),
+    warn_limit=1,
+    penalty=Penalty.BAN,
+    penalty_seconds=0,
+    check_files=True,
+    language="ru",
+)
 
 
 def _commands(tr: Translations) -> Iterator[str]:
@@ -150,6 +192,9 @@ def _commands(tr: Translations) -> Iterator[str]:
     yield messages.hint(tr)
     yield messages.reply_to_someone("warns", tr)
     yield messages.unknown_segment("голова", tr)
+    yield messages.problem(UnknownSegment("голова"), tr) + messages.problem(Usage("lang"), tr)
+    yield messages.confirm_anonymous("warns", Right.CHANGE_INFO, tr)
+    yield messages.menu_start_first("🔗", tr)
     for command in (
         "moderate",
         "warnlimit",
@@ -159,6 +204,7 @@ def _commands(tr: Translations) -> Iterator[str]:
         "allow",
         "action",
         "lang",
+        "checkfiles",
     ):
         yield messages.usage(command, tr)
 

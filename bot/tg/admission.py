@@ -13,7 +13,6 @@ from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
 from bot.pipeline import Requester
 from bot.storage import Storage
-from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox
 
 
@@ -36,13 +35,11 @@ class Admission:
         access: Access,
         catalogs: Catalogs,
         outbox: Outbox,
-        admins: ChatAdmins,
     ) -> None:
         self._storage = storage
         self._access = access
         self._catalogs = catalogs
         self._outbox = outbox
-        self._admins = admins
 
     async def admit(self, update: Update) -> Served | None:
         """The update's message with its settings and language, if it is to be served;
@@ -90,13 +87,3 @@ class Admission:
         """Who pays for the images this message asks about."""
         user_id = message.from_user.id if message.from_user else None
         return Requester(user_id, exempt=self._access.is_bot_admin(user_id))
-
-    async def is_chat_admin(self, message: Message) -> bool:
-        """Bot admins, anyone in a private chat, anonymous admins (posting as the group),
-        and the group's admins."""
-        user = message.from_user
-        if message.chat.type == ChatType.PRIVATE or self.is_bot_admin(message):
-            return True
-        if message.sender_chat is not None:
-            return message.sender_chat.id == message.chat_id
-        return user is not None and await self._admins.is_admin(message.chat_id, user.id)

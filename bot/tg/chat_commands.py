@@ -1,7 +1,7 @@
 """The command callbacks (`cmd_*`): admission, then a pure change or a text, then one reply.
 
-Settings commands are pure functions in `commands`; this module only wires them to
-Telegram, checks who may use them and answers.
+Settings commands are pure functions in `bot.moderation.commands`; this module only wires
+them to Telegram, asks the gate whether the sender holds the command's right, and answers.
 """
 
 from __future__ import annotations
@@ -17,21 +17,24 @@ from telegram.ext import ContextTypes
 from bot import messages
 from bot.clock import utc_now
 from bot.i18n import Translations
-from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings
+from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, commands
+from bot.moderation.rights import Denied, Granted, Unknown
 from bot.pipeline import Source
 from bot.quotas import Quotas
 from bot.stats import Stats
 from bot.storage import Storage
-from bot.tg import commands
 from bot.tg.admission import Admission, Served
+from bot.tg.gate import Anonymous, CommandGate
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes, incoming_image
 from bot.tg.posts import author_of, origin_of
+from bot.tg.settings_menu import SettingsMenu
 
 Context = ContextTypes.DEFAULT_TYPE
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 Extra = Callable[[Message, ChatSettings, Translations], Awaitable[str]]
+Run = Callable[[Served], Awaitable[None]]
 
 
 class ChatCommands:
@@ -48,6 +51,8 @@ class ChatCommands:
         photos: PhotoRoutes,
         admins: ChatAdmins,
         rights: BotRights,
+        gate: CommandGate,
+        menu: SettingsMenu,
         concurrency: Callable[[], int],
     ) -> None:
         self._admission = admission
@@ -59,14 +64,25 @@ class ChatCommands:
         self._admins = admins
         self._rights = rights
         self._concurrency = concurrency
-        self.cmd_moderate = self._settings_command(commands.moderate, self._rights_if_moderating)
-        self.cmd_warnlimit = self._settings_command(commands.warnlimit)
-        self.cmd_onerror = self._settings_command(commands.onerror)
-        self.cmd_forbid = self._settings_command(commands.forbid)
-        self.cmd_require = self._settings_command(commands.require)
-        self._allow_segment = self._settings_command(commands.allow)
-        self.cmd_action = self._settings_command(commands.action)
-        self.cmd_lang = self._settings_command(commands.lang)
+        self._gate = gate
+        self._runs: dict[str, Run] = {}
+        admin = self._admin_command
+        change = self._settings_change
+        self.cmd_moderate = admin("moderate", change(commands.moderate, self._rights_if_moderating))
+        self.cmd_warnlimit = admin("warnlimit", change(commands.warnlimit))
+        self.cmd_onerror = admin("onerror", change(commands.onerror))
+        self.cmd_forbid = admin("forbid", change(commands.forbid))
+        self.cmd_require = admin("require", change(commands.require))
+        self._allow_segment = change(commands.allow)
+        self.cmd_allow = admin("allow", self._allow)
+        self.cmd_action = admin("action", change(commands.action))
+        self.cmd_lang = admin("lang", change(commands.lang))
+        self.cmd_checkfiles = admin("checkfiles", change(commands.checkfiles))
+        self.cmd_warns = admin("warns", self._warns)
+        self.cmd_resetwarns = admin("resetwarns", self._resetwarns)
+        self.cmd_reload = admin("reload", self._reload)
+        self.cmd_settings = admin("settings", menu.send)
+        self.on_menu_press = menu.on_press
 
     async def _answer_text(
         self, update: Update, compose: Callable[[ChatSettings, Translations], str]
@@ -92,68 +108,84 @@ class ChatCommands:
             text = messages.settings_text(served.settings, served.tr, allowed=allowed)
             await self._outbox.reply(served.message, text)
 
-    async def cmd_allow(self, update: Update, context: Context) -> None:
+    async def _allow(self, served: Served) -> None:
         """/allow a segment (no rule for it), or /allow reset (empty the allow list)."""
-        message = update.effective_message
-        if message is None or (message.text or "").split()[1:] != ["reset"]:
-            await self._allow_segment(update, context)
+        if (served.message.text or "").split()[1:] == ["reset"]:
+            await self._storage.reset_allowed(served.message.chat_id)
+            await self._outbox.reply(served.message, messages.allow_list_cleared(served.tr))
             return
-        served = await self._admitted_admin(update)
-        if served is not None:
-            await self._storage.reset_allowed(message.chat_id)
-            await self._outbox.reply(message, messages.allow_list_cleared(served.tr))
+        await self._allow_segment(served)
 
-    async def cmd_warns(self, update: Update, _: Context) -> None:
+    async def _warns(self, served: Served) -> None:
         """/warns as a reply: that person's warnings in the last 30 days."""
-        target = await self._replied_author(update, "warns")
+        target = await self._replied_author(served, "warns")
         if target is not None:
-            served, author_id, name = target
+            author_id, name = target
             since = time.time() - WARNING_WINDOW_SECONDS
             count = await self._storage.warning_count(served.message.chat_id, author_id, since)
             limit = served.settings.warn_limit
             text = messages.warnings_report(name, count, limit, served.tr)
             await self._outbox.reply(served.message, text)
 
-    async def cmd_resetwarns(self, update: Update, _: Context) -> None:
+    async def _resetwarns(self, served: Served) -> None:
         """/resetwarns as a reply: clear that person's warnings."""
-        target = await self._replied_author(update, "resetwarns")
+        target = await self._replied_author(served, "resetwarns")
         if target is not None:
-            served, author_id, name = target
+            author_id, name = target
             await self._storage.reset_warnings(served.message.chat_id, author_id)
             await self._outbox.reply(served.message, messages.warnings_cleared(name, served.tr))
 
-    async def _replied_author(self, update: Update, command: str) -> tuple[Served, int, str] | None:
+    async def _replied_author(self, served: Served, command: str) -> tuple[int, str] | None:
         """For an admin's command in reply to someone's message: whose it is."""
-        served = await self._admitted_admin(update)
-        if served is None:
-            return None
         target = served.message.reply_to_message
         author = author_of(target) if target else None
         if author is None or author.id is None:
             await self._outbox.reply(served.message, messages.reply_to_someone(command, served.tr))
             return None
-        return served, author.id, author.name
+        return author.id, author.name
 
-    async def cmd_reload(self, update: Update, _: Context) -> None:
+    async def _reload(self, served: Served) -> None:
         """/reload: read the group's admins and the bot's rights again."""
-        served = await self._admitted_admin(update)
-        if served is None:
-            return
         chat_id = served.message.chat_id
         self._admins.forget(chat_id)
         self._rights.forget(chat_id)
         rights = await self._rights_text(chat_id, served.tr)
         await self._outbox.reply(served.message, messages.admin_lists_reloaded(rights, served.tr))
 
-    async def _admitted_admin(self, update: Update) -> Served | None:
-        """The update, if admitted and from a chat admin (others are told it is for admins)."""
-        served = await self._admission.admit(update)
-        if served is None:
-            return None
-        if not await self._admission.is_chat_admin(served.message):
-            await self._outbox.reply(served.message, messages.admins_only(served.tr))
-            return None
-        return served
+    def _admin_command(self, name: str, run: Run) -> Callback:
+        """A callback for an admin command: run only for someone holding its right (read
+        fresh from Telegram); an anonymous admin's is held for a real admin to confirm."""
+        self._runs[name] = run
+
+        async def callback(update: Update, _: Context) -> None:
+            served = await self._admission.admit(update)
+            if served is None:
+                return
+            match await self._gate.command(served.message, name):
+                case Granted():
+                    await run(served)
+                case Anonymous():
+                    await self._gate.ask_to_confirm(update, served, name)
+                case Denied(right):
+                    await self._outbox.reply(
+                        served.message, messages.person_lacks_right(right, served.tr)
+                    )
+                case Unknown():
+                    await self._outbox.reply(served.message, messages.rights_unknown(served.tr))
+
+        callback.__doc__ = run.__doc__
+        return callback
+
+    async def on_confirm(self, update: Update, _: Context) -> None:
+        """A press on an anonymous admin's command: run it for the admin who pressed, if
+        their own rights allow it."""
+        confirmed = await self._gate.confirmed(update)
+        if confirmed is None:
+            return
+        name, original = confirmed
+        served = await self._admission.admit(original)
+        if served is not None:
+            await self._runs[name](served)
 
     async def _rights_text(self, chat_id: int, tr: Translations) -> str:
         rights = await self._rights.get(chat_id)
@@ -206,29 +238,26 @@ class ChatCommands:
         origin = origin_of(served.message, Source.CHECK, update.update_id)
         await self._photos.answer([(target, incoming, origin)], requester, served.tr)
 
-    def _settings_command(self, change: commands.Change, extra: Extra | None = None) -> Callback:
-        """A callback for a settings command: admins only; `change` applied atomically;
-        `extra` may add a paragraph to the answer."""
+    def _settings_change(self, change: commands.Change, extra: Extra | None = None) -> Run:
+        """Run a settings command: `change` applied atomically; `extra` may add a
+        paragraph to the answer."""
 
-        async def callback(update: Update, _: Context) -> None:
-            served = await self._admitted_admin(update)
-            if served is None:
-                return
+        async def run(served: Served) -> None:
             message = served.message
             args = [word.lower() for word in (message.text or "").split()[1:]]
-            problem: str | None = None
+            problem: commands.Problem | None = None
 
             def apply(current: ChatSettings) -> ChatSettings | None:
                 nonlocal problem
-                changed = change(current, args, served.tr)
-                if isinstance(changed, str):
-                    problem = changed
-                    return None
-                return changed
+                changed = change(current, args)
+                if isinstance(changed, ChatSettings):
+                    return changed
+                problem = changed
+                return None
 
             saved = await self._storage.update_chat_settings(message.chat_id, apply)
             if problem is not None:
-                await self._outbox.reply(message, problem)
+                await self._outbox.reply(message, messages.problem(problem, served.tr))
                 return
             # The answer speaks the language just chosen, if /lang changed it.
             tr = await self._admission.tr(message)
@@ -237,5 +266,5 @@ class ChatCommands:
             more = await extra(message, saved, tr) if extra else ""
             await self._outbox.reply(message, f"{text}\n\n{more}" if more else text)
 
-        callback.__doc__ = change.__doc__
-        return callback
+        run.__doc__ = change.__doc__
+        return run

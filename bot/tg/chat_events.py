@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs
+from bot.moderation.store import ModerationStore
 from bot.storage import Storage
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.reports import Reporter
@@ -27,12 +28,14 @@ class ChatEvents:
         self,
         *,
         storage: Storage,
+        store: ModerationStore,
         admins: ChatAdmins,
         rights: BotRights,
         reporter: Reporter,
         catalogs: Catalogs,
     ) -> None:
         self._storage = storage
+        self._store = store
         self._admins = admins
         self._rights = rights
         self._reporter = reporter
@@ -64,7 +67,8 @@ class ChatEvents:
 
     async def on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A group became a supergroup: its settings, allow list and warnings move to the
-        new id (both service messages may arrive; moving twice changes nothing)."""
+        new id, and the move is remembered for older reports' buttons (both service
+        messages may arrive; moving twice changes nothing)."""
         message = update.effective_message
         if message is None:
             return
@@ -75,6 +79,8 @@ class ChatEvents:
         else:
             return
         await self._storage.migrate_chat(old, new)
+        # Reports made before keep the old id: their buttons follow it to the new one.
+        await self._store.note_migration(old, new)
         self._admins.forget(old)
         self._rights.forget(old)
         logger.info("chat %s became supergroup %s; its state moved", old, new)

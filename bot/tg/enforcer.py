@@ -1,28 +1,24 @@
-"""Acting on a verdict: warn, delete, mute or ban at the warning limit, and report each
-image to the admins; in a dry run, only the report of what would have happened."""
+"""Carrying out a plan (bot/moderation/plan.py) for one author's flagged images: delete,
+warn, mute or ban, and report each image to the admins; in a dry run, only the report of
+what the plan would have done. Nothing here decides: what happens is the plan's; only
+what Telegram refuses on the way (a deletion, a restriction) changes what is reported.
+
+The warning a plan counts is already in storage when the plan arrives (the moderator
+counts it first, so a storage outage stops everything before the group is touched).
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 
 from bot import messages
 from bot.i18n import Translations
-from bot.moderation import (
-    WARNING_WINDOW_SECONDS,
-    Action,
-    ChatSettings,
-    Deed,
-    Mode,
-    Penalty,
-    Shortfall,
-    penalty_deed,
-)
+from bot.moderation import ChatSettings, Deed, Penalty, Shortfall
+from bot.moderation.plan import Enforce, Sanction
 from bot.storage import Storage
-from bot.tg.members import BotRights
 from bot.tg.outbox import Deletion, Outbox
-from bot.tg.posts import Author, Flagged, author_of, report_language, report_of
+from bot.tg.posts import Author, Flagged, author_of, report_language, report_of, thread_of
 from bot.tg.reports import Reporter
 from bot.tg.sanctions import Sanctions
 
@@ -30,71 +26,58 @@ logger = logging.getLogger(__name__)
 
 
 class Enforcer:
-    """Carries out the chat's action on one author's flagged images."""
+    """Carries out an `Enforce` plan on one author's flagged images."""
 
     def __init__(
-        self,
-        *,
-        storage: Storage,
-        outbox: Outbox,
-        sanctions: Sanctions,
-        reporter: Reporter,
-        rights: BotRights,
+        self, *, storage: Storage, outbox: Outbox, sanctions: Sanctions, reporter: Reporter
     ) -> None:
         self._storage = storage
         self._outbox = outbox
         self._sanctions = sanctions
         self._reporter = reporter
-        self._rights = rights
 
-    async def act(
+    async def carry_out(
         self,
+        plan: Enforce,
+        warned_at: float | None,
         flagged: list[Flagged],
         settings: ChatSettings,
         tr: Translations,
         report_tr: Translations,
     ) -> None:
-        """One author's flagged images: act (or plan, in a dry run), count one warning,
-        escalate at the limit, and report each image."""
-        chat_id = flagged[0].message.chat_id
-        author = author_of(flagged[0].message)
-        dry = settings.mode is Mode.DRY
-        rights = await self._rights.get(chat_id)
+        """Act in the group (unless a dry run) and report each image; `warned_at` is when
+        the plan's warning was counted (Undo withdraws it)."""
+        first = flagged[0].message
+        chat_id = first.chat_id
+        author = author_of(first)
         deeds: dict[int, list[Deed]] = {id(item): [] for item in flagged}
-        shortfalls: list[Shortfall] = []
-        to_warn: list[Flagged] = []
-        if settings.action is Action.DELETE and not rights.can_delete:
-            shortfalls.append(Shortfall.CANNOT_DELETE)
-            to_warn = flagged
-        elif settings.action is Action.DELETE:
-            removed = flagged if dry else await self._delete(flagged, tr)
+        shortfalls = list(plan.shortfalls)
+        to_warn = flagged if plan.warn else []
+        if plan.delete:
+            removed = flagged if plan.dry else await self._delete(flagged, tr)
             for item in removed:
                 deeds[id(item)].append(Deed.DELETED)
+            # What could not be removed is warned instead, so the group still sees it.
             to_warn = [item for item in flagged if item not in removed]
-        elif settings.action is Action.WARN:
-            to_warn = flagged
         warning_message_id = None
-        if to_warn and not dry:
+        if to_warn and not plan.dry:
             text = "\n".join(messages.breach_warning(item.breaches, tr) for item in to_warn)
             sent = await self._outbox.reply(to_warn[0].message, text)
             warning_message_id = sent.message_id if sent else None
         for item in to_warn:
             deeds[id(item)].append(Deed.WARNED)
-
-        warned_at = None
-        warnings = None
         penalty: list[Deed] = []
-        if settings.action is not Action.REPORT and author.id is not None:
-            warned_at = time.time()
-            since = warned_at - WARNING_WINDOW_SECONDS
-            if dry:
-                count = await self._storage.warning_count(chat_id, author.id, since) + 1
+        if plan.sanction is not None and plan.warnings is not None:
+            if plan.dry or await self._sanction(chat_id, author, plan.sanction):
+                penalty = [plan.sanction.deed]
+                if not plan.dry:
+                    count = plan.warnings[0]
+                    notice = messages.penalty_notice(
+                        author.name, _with(settings, plan.sanction), count, tr
+                    )
+                    await self._outbox.send(chat_id, notice, thread_id=thread_of(first))
             else:
-                count = await self._storage.add_warning(chat_id, author.id, warned_at, since)
-            warnings = (count, settings.warn_limit)
-            if count >= settings.warn_limit:
-                penalty, shortfall = await self._escalate(chat_id, author, count, settings, dry, tr)
-                shortfalls += shortfall
+                shortfalls.append(Shortfall.CANNOT_RESTRICT)
         for number, item in enumerate(flagged):
             done = tuple(deeds[id(item)]) + (tuple(penalty) if number == 0 else ())
             caption = messages.report_caption(
@@ -103,15 +86,15 @@ class Enforcer:
                 problem=messages.breach_problem(item.breaches, report_tr),
                 found=item.found,
                 deeds=done,
-                dry=dry,
-                warnings=warnings,
+                dry=plan.dry,
+                warnings=plan.warnings,
                 shortfalls=shortfalls,
                 tr=report_tr,
             )
             report = report_of(
                 item.message, item.incoming, author, item.keys, caption, report_language(settings)
             )
-            if not dry:
+            if not plan.dry:
                 report = replace(
                     report,
                     deeds=done,
@@ -132,36 +115,25 @@ class Enforcer:
                 messages.removal_notice(author_of(item.message).name, item.breaches, tr)
                 for item in removed
             )
-            await self._outbox.send(removed[0].message.chat_id, notice)
+            first = removed[0].message
+            await self._outbox.send(first.chat_id, notice, thread_id=thread_of(first))
         return removed
 
-    async def _escalate(
-        self,
-        chat_id: int,
-        author: Author,
-        count: int,
-        settings: ChatSettings,
-        dry: bool,
-        tr: Translations,
-    ) -> tuple[list[Deed], list[Shortfall]]:
-        """The warning limit is reached: mute or ban (a channel can only be banned), then
-        start counting afresh."""
+    async def _sanction(self, chat_id: int, author: Author, sanction: Sanction) -> bool:
+        """Mute or ban; on success counting starts afresh."""
         assert author.id is not None
-        if author.is_chat:
-            settings = replace(settings, penalty=Penalty.BAN)
-        deed = penalty_deed(settings.penalty)
-        if not (await self._rights.get(chat_id)).can_restrict:
-            return [], [Shortfall.CANNOT_RESTRICT]
-        if dry:
-            return [deed], []
-        if settings.penalty is Penalty.BAN:
+        if sanction.penalty is Penalty.BAN:
             done = await self._sanctions.ban(
-                chat_id, author.id, is_chat=author.is_chat, seconds=settings.penalty_seconds
+                chat_id, author.id, is_chat=author.is_chat, seconds=sanction.seconds
             )
         else:
-            done = await self._sanctions.mute(chat_id, author.id, settings.penalty_seconds)
-        if not done:
-            return [], [Shortfall.CANNOT_RESTRICT]
-        await self._storage.reset_warnings(chat_id, author.id)
-        await self._outbox.send(chat_id, messages.penalty_notice(author.name, settings, count, tr))
-        return [deed], []
+            done = await self._sanctions.mute(chat_id, author.id, sanction.seconds)
+        if done:
+            await self._storage.reset_warnings(chat_id, author.id)
+        return done
+
+
+def _with(settings: ChatSettings, sanction: Sanction) -> ChatSettings:
+    """The settings as the notice words them: the sanction the plan chose (a channel is
+    banned even where the chat mutes)."""
+    return replace(settings, penalty=sanction.penalty, penalty_seconds=sanction.seconds)

@@ -4,6 +4,11 @@ Both are read from Telegram and remembered: the admin list for at most 10 minute
 (refreshed at once when a `chat_member` update or /reload says it changed), the
 bot's rights until a `my_chat_member` update brings new ones (or 10 minutes pass,
 so a replica that did not see that update catches up).
+
+The admin list only decides whose photos are exempt. What a person asking for an
+action may do is read fresh every time (`ChatAdmins.member`, one getChatMember per
+command or press, never per photo): a right revoked a minute ago stops working on
+every replica at once, whatever any list remembers.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Generic, TypeVar
 
 from telegram import Bot, ChatMember, ChatMemberAdministrator, ChatMemberOwner
 from telegram.error import TelegramError
+
+from bot.moderation.rights import NOBODY, OWNER, Member, Right, Status
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +71,22 @@ class Rights:
             )
         return cls()
 
+    def member(self) -> Member:
+        """The same rights as moderation's core reads them."""
+        rights = {Right.DELETE} if self.can_delete else set()
+        rights |= {Right.RESTRICT} if self.can_restrict else set()
+        return Member(Status.ADMIN, frozenset(rights))
+
+
+def member_of(member: ChatMember) -> Member:
+    """A chat member as moderation's core reads it: status and the rights it uses."""
+    if isinstance(member, ChatMemberOwner):
+        return OWNER
+    if isinstance(member, ChatMemberAdministrator):
+        rights = frozenset(right for right in Right if getattr(member, right.value, False))
+        return Member(Status.ADMIN, rights)
+    return NOBODY
+
 
 class ChatAdmins:
     """The admins of each group, from getChatAdministrators."""
@@ -96,6 +119,16 @@ class ChatAdmins:
     def forget(self, chat_id: int) -> None:
         """The list changed: ask Telegram again next time."""
         self._admins.forget(chat_id)
+
+    async def member(self, chat_id: int, user_id: int) -> Member | None:
+        """What `user_id` may do in the chat, read now (never remembered); None if
+        Telegram cannot be asked."""
+        try:
+            member = await self._bot.get_chat_member(chat_id, user_id)
+        except TelegramError as exc:
+            logger.warning("could not read a member of chat %s: %s", chat_id, exc.message)
+            return None
+        return member_of(member)
 
 
 class BotRights:

@@ -1,11 +1,12 @@
-"""Group moderation: who is moderated, the verdict on each posted image, and what
-follows (a warning, a deletion, a mute or ban at the warning limit, a report to the
-admins); in a dry run only the report, saying what would have happened."""
+"""Group moderation: the facts about each posted image (who posted it, the verdict, the
+author's history, the bot's rights), the plan `bot.moderation.plan` makes of them, and
+handing the plan to whoever carries it out. Nothing here chooses what to do."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import groupby
@@ -13,110 +14,261 @@ from itertools import groupby
 from telegram import Message
 
 from bot import messages
+from bot.alerts import Send
 from bot.cache import file_key
 from bot.clock import utc_now
-from bot.i18n import Catalogs, Translations
-from bot.moderation import ChatSettings, Mode, OnError, judge
-from bot.outcomes import Outcome, Recognized
+from bot.guarded_storage import StorageUnavailable
+from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
+from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
+from bot.moderation.plan import (
+    Allowed,
+    Breaks,
+    Enforce,
+    History,
+    Nothing,
+    OverGroupLimit,
+    Passed,
+    Plan,
+    Poster,
+    PosterKind,
+    Reason,
+    ReportOnly,
+    Unchecked,
+    Unsure,
+    Verdict,
+    plan,
+)
+from bot.moderation.rights import Member
+from bot.moderation.store import ModerationStore
+from bot.outcomes import Limited, Outcome, Recognized
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
 from bot.storage import Storage
 from bot.summary import summarize_line
 from bot.tg.enforcer import Enforcer
-from bot.tg.members import ChatAdmins
+from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.posts import Flagged, Item, author_of, report_language, report_of
 from bot.tg.reports import Reporter
 
 logger = logging.getLogger(__name__)
 
+# An admin list Telegram will not give, or storage that does not answer, usually lasts
+# minutes; one notice an hour per group tells the admins without flooding them (a busy
+# group posts hundreds of photos an hour).
+UNSURE_NOTICE_SECONDS = 3600
+UNSURE_MEMORY_SIZE = 10_000
+
 
 class Moderator:
-    """Judges a chat's posted images; the enforcer acts on what breaks the rules."""
+    """Judges a chat's posted images, plans, and hands each plan to the enforcer."""
 
     def __init__(
         self,
         *,
         storage: Storage,
+        store: ModerationStore,
         pipeline: PhotoPipeline,
         enforcer: Enforcer,
         reporter: Reporter,
         admins: ChatAdmins,
+        rights: BotRights,
         stats: Stats,
         catalogs: Catalogs,
+        operator: Send | None = None,
     ) -> None:
         self._storage = storage
+        self._store = store
         self._pipeline = pipeline
         self._enforcer = enforcer
         self._reporter = reporter
         self._admins = admins
+        self._rights = rights
         self._stats = stats
         self._catalogs = catalogs
+        self._operator = operator
+        # Which (chat, hour) was told of, for when storage itself is what failed.
+        self._told: dict[tuple[int, int], None] = {}
 
-    async def exempt(self, message: Message) -> bool:
-        """Never acted on: the chat's admins and owner, anonymous admins (posting as the
-        group), bots, and the linked channel's automatic forwards. A member posting as
-        another channel is moderated like anyone."""
+    async def poster(self, message: Message) -> Poster:
+        """Who posted: never acted on are the chat's admins and owner, anonymous admins
+        (posting as the group), bots, and the linked channel's automatic forwards; a
+        member posting as another channel is moderated like anyone. UNKNOWN when the
+        admin list cannot be read: the poster may be an admin."""
         if message.is_automatic_forward:
-            return True
+            return Poster(PosterKind.EXEMPT)
         if message.sender_chat is not None:
-            return message.sender_chat.id == message.chat_id
+            if message.sender_chat.id == message.chat_id:
+                return Poster(PosterKind.EXEMPT)
+            return Poster(PosterKind.CHANNEL, message.sender_chat.id)
         user = message.from_user
         if user is None or user.is_bot:
-            return True
-        return await self._admins.is_admin(message.chat_id, user.id)
+            return Poster(PosterKind.EXEMPT)
+        admins = await self._admins.admins(message.chat_id)
+        if admins is None:
+            return Poster(PosterKind.UNKNOWN, user.id)
+        if user.id in admins:
+            return Poster(PosterKind.EXEMPT)
+        return Poster(PosterKind.MEMBER, user.id)
 
     async def moderate(
         self, items: Sequence[Item], settings: ChatSettings, tr: Translations
     ) -> None:
         """Judge every image (an album is one batch); images that pass get no message."""
-        posts = [item for item in items if not await self.exempt(item[0])]
+        first = items[0][0]
+        chat_id = first.chat_id
+        bot = (await self._rights.get(chat_id)).member()
+        posts = []
+        for item in items:
+            poster = await self.poster(item[0])
+            # Who posted decides before the verdict does: an unsure poster costs no API call.
+            match plan(Unchecked(), poster, settings, bot, History()):
+                case Unsure():
+                    await self.unsure(chat_id, first.chat.title)
+                    return
+                case Nothing(Reason.EXEMPT):
+                    continue
+                case _:
+                    posts.append((item, poster))
         if not posts:
             return
         report_tr = self._catalogs.get(report_language(settings))
         # A group's photos are the group's, not one person's: they count against the
         # group's own daily limit (so one group cannot starve the bot) and the overall one.
-        requester = Requester(user_id=None, group_id=posts[0][0].chat_id)
+        requester = Requester(user_id=None, group_id=chat_id)
         outcomes = await asyncio.gather(
-            *(self._pipeline.run(image, requester, origin) for _, image, origin in posts)
+            *(self._pipeline.run(image, requester, origin) for (_, image, origin), _ in posts)
         )
-        flagged = []
-        for (message, incoming, _), outcome in zip(posts, outcomes, strict=True):
+        flagged: list[tuple[Flagged, Poster]] = []
+        for ((message, incoming, _), poster), outcome in zip(posts, outcomes, strict=True):
             if not isinstance(outcome, Recognized):
-                await self._unchecked(message, incoming, outcome, settings, report_tr)
+                await self._count_unchecked(message, outcome)
+                unjudged = await self._unchecked(message, outcome)
+                match plan(unjudged, poster, settings, bot, History()):
+                    case ReportOnly(dry):
+                        await self._report_unchecked(
+                            message, incoming, outcome, settings, dry, report_tr
+                        )
+                    case _:
+                        pass
                 continue
             keys = (file_key(incoming.file_unique_id), *outcome.content_keys)
             breaches = judge(settings, outcome.result)
-            if breaches and not await self._storage.is_allowed(message.chat_id, keys):
-                found = summarize_line(outcome.result, report_tr)
-                flagged.append(Flagged(message, incoming, breaches, keys, found))
-        for _, group in groupby(flagged, key=lambda item: author_of(item.message)):
-            await self._enforcer.act(list(group), settings, tr, report_tr)
+            judged: Verdict = Passed()
+            if breaches:
+                allowed = await self._storage.is_allowed(message.chat_id, keys)
+                judged = Allowed() if allowed else Breaks()
+            # What to do about a breach depends on the author's whole batch (one warning
+            # for an album): here only whether anything is to be done at all.
+            if isinstance(plan(judged, poster, settings, bot, History()), Nothing):
+                continue
+            found = summarize_line(outcome.result, report_tr)
+            flagged.append((Flagged(message, incoming, breaches, keys, found), poster))
+        for poster, group in groupby(flagged, key=lambda pair: pair[1]):
+            batch = [item for item, _ in group]
+            decided, warned_at = await self._decide(chat_id, poster, settings, bot)
+            match decided:
+                case Enforce():
+                    await self._enforcer.carry_out(
+                        decided, warned_at, batch, settings, tr, report_tr
+                    )
+                case _:
+                    logger.info("moderation in chat %s: %s", chat_id, decided)
 
-    async def _unchecked(
-        self,
-        message: Message,
-        incoming: IncomingImage,
-        outcome: Outcome,
-        settings: ChatSettings,
-        report_tr: Translations,
-    ) -> None:
-        """A photo the bot cannot judge: counted, logged, and reported unless told not to."""
+    async def _decide(
+        self, chat_id: int, poster: Poster, settings: ChatSettings, bot: Member
+    ) -> tuple[Plan, float | None]:
+        """The plan for an author's breaking posts, with the author's history; and when
+        the plan counts a warning, the time it was counted at.
+
+        The warning is counted in storage before anything happens in the group (storage
+        down: nothing happens), and the plan is made with the count storage returns, which
+        includes a warning another photo of the same author counted a moment ago; a count
+        read first and written after could let both photos miss the limit, or both reach it.
+        """
+        first = plan(Breaks(), poster, settings, bot, History())
+        if not isinstance(first, Enforce) or first.warnings is None or poster.id is None:
+            return first, None
+        now = time.time()
+        since = now - WARNING_WINDOW_SECONDS
+        if first.dry:
+            count = await self._storage.warning_count(chat_id, poster.id, since) + 1
+            return plan(Breaks(), poster, settings, bot, History(count - 1)), None
+        count = await self._storage.add_warning(chat_id, poster.id, now, since)
+        return plan(Breaks(), poster, settings, bot, History(count - 1)), now
+
+    async def unsure(self, chat_id: int, title: str | None = None) -> None:
+        """Nothing was done because who posted could not be confirmed: count it, and tell
+        the admins once per group per hour (not per photo)."""
+        self._stats.count("unsure")
+        hour = int(time.time() // UNSURE_NOTICE_SECONDS)
+        logger.warning("moderation in chat %s left a photo alone: poster unconfirmed", chat_id)
+        try:
+            expires_at = (hour + 1) * UNSURE_NOTICE_SECONDS
+            first = await self._store.first_time(f"unsure:{chat_id}:{hour}", expires_at)
+        except StorageUnavailable:
+            # Storage is what failed: this process's own memory keeps the hour.
+            first = (chat_id, hour) not in self._told
+        self._told[(chat_id, hour)] = None
+        while len(self._told) > UNSURE_MEMORY_SIZE:
+            del self._told[next(iter(self._told))]
+        if not first:
+            return
+        try:
+            settings = await self._storage.chat_settings(chat_id)
+        except StorageUnavailable:
+            settings = ChatSettings()
+        text = messages.unsure_notice(
+            title or str(chat_id), self._catalogs.get(report_language(settings))
+        )
+        await self._reporter.tell_admins(chat_id, text)
+
+    async def _unchecked(self, message: Message, outcome: Outcome) -> Unchecked | OverGroupLimit:
+        """The verdict on a photo not judged: over the group's limit is its own case, told
+        once a day to the admins and, the first time, to the operator."""
+        if not (isinstance(outcome, Limited) and outcome.exceeded.scope == "group"):
+            return Unchecked()
+        exceeded = outcome.exceeded
+        day = exceeded.resets_at.date().isoformat()
+        until = exceeded.resets_at.timestamp()
+        chat_id = message.chat_id
+        first = await self._store.first_time(f"group-limit:{chat_id}:{day}", until)
+        if first:
+            logger.warning("chat %s used its %s checks for today", chat_id, exceeded.limit)
+            if self._operator is not None:
+                title = message.chat.title or str(chat_id)
+                text = messages.group_limit_operator(
+                    title, chat_id, exceeded.limit, self._catalogs.get(DEFAULT_LANGUAGE)
+                )
+                await self._operator(text)
+        return OverGroupLimit(first)
+
+    async def _count_unchecked(self, message: Message, outcome: Outcome) -> None:
         chat_id = message.chat_id
         await self._storage.update_chat_settings(
             chat_id, lambda current: replace(current, unchecked=current.unchecked + 1)
         )
         self._stats.count("unchecked")
         logger.info("moderation could not check a photo in chat %s: %s", chat_id, outcome)
-        if settings.on_error is OnError.ALLOW:
-            return
+
+    async def _report_unchecked(
+        self,
+        message: Message,
+        incoming: IncomingImage,
+        outcome: Outcome,
+        settings: ChatSettings,
+        dry: bool,
+        report_tr: Translations,
+    ) -> None:
+        """A photo the bot cannot judge, reported with the reason."""
+        chat_id = message.chat_id
         author = author_of(message)
         caption = messages.report_caption(
             chat=message.chat.title or str(chat_id),
             author=author.name,
-            problem=messages.unchecked_problem(outcome, report_tr, utc_now()),
+            problem=self._problem(outcome, report_tr),
             found=None,
             deeds=(),
-            dry=settings.mode is Mode.DRY,
+            dry=dry,
             warnings=None,
             shortfalls=(),
             tr=report_tr,
@@ -124,3 +276,10 @@ class Moderator:
         keys = (file_key(incoming.file_unique_id),)
         report = report_of(message, incoming, author, keys, caption, report_language(settings))
         await self._reporter.file(report, report_tr)
+
+    @staticmethod
+    def _problem(outcome: Outcome, tr: Translations) -> str:
+        problem = messages.unchecked_problem(outcome, tr, utc_now())
+        if isinstance(outcome, Limited) and outcome.exceeded.scope == "group":
+            return problem + "\n" + messages.limit_reported_once(tr)
+        return problem

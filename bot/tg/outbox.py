@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,13 @@ SEND_ATTEMPTS = 3
 Send = Callable[[str], Awaitable[None]]
 # What Telegram says when a message is already gone (its author deleted it first).
 _GONE = "message to delete not found"
+
+
+class Blocked(enum.Enum):
+    """Telegram refused a private message: the person never opened a chat with the bot
+    (or blocked it)."""
+
+    BLOCKED = "blocked"
 
 
 class Deletion(enum.Enum):
@@ -44,7 +51,9 @@ class Outbox:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
 
-    async def reply(self, message: Message, text: str) -> Message | None:
+    async def reply(
+        self, message: Message, text: str, buttons: InlineKeyboardMarkup | None = None
+    ) -> Message | None:
         """Answer `message` in its chat (and forum topic), quoting it when it still exists."""
         return await self._deliver(
             "reply",
@@ -54,13 +63,49 @@ class Outbox:
                 reply_parameters=ReplyParameters(
                     message_id=message.message_id, allow_sending_without_reply=True
                 ),
+                reply_markup=buttons,
             ),
         )
 
-    async def send(self, chat_id: int, text: str) -> Message | None:
-        """Post `text` to a chat."""
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        buttons: InlineKeyboardMarkup | None = None,
+    ) -> Message | None:
+        """Post `text` to a chat (in a forum, to the topic `thread_id`; None: General)."""
         return await self._deliver(
-            "message", chat_id, lambda: self._bot.send_message(chat_id, text)
+            "message",
+            chat_id,
+            lambda: self._bot.send_message(
+                chat_id, text, message_thread_id=thread_id, reply_markup=buttons
+            ),
+        )
+
+    async def send_private(
+        self, user_id: int, text: str, buttons: InlineKeyboardMarkup | None = None
+    ) -> Message | Blocked | None:
+        """Write to a person privately; BLOCKED when Telegram says the bot may not (403),
+        which the person can fix by opening a chat with the bot."""
+
+        async def call() -> Message | Blocked:
+            try:
+                return await self._bot.send_message(user_id, text, reply_markup=buttons)
+            except Forbidden:
+                return Blocked.BLOCKED
+
+        return await self._deliver("private message", user_id, call)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, buttons: InlineKeyboardMarkup | None
+    ) -> None:
+        """Replace the text (and buttons) of a message the bot sent."""
+        await self._deliver(
+            "text edit",
+            chat_id,
+            lambda: self._bot.edit_message_text(text, chat_id, message_id, reply_markup=buttons),
         )
 
     async def send_image(
@@ -71,20 +116,32 @@ class Outbox:
         document: bool,
         caption: str,
         buttons: InlineKeyboardMarkup | None = None,
+        thread_id: int | None = None,
     ) -> Message | None:
-        """Post an image Telegram already has (by its `file_id`: nothing is downloaded)."""
+        """Post an image Telegram already has (by its `file_id`: nothing is downloaded),
+        in a forum to the topic `thread_id`."""
         if document:
             return await self._deliver(
                 "document",
                 chat_id,
                 lambda: self._bot.send_document(
-                    chat_id, file_id, caption=caption, reply_markup=buttons
+                    chat_id,
+                    file_id,
+                    caption=caption,
+                    reply_markup=buttons,
+                    message_thread_id=thread_id,
                 ),
             )
         return await self._deliver(
             "photo",
             chat_id,
-            lambda: self._bot.send_photo(chat_id, file_id, caption=caption, reply_markup=buttons),
+            lambda: self._bot.send_photo(
+                chat_id,
+                file_id,
+                caption=caption,
+                reply_markup=buttons,
+                message_thread_id=thread_id,
+            ),
         )
 
     async def edit_caption(

@@ -20,7 +20,7 @@ from bot.clock import utc_now
 from bot.fairness import Fairness, Overloaded
 from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Translations
-from bot.moderation import ChatSettings
+from bot.moderation import ChatSettings, Media, judged_in_group
 from bot.outcomes import Outcome
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
@@ -60,6 +60,17 @@ def incoming_image(message: Message) -> IncomingImage | None:
             file_size=message.document.file_size,
         )
     return None
+
+
+def media_of(message: Message) -> Media:
+    """What kind of image, if any, a message says it carries (Telegram's claim: enough to
+    leave a PDF alone in a group; the bytes still decide when an image is judged)."""
+    if message.photo:
+        return Media.PHOTO
+    if message.animation is not None:
+        return Media.ANIMATION
+    mime = (message.document.mime_type or "") if message.document else ""
+    return Media.IMAGE_FILE if mime.startswith("image/") else Media.OTHER_FILE
 
 
 class PhotoRoutes:
@@ -103,6 +114,9 @@ class PhotoRoutes:
             return
         private = message.chat.type == ChatType.PRIVATE
         if not private and not settings.moderating:
+            return
+        if not private and not judged_in_group(media_of(message), settings):
+            logger.debug("a %s in chat %s is not judged here", media_of(message), message.chat_id)
             return
         edited = update.edited_message is not None
         if not await self._remember(message, incoming, private) and edited:
@@ -183,7 +197,10 @@ class PhotoRoutes:
                 "moderation overloaded; a photo in chat %s went unchecked", items[0][0].chat_id
             )
         except StorageUnavailable as exc:  # the outage itself is logged by the guard
+            # Without storage the allow list and warnings are unknown: nothing is done,
+            # and the admins hear of it once an hour.
             logger.info("moderation in chat %s left incomplete: %s", items[0][0].chat_id, exc)
+            await self._moderator.unsure(items[0][0].chat_id, items[0][0].chat.title)
         except Exception:
             logger.exception(
                 "unexpected error id=%s while moderating in chat %s",

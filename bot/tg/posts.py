@@ -9,8 +9,8 @@ from telegram import Message
 
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.moderation import Breach, ChatSettings
+from bot.moderation.report import Report
 from bot.pipeline import IncomingImage, Origin, Source
-from bot.tg.reports import Report
 
 # An image as it arrived: its message, what Telegram says of it, where it came from.
 Item = tuple[Message, IncomingImage, Origin]
@@ -20,6 +20,12 @@ def origin_of(message: Message, source: Source, update_id: int | None) -> Origin
     """The log line's who and where for an image in `message`."""
     user = message.from_user
     return Origin(source, update_id, message.chat_id, user.id if user else None)
+
+
+def thread_of(message: Message) -> int | None:
+    """The forum topic a message is in (None outside forums, and for General): every
+    message the bot sends about a post goes to the post's topic."""
+    return message.message_thread_id if message.is_topic_message else None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ def report_of(
         image_keys=keys,
         caption=caption,
         language=language,
+        thread_id=thread_of(message),
     )
 
 

@@ -1,5 +1,7 @@
-"""Presses on a report's buttons: only the group's admins, once each however often a
-press arrives (across replicas too), never after the report's 7 days."""
+"""Presses on a report's buttons: only for someone holding the button's right in the
+group (read fresh from Telegram, not from any list) while the bot holds it too; once each
+however often a press arrives (across replicas too); never after the report's 7 days. A
+report made before its group became a supergroup acts on the supergroup."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from telegram import CallbackQuery, Update
@@ -16,10 +19,14 @@ from bot import messages
 from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import Deed
+from bot.moderation.callbacks import ReportPress, Verb, parse
+from bot.moderation.report import Report
+from bot.moderation.rights import Denied, Granted, Unknown, permit, press_rights
+from bot.moderation.store import ModerationStore
 from bot.storage import Storage
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.outbox import Outbox
-from bot.tg.reports import REPORT_SECONDS, Report, buttons, fit_caption
+from bot.tg.reports import buttons, fit_caption
 from bot.tg.sanctions import Sanctions
 
 logger = logging.getLogger(__name__)
@@ -32,6 +39,7 @@ class ReportPresses:
         self,
         *,
         storage: Storage,
+        store: ModerationStore,
         outbox: Outbox,
         sanctions: Sanctions,
         admins: ChatAdmins,
@@ -39,6 +47,7 @@ class ReportPresses:
         catalogs: Catalogs,
     ) -> None:
         self._storage = storage
+        self._store = store
         self._outbox = outbox
         self._sanctions = sanctions
         self._admins = admins
@@ -57,19 +66,40 @@ class ReportPresses:
             await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
 
     async def _press(self, query: CallbackQuery, data: str, tr: Translations) -> None:
-        _prefix, report_id, verb = [*data.split(":"), "", ""][:3]
+        press = parse(data)
+        if not isinstance(press, ReportPress):
+            await self._outbox.answer_press(query, "")
+            return
+        report_id, verb = press.report_id, press.verb
         now = time.time()
         raw = await self._storage.load_report(report_id, now)
         report = Report.from_json(raw) if raw else None
-        if report is None or now - report.created_at > REPORT_SECONDS:
+        if report is None or report.expired(now):
             await self._outbox.answer_press(query, messages.press_expired(tr), alert=True)
             return
         if verb not in report.verbs():
             await self._outbox.answer_press(query, "")
             return
-        if not await self._admins.is_admin(report.chat_id, query.from_user.id):
-            await self._outbox.answer_press(query, messages.press_not_admin(tr), alert=True)
-            return
+        # The group may have become a supergroup since: its old id no longer works.
+        chat_id = await self._store.migrated_to(report.chat_id) or report.chat_id
+        report = replace(report, chat_id=chat_id)
+        person = await self._admins.member(chat_id, query.from_user.id)
+        bot = (await self._rights.get(chat_id)).member()
+        match permit(person, bot, press_rights(verb, report.deeds)):
+            case Denied(right, bot=False):
+                text = messages.person_lacks_right(right, tr)
+                await self._outbox.answer_press(query, text, alert=True)
+                return
+            case Denied(right, bot=True):
+                await self._outbox.answer_press(
+                    query, messages.bot_lacks_right(right, tr), alert=True
+                )
+                return
+            case Unknown():
+                await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+                return
+            case Granted():
+                pass
         admin = query.from_user.full_name
         earlier = await self._storage.claim_press(report_id, verb, _record(admin, now))
         if earlier is not None:
@@ -93,23 +123,23 @@ class ReportPresses:
             report_id,
             verb,
             query.from_user.id,
-            report.chat_id,
+            chat_id,
         )
         await self._outbox.answer_press(query, messages.press_answer(verb, tr))
         await self._show_presses(report, query)
 
-    async def _carry_out(self, verb: str, report: Report, admin: str) -> bool:
+    async def _carry_out(self, verb: Verb, report: Report, admin: str) -> bool:
         chat_id, author_id = report.chat_id, report.author_id
-        if verb == "allow":
-            await self._storage.allow_image(chat_id, report.image_keys)
-            return True
-        if author_id is None:
-            return False
-        if verb == "ban":
-            if not (await self._rights.get(chat_id)).can_restrict:
+        match verb:
+            case Verb.ALLOW:
+                await self._storage.allow_image(chat_id, report.image_keys)
+                return True
+            case Verb.BAN if author_id is not None:
+                return await self._sanctions.ban(chat_id, author_id, is_chat=report.author_is_chat)
+            case Verb.UNDO if author_id is not None:
+                return await self._undo(report, author_id, admin)
+            case _:
                 return False
-            return await self._sanctions.ban(chat_id, author_id, is_chat=report.author_is_chat)
-        return await self._undo(report, author_id, admin)
 
     async def _undo(self, report: Report, author_id: int, admin: str) -> bool:
         """Withdraw the warning (a deletion counted as one too), then take back each deed."""
@@ -124,7 +154,11 @@ class ReportPresses:
                 case Deed.DELETED:
                     caption = messages.restored_caption(admin, report.author_name, tr)
                     restored = await self._outbox.send_image(
-                        report.chat_id, report.file_id, document=report.document, caption=caption
+                        report.chat_id,
+                        report.file_id,
+                        document=report.document,
+                        caption=caption,
+                        thread_id=report.thread_id,
                     )
                     done = done and restored is not None
                 case Deed.MUTED:

@@ -1,82 +1,35 @@
 """Reports to the admins: one per action or dry-run verdict, with the image itself and
-buttons (Undo, Allow this image, Ban). The record behind the buttons is kept in storage,
-so a press works on any replica and after a restart."""
+buttons (Undo, Allow this image, Ban). The record behind the buttons
+(`bot.moderation.report`) is kept in storage, so a press works on any replica and after
+a restart."""
 
 from __future__ import annotations
 
-import json
 import logging
-import secrets
-import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translations
 from bot.messages import Buttons
-from bot.moderation import Deed
+from bot.moderation.callbacks import ReportPress, Verb, encode
+from bot.moderation.report import REPORT_SECONDS, Report
 from bot.storage import Storage
 from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
-REPORT_DAYS = 7
-REPORT_SECONDS = REPORT_DAYS * 24 * 3600
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption
-VERBS = ("undo", "allow", "ban")
-
-
-@dataclass(frozen=True)
-class Report:
-    """What the buttons need: where and whose the post was, and what was done to it."""
-
-    chat_id: int
-    chat_title: str
-    message_id: int
-    author_id: int | None  # a person, or the channel a post was made as
-    author_is_chat: bool
-    author_name: str
-    file_id: str
-    document: bool
-    image_keys: tuple[str, ...]
-    caption: str
-    language: str
-    deeds: tuple[Deed, ...] = ()
-    warned_at: float | None = None
-    warning_message_id: int | None = None
-    report_id: str = field(default_factory=lambda: secrets.token_hex(6))
-    created_at: float = field(default_factory=time.time)
-    sent: tuple[tuple[int, int], ...] = ()
-
-    def verbs(self) -> tuple[str, ...]:
-        """The buttons that make sense for this report."""
-        wanted = {
-            "undo": bool(self.deeds),
-            "allow": bool(self.image_keys),
-            "ban": self.author_id is not None and Deed.BANNED not in self.deeds,
-        }
-        return tuple(verb for verb in VERBS if wanted[verb])
-
-    def to_json(self) -> str:
-        """For storage."""
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> Report:
-        """Read what `to_json` wrote."""
-        raw = json.loads(text)
-        raw["deeds"] = tuple(Deed(deed) for deed in raw["deeds"])
-        raw["image_keys"] = tuple(raw["image_keys"])
-        raw["sent"] = tuple((int(chat), int(message)) for chat, message in raw["sent"])
-        return cls(**raw)
+_LABELS = {Verb.UNDO: Buttons.undo, Verb.ALLOW: Buttons.allow, Verb.BAN: Buttons.ban}
 
 
 def buttons(report: Report, tr: Translations, pressed: set[str]) -> InlineKeyboardMarkup | None:
-    """One row of the buttons still to press (callback data stays far under 64 bytes)."""
-    labels = {"undo": Buttons.undo, "allow": Buttons.allow, "ban": Buttons.ban}
+    """One row of the buttons still to press (`encode` keeps each within 64 bytes)."""
     row = [
-        InlineKeyboardButton(labels[verb](tr), callback_data=f"r:{report.report_id}:{verb}")
+        InlineKeyboardButton(
+            _LABELS[verb](tr), callback_data=encode(ReportPress(report.report_id, verb))
+        )
         for verb in report.verbs()
         if verb not in pressed
     ]

@@ -75,6 +75,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("check",), "cmd_check", N_("Check the photo this replies to"), _GROUPS),
     Command(("quota",), "cmd_quota", N_("Checks left today"), _EVERYONE),
     Command(("policy",), "cmd_policy", N_("This chat's moderation settings"), _GROUPS),
+    Command(("settings",), "cmd_settings", N_("Admins: all settings as buttons"), _ADMINS),
     Command(("moderate",), "cmd_moderate", N_("Admins: moderation on, off or dry run"), _ADMINS),
     Command(("forbid",), "cmd_forbid", N_("Admins: forbid a segment"), _ADMINS),
     Command(("require",), "cmd_require", N_("Admins: require a segment"), _ADMINS),
@@ -82,6 +83,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("action",), "cmd_action", N_("Admins: warn, delete or report"), _ADMINS),
     Command(("warnlimit",), "cmd_warnlimit", N_("Admins: warnings before a mute or ban"), _ADMINS),
     Command(("onerror",), "cmd_onerror", N_("Admins: photos I cannot check"), _ADMINS),
+    Command(("checkfiles",), "cmd_checkfiles", N_("Admins: also check files and GIFs"), _ADMINS),
     Command(("warns",), "cmd_warns", N_("Admins: a person's warnings (reply)"), _ADMINS),
     Command(("resetwarns",), "cmd_resetwarns", N_("Admins: clear warnings (reply)"), _ADMINS),
     Command(("reload",), "cmd_reload", N_("Admins: reread admins and my rights"), _ADMINS),
@@ -146,6 +148,8 @@ def register(
     images = (new | edited) & (filters.PHOTO | filters.Document.ALL)
     app.add_handler(MessageHandler(images, photos.on_image))
     app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
+    app.add_handler(CallbackQueryHandler(chat_commands.on_confirm, pattern=r"^c:"))
+    app.add_handler(CallbackQueryHandler(chat_commands.on_menu_press, pattern=r"^s:"))
     app.add_handler(
         ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )

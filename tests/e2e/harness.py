@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from bot.app import BotService
+from tests.fakes.telegram import FakeBotApi
 
 
 @contextlib.asynccontextmanager
@@ -25,3 +26,23 @@ async def running(service: BotService) -> AsyncIterator[BotService]:
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=20)
+
+
+async def settled(service: BotService, telegram: FakeBotApi, within: float = 10.0) -> None:
+    """Wait until every update pushed so far has been fetched and finished: nothing
+    queued, no work slot taken. The state must hold on two looks 50 ms apart, since an
+    update's hand-over from the queue to a work slot takes a few turns of the loop.
+
+    Albums are gathered for `album_quiet_seconds` before a slot is taken: wait for an
+    album's own effect instead.
+    """
+    quiet_looks = 0
+    async with asyncio.timeout(within):
+        while quiet_looks < 2:
+            quiet = (
+                len(telegram.served_at) == telegram.pushed
+                and service.app.update_queue.qsize() == 0
+                and service.updates.slots.working == 0
+            )
+            quiet_looks = quiet_looks + 1 if quiet else 0
+            await asyncio.sleep(0.05)

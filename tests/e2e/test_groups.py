@@ -58,7 +58,9 @@ async def test_a_non_admin_cannot_change_the_policy(bot: BotService, telegram: F
     _group(telegram, "/policy", user=MEMBER)
     policy = await telegram.wait_sent(GROUP, 2)
 
-    assert refusal["text"] == "Only this chat's admins can change its settings."
+    assert refusal["text"] == (
+        "This needs the admin right “Change group info”, which you do not have there."
+    )
     assert "Forbidden: none" in policy[1]["text"]
     assert "Moderation: off" in policy[1]["text"]
 

@@ -7,7 +7,10 @@ getChatMember, getChatAdministrators, deleteMessage, forwardMessage, sendPhoto,
 sendDocument, editMessageCaption, answerCallbackQuery, restrictChatMember,
 banChatMember, unbanChatMember, banChatSenderChat and unbanChatSenderChat.
 The bot is an admin of every group with the delete and restrict rights unless a
-test takes them away (`cannot_delete`, `cannot_restrict`).
+test takes them away (`cannot_delete`, `cannot_restrict`). People in `admins` are the
+group's owners; `rights[(chat, user)]` makes someone an administrator holding only the
+rights named (`{"can_pin_messages"}`: a pin-only admin). A message built with
+`thread_id` is a post in that forum topic.
 
 `serve_locally(folder)` makes it act as a local telegram-bot-api server started with
 --local: getFile answers files of up to 2000 MB with an absolute path in `folder`, which
@@ -21,6 +24,7 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,8 @@ class FakeBotApi(LocalServer):
         self.delivered: list[dict[str, Any]] = []
         # Groups: who is admin where, and where the bot lacks the right to delete.
         self.admins: dict[int, set[int]] = defaultdict(set)
+        self.rights: dict[tuple[int, int], set[str]] = {}
+        self.never_started: set[int] = set()  # people who never opened a chat with the bot
         self.cannot_delete: set[int] = set()
         self.cannot_restrict: set[int] = set()
         self.deleted: list[tuple[int, int]] = []
@@ -81,6 +87,7 @@ class FakeBotApi(LocalServer):
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.served_at: dict[int, float] = {}
+        self.pushed = 0  # updates pushed so far (their ids are 1..pushed)
         self._pending: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1)
@@ -127,6 +134,7 @@ class FakeBotApi(LocalServer):
         """Queue an update (its `update_id` is assigned here) and return that id."""
         update_id = next(self._update_ids)
         update["update_id"] = update_id
+        self.pushed = update_id
         message = update.get("message") or update.get("edited_message")
         if message:
             self._chats[message["chat"]["id"]] = message["chat"]
@@ -143,9 +151,11 @@ class FakeBotApi(LocalServer):
         user_id: int | None = None,
         chat_type: str = "private",
         language: str = "en",
+        thread_id: int | None = None,
         **content: Any,
     ) -> dict[str, Any]:
-        """An update carrying a new message with `content` (text=..., photo=[...], ...)."""
+        """An update carrying a new message with `content` (text=..., photo=[...], ...);
+        with `thread_id`, a post in that topic of a forum supergroup."""
         user = {
             "id": user_id or chat_id,
             "is_bot": False,
@@ -157,6 +167,9 @@ class FakeBotApi(LocalServer):
             chat["first_name"] = "Ann"
         else:
             chat["title"] = "A group"
+        if thread_id is not None:
+            chat["is_forum"] = True
+            content = {"message_thread_id": thread_id, "is_topic_message": True, **content}
         return {
             "message": {
                 "message_id": next(self._message_ids),
@@ -281,6 +294,11 @@ class FakeBotApi(LocalServer):
         async with asyncio.timeout(within), self._sent:
             await self._sent.wait_for(lambda: len(self.delivered) >= count)
 
+    async def wait_until(self, check: Callable[[], bool], within: float = 10.0) -> None:
+        """Wait until `check` holds, tried again after each call the fake answers."""
+        async with asyncio.timeout(within), self._sent:
+            await self._sent.wait_for(check)
+
     async def wait_sent(
         self, chat_id: int, count: int = 1, within: float = 10.0
     ) -> list[dict[str, Any]]:
@@ -305,16 +323,9 @@ class FakeBotApi(LocalServer):
         if handler is None:
             return _error(404, "Not Found: method not found")
         result: web.StreamResponse = await handler(params)
-        if method in (
-            "sendMessage",
-            "sendPhoto",
-            "sendDocument",
-            "editMessageText",
-            "editMessageCaption",
-            "answerCallbackQuery",
-        ):
-            async with self._sent:
-                self._sent.notify_all()
+        # Every answered call may be what a test waits for (`wait_until`).
+        async with self._sent:
+            self._sent.notify_all()
         return result
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
@@ -400,37 +411,43 @@ class FakeBotApi(LocalServer):
         user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
         if user_id in self.admins[chat_id]:
             return {"status": "creator", "user": user, "is_anonymous": False}
+        if (chat_id, user_id) in self.rights:
+            return {**self._administrator(self.rights[chat_id, user_id]), "user": user}
         if (chat_id, user_id) in self.banned:
             return {"status": "kicked", "user": user, "until_date": 0}
         return {"status": "member", "user": user}
 
+    @staticmethod
+    def _administrator(granted: set[str]) -> dict[str, Any]:
+        names = (
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+            "can_pin_messages",
+        )
+        return {"status": "administrator", **{name: name in granted for name in names}}
+
     def _bot_member(self, chat_id: int) -> dict[str, Any]:
-        rights = {
-            name: False
-            for name in (
-                "can_be_edited",
-                "is_anonymous",
-                "can_manage_chat",
-                "can_manage_video_chats",
-                "can_promote_members",
-                "can_change_info",
-                "can_invite_users",
-                "can_post_stories",
-                "can_edit_stories",
-                "can_delete_stories",
-            )
-        }
-        return {
-            "status": "administrator",
-            "user": BOT_USER,
-            **rights,
-            "can_delete_messages": chat_id not in self.cannot_delete,
-            "can_restrict_members": chat_id not in self.cannot_restrict,
-        }
+        granted = set()
+        if chat_id not in self.cannot_delete:
+            granted.add("can_delete_messages")
+        if chat_id not in self.cannot_restrict:
+            granted.add("can_restrict_members")
+        return {**self._administrator(granted), "user": BOT_USER}
 
     async def _m_getChatAdministrators(self, params: dict[str, Any]) -> web.Response:
         chat_id = int(params["chat_id"])
-        people = [self._member(chat_id, user_id) for user_id in sorted(self.admins[chat_id])]
+        ids = self.admins[chat_id] | {user for chat, user in self.rights if chat == chat_id}
+        people = [self._member(chat_id, user_id) for user_id in sorted(ids)]
         return _ok([*people, self._bot_member(chat_id)])
 
     async def _m_deleteMessage(self, params: dict[str, Any]) -> web.Response:
@@ -494,10 +511,13 @@ class FakeBotApi(LocalServer):
         return _ok(self._message_json({"chat_id": params["chat_id"]}))
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> web.Response:
+        if int(params["chat_id"]) in self.never_started:
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
         self.delivered.append(params)
         return _ok(self._message_json(params))
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> web.Response:
+        self.edits.append(params)
         return _ok(self._message_json(params, message_id=int(params["message_id"])))
 
     def _message_json(

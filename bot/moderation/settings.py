@@ -121,6 +121,10 @@ class ChatSettings:
     penalty_seconds: int = DEFAULT_PENALTY_SECONDS  # 0: forever
     on_error: OnError = OnError.REPORT
     unchecked: int = 0
+    # Files that are not images (PDF, archives) and animations are ignored in groups
+    # unless the admins ask: most are not photos of people, and each would otherwise be
+    # "a photo I could not check" in every admin's private chat (issue 19).
+    check_files: bool = False
 
     @property
     def moderating(self) -> bool:
@@ -153,6 +157,7 @@ class ChatSettings:
                 "penalty_seconds": self.penalty_seconds,
                 "on_error": self.on_error.value,
                 "unchecked": self.unchecked,
+                "check_files": self.check_files,
             }
         )
 
@@ -173,6 +178,7 @@ class ChatSettings:
             penalty_seconds=int(raw.get("penalty_seconds", DEFAULT_PENALTY_SECONDS)),
             on_error=OnError(raw.get("on_error", OnError.REPORT.value)),
             unchecked=int(raw.get("unchecked", 0)),
+            check_files=bool(raw.get("check_files", False)),
         )
 
 
@@ -197,3 +203,19 @@ def judge(settings: ChatSettings, result: RecognitionResult) -> list[Breach]:
         elif segment in settings.require and not present:
             breaches.append(Breach(segment, forbidden=False))
     return breaches
+
+
+class Media(enum.StrEnum):
+    """What a group message carries, as far as moderation tells them apart."""
+
+    PHOTO = "photo"
+    IMAGE_FILE = "image file"  # a document that says it is an image
+    OTHER_FILE = "other file"  # PDF, archive, anything else sent as a file
+    ANIMATION = "animation"  # GIF or its MP4 form
+
+
+def judged_in_group(media: Media, settings: ChatSettings) -> bool:
+    """Whether a moderated group's post of `media` is judged at all. Stickers and videos
+    never reach here: they are not images the recognition API can take, and nobody
+    asked for them to be judged."""
+    return media in (Media.PHOTO, Media.IMAGE_FILE) or settings.check_files

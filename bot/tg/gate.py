@@ -1,0 +1,137 @@
+"""Whether a command may run: the sender's own right for it, read fresh from Telegram.
+
+An anonymous admin's command (sent as the group) cannot be attributed to anyone, so it
+is held in storage and answered with a Confirm button; it runs once an admin holding the
+command's right presses it (on any replica: the command lives in storage).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
+
+from bot import messages
+from bot.guarded_storage import StorageUnavailable
+from bot.i18n import Catalogs, pick_language
+from bot.moderation.callbacks import ConfirmPress, encode, parse
+from bot.moderation.rights import COMMAND_RIGHTS, Denied, Granted, Unknown, permit
+from bot.moderation.store import ModerationStore
+from bot.tg.admission import Admission, Served
+from bot.tg.members import ChatAdmins
+from bot.tg.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+# A held command is a present intention, not a standing order: an hour to confirm it.
+CONFIRM_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Anonymous:
+    """Sent as the group by an anonymous admin: a real admin must confirm it."""
+
+
+CommandPermission = Granted | Anonymous | Denied | Unknown
+
+
+class CommandGate:
+    """Checks a command's sender, and holds and releases anonymous admins' commands."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        admission: Admission,
+        admins: ChatAdmins,
+        store: ModerationStore,
+        outbox: Outbox,
+        catalogs: Catalogs,
+    ) -> None:
+        self._bot = bot
+        self._admission = admission
+        self._admins = admins
+        self._store = store
+        self._outbox = outbox
+        self._catalogs = catalogs
+
+    async def command(self, message: Message, name: str) -> CommandPermission:
+        """Whether the sender of `message` may run /`name` in its chat."""
+        right = COMMAND_RIGHTS[name]
+        # A private chat is the person's own; the bot's operators may do anything.
+        if message.chat.type == ChatType.PRIVATE or self._admission.is_bot_admin(message):
+            return Granted()
+        if message.sender_chat is not None:
+            if message.sender_chat.id == message.chat_id:
+                return Anonymous()
+            return Denied(right, bot=False)  # a channel is never an admin
+        if message.from_user is None:
+            return Denied(right, bot=False)
+        person = await self._admins.member(message.chat_id, message.from_user.id)
+        return permit(person, None, (right,))
+
+    async def ask_to_confirm(self, update: Update, served: Served, name: str) -> None:
+        """Hold the command and answer with a button an admin with its right presses."""
+        pending_id = secrets.token_hex(6)
+        record = {"command": name, "chat_id": served.message.chat_id, "update": update.to_dict()}
+        expires_at = time.time() + CONFIRM_SECONDS
+        await self._store.save_pending(_key(pending_id), json.dumps(record), expires_at)
+        button = InlineKeyboardButton(
+            messages.Buttons.confirm(served.tr), callback_data=encode(ConfirmPress(pending_id))
+        )
+        text = messages.confirm_anonymous(name, COMMAND_RIGHTS[name], served.tr)
+        await self._outbox.reply(served.message, text, InlineKeyboardMarkup([[button]]))
+
+    async def confirmed(self, update: Update) -> tuple[str, Update] | None:
+        """For a press on Confirm: the held command and its update, if the presser holds
+        its right and nobody confirmed it before; otherwise the presser is told why not."""
+        query = update.callback_query
+        if query is None or query.data is None:
+            return None
+        tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
+        press = parse(query.data)
+        if not isinstance(press, ConfirmPress):
+            await self._outbox.answer_press(query, "")
+            return None
+        try:
+            raw = await self._store.load_pending(_key(press.pending_id), time.time())
+            if raw is None:
+                await self._outbox.answer_press(query, messages.confirm_expired(tr), alert=True)
+                return None
+            record = json.loads(raw)
+            name = str(record["command"])
+            chat_id = int(record["chat_id"])
+            person = await self._admins.member(chat_id, query.from_user.id)
+            match permit(person, None, (COMMAND_RIGHTS[name],)):
+                case Denied(right):
+                    text = messages.person_lacks_right(right, tr)
+                    await self._outbox.answer_press(query, text, alert=True)
+                    return None
+                case Unknown():
+                    await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+                    return None
+                case Granted():
+                    pass
+            # Once, however often the press arrives and on whichever replica.
+            expires_at = time.time() + CONFIRM_SECONDS
+            if not await self._store.first_time(_key(press.pending_id), expires_at):
+                await self._outbox.answer_press(query, messages.confirm_expired(tr), alert=True)
+                return None
+        except StorageUnavailable:
+            await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
+            return None
+        await self._outbox.answer_press(query, "")
+        if query.message is not None:
+            text = messages.confirmed_by(query.from_user.full_name, tr)
+            await self._outbox.edit_text(chat_id, query.message.message_id, text, None)
+        logger.info("/%s in chat %s confirmed by admin %s", name, chat_id, query.from_user.id)
+        return name, Update.de_json(record["update"], self._bot)
+
+
+def _key(pending_id: str) -> str:
+    return f"confirm:{pending_id}"

@@ -1,0 +1,156 @@
+"""/settings: one message with the chat's policy and a button per choice, edited in place
+when pressed (GroupHelp and Rose style). What a press changes is decided in
+bot/moderation/menu.py; this module sends, checks the presser's right (read fresh), stores
+the change atomically and edits the message.
+
+The menu's record (which group it is for) lives in storage for a week, like a report's,
+so a press works on any replica; `/settings private` sends it to the admin's private chat,
+or a start link when Telegram says the bot may not write there yet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot import messages
+from bot.guarded_storage import StorageUnavailable
+from bot.i18n import Catalogs, Translations, pick_language
+from bot.moderation import ChatSettings
+from bot.moderation import menu as choices
+from bot.moderation.callbacks import MenuPress, encode, parse
+from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown, permit
+from bot.moderation.store import ModerationStore
+from bot.storage import Storage
+from bot.tg.admission import Served
+from bot.tg.members import ChatAdmins
+from bot.tg.outbox import Blocked, Outbox
+
+logger = logging.getLogger(__name__)
+
+
+class SettingsMenu:
+    """Sends /settings menus and handles their presses."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        storage: Storage,
+        store: ModerationStore,
+        admins: ChatAdmins,
+        outbox: Outbox,
+        catalogs: Catalogs,
+    ) -> None:
+        self._bot = bot
+        self._storage = storage
+        self._store = store
+        self._admins = admins
+        self._outbox = outbox
+        self._catalogs = catalogs
+
+    async def send(self, served: Served) -> None:
+        """/settings (in the group) or /settings private (to the admin who asked)."""
+        message = served.message
+        chat_id = message.chat_id
+        title = message.chat.title or str(chat_id)
+        menu_id = secrets.token_hex(6)
+        record = json.dumps({"chat_id": chat_id, "title": title})
+        await self._store.save_pending(_key(menu_id), record, time.time() + choices.MENU_SECONDS)
+        text, markup = await self._render(menu_id, chat_id, title, served.settings, served.tr)
+        private = (message.text or "").split()[1:] == ["private"]
+        user = message.from_user
+        # An anonymous admin has no private chat to send to: the menu stays in the group.
+        if not private or message.chat.type == ChatType.PRIVATE or message.sender_chat or not user:
+            await self._outbox.reply(message, text, markup)
+            return
+        match await self._outbox.send_private(user.id, text, markup):
+            case Blocked.BLOCKED:
+                link = f"https://t.me/{self._bot.username}?start=settings"
+                await self._outbox.reply(message, messages.menu_start_first(link, served.tr))
+            case None:
+                pass  # Telegram refused for another reason; the outbox logged it
+            case _:
+                await self._outbox.reply(message, messages.menu_sent_privately(served.tr))
+
+    async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press in a menu: check, change, edit in place."""
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
+        press = parse(query.data)
+        if not isinstance(press, MenuPress):
+            await self._outbox.answer_press(query, "")
+            return
+        try:
+            await self._press(query, press, tr)
+        except StorageUnavailable:
+            await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
+
+    async def _press(self, query: CallbackQuery, press: MenuPress, tr: Translations) -> None:
+        raw = await self._store.load_pending(_key(press.menu_id), time.time())
+        if raw is None:
+            await self._outbox.answer_press(query, messages.menu_expired(tr), alert=True)
+            return
+        record = json.loads(raw)
+        chat_id = int(record["chat_id"])
+        chat_id = await self._store.migrated_to(chat_id) or chat_id
+        person = await self._admins.member(chat_id, query.from_user.id)
+        match permit(person, None, (SETTINGS_RIGHT,)):
+            case Denied(right):
+                text = messages.person_lacks_right(right, tr)
+                await self._outbox.answer_press(query, text, alert=True)
+                return
+            case Unknown():
+                await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+                return
+            case Granted():
+                pass
+        changed = False
+
+        def change(current: ChatSettings) -> ChatSettings | None:
+            nonlocal changed
+            new = choices.apply(current, press.choice)
+            changed = new is not None
+            return new
+
+        saved = await self._storage.update_chat_settings(chat_id, change)
+        await self._outbox.answer_press(query, "")
+        if not changed or query.message is None:
+            return
+        logger.info(
+            "settings of chat %s: %s by admin %s", chat_id, press.choice, query.from_user.id
+        )
+        menu_tr = self._catalogs.get(pick_language(saved.language, query.from_user.language_code))
+        text, markup = await self._render(
+            press.menu_id, chat_id, str(record["title"]), saved, menu_tr
+        )
+        await self._outbox.edit_text(query.message.chat.id, query.message.message_id, text, markup)
+
+    async def _render(
+        self, menu_id: str, chat_id: int, title: str, settings: ChatSettings, tr: Translations
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        allowed = await self._storage.allowed_count(chat_id)
+        text = messages.menu_text(title, settings, tr, allowed=allowed)
+        keyboard = [
+            [
+                InlineKeyboardButton(
+                    messages.menu_label(option.choice, option.selected, settings, tr),
+                    callback_data=encode(MenuPress(menu_id, option.choice)),
+                )
+                for option in row
+            ]
+            for row in choices.rows(settings)
+        ]
+        return text, InlineKeyboardMarkup(keyboard)
+
+
+def _key(menu_id: str) -> str:
+    return f"menu:{menu_id}"
