@@ -204,10 +204,10 @@ async def run_once(setting: Setting) -> Run:
     steady = [limit for at, limit in limits if start <= at <= end]
     whole = setting.calls / (done[-1] - began)
     bound = None
-    if setting.drop is None:
-        # Failed calls drew a latency too; the bound takes the first `calls` drawn.
-        delays = api.delays[drawn : drawn + setting.calls]
-        bound = setting.calls / _bound_seconds(delays, setting.width)
+    delays = api.delays[drawn:]
+    # Not after a drop in K, nor when calls failed before the API drew their latency.
+    if setting.drop is None and len(delays) >= setting.calls:
+        bound = setting.calls / _bound_seconds(delays[: setting.calls], setting.width)
     return Run(
         per_second=whole,
         bound=bound,
