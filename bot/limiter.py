@@ -11,19 +11,40 @@ Why these rules, with the numbers that decided them (figures from
 - Start at 16: twice the old fixed bound of 8, which capped the bot at 10 replies/s
   at 0.8 s API latency; 16 gives 20 replies/s before the limit has learnt anything.
 - Slow start, as TCP: +1 per success (the limit doubles per round of answers) until
-  the first overload or latency rise, so 16 reaches 64 in two rounds (1.6 s at 0.8 s
+  the first overload or a latency rise found ours, so 16 reaches 64 in two rounds (1.6 s at 0.8 s
   latency) instead of 48 rounds at +1 per round.
 - Then +1 per round of `limit` successes, and only while the limit is in use (at
   least half of it in flight, as Netflix's AIMDLimit): an idle bot's limit never
   climbs to the ceiling only to meet its first burst with a wall of 429s.
-- Growth pauses while the smoothed latency (1/8 of each answer, as TCP's SRTT) is
-  above 1.5x the lowest round mean of the last 32 rounds (1.5 is Netflix Gradient2's
-  tolerance): an API that queues instead of refusing gives more latency for no more
-  throughput. A round mean alone came a round late: slow start had doubled again and
-  let such an API (K = 12) see 124 calls at once. A rise in slow start halves the
-  limit (the rise belongs to the limit of a round ago); afterwards it only pauses,
-  never cuts: a real API's latency swings with image size, and a cut on noise would
-  throttle the bot for nothing. 429s and timeouts are the signals that cut.
+- Latency counts only as evidence of our own load: each answer is filed with the
+  calls in flight when it started, and latency is compared across a rise in that
+  load of at least 1.5x, between the current round (from its 8th answer on) and a
+  reference round. The baseline was the smallest round mean of 32 rounds, and
+  after 40 fast answers a 10x slower API read as our overload: growth paused for
+  32 rounds, and 1,500 calls at 0.8 s after 40 at 80 ms got 19 % of 128 / 0.8 s
+  (limit 21); now 84 %, where a client holding 128 calls from the first would get
+  98 %. Now:
+  - latency rising no faster than load^0.5 (an API with room: flat) is no signal;
+  - rising faster than load^2 is the API slowing, not a queue of ours: a queue
+    at most doubles latency when our load doubles (load^1; 2 leaves room for the
+    answers that lag behind the load they started with), where a 10x slower API
+    reads as load^3.3 or more over a doubling. The round becomes the new reference
+    and growth goes on;
+  - in between, the limit goes back for one round to the reference's load, or
+    half the risen load if that is higher (answers to calls started above it are
+    ignored). If latency comes at least half as far back down as it rose for that
+    much load, the API queues: slow start ends there, and growth goes on by
+    rounds, checked the same way at each 1.5x. If not, the API slowed on its own
+    and the limit returns to where it was. Going back all the way to the first
+    round of a burst (loads 1 to 16, 7 on average) cost a round at 7 of 32.
+  Rises count only beyond 3 standard errors of the two rounds' mean log latency:
+  per-call latency drawn from a lognormal (median 1 s, sigma 1) then does not read
+  as a rise, where round means against their min held the limit at 43 and 1,370
+  of 3,000 calls outwaited the 60 s deadline; now the limit reaches 128 and the
+  burst gets 74 % of 128 / mean latency, all answered, against 77 % for a client
+  holding 128 from the first (the slowest answers trail by about 10 s). An API
+  queueing K = 12 calls saw about 77 calls at once, once, in slow start; then
+  the limit stayed at about 2x K (0 refusals, 99 % of K / latency).
 - Cut by x0.9 (floor 1), Netflix AIMDLimit's ratio: against an API taking K = 24
   calls at 0.8 s the bot kept 95-100 % of K / latency, where x0.8 kept 89 % (the
   sawtooth's trough is deeper) and TCP's x0.5 73 %. The price is more probing: about
@@ -52,6 +73,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -74,13 +96,71 @@ class AimdRules:
 
     initial: int = 16
     backoff: float = 0.9
-    latency_tolerance: float = 1.5
-    baseline_rounds: int = 32
+    # Latency rising faster than our load to this power may be a queue of ours...
+    elasticity: float = 0.5
+    # ... and faster than to this power is the API slowing.
+    slowing: float = 2.0
+    # The rise in our load that latency is compared across.
+    load_step: float = 1.5
+    # Standard errors of the two rounds' mean log latency the rise must pass by.
+    confidence: float = 3.0
+    # Answers in the current round before it is compared (and in a round at least).
+    min_round: int = 8
     error_burst: int = 3
 
     def __post_init__(self) -> None:
-        if self.initial < 1 or not 0 < self.backoff < 1 or self.latency_tolerance < 1:
+        if (
+            self.initial < 1
+            or not 0 < self.backoff < 1
+            or not 0 < self.elasticity < self.slowing
+            or self.load_step <= 1
+            or self.confidence < 0
+            or self.min_round < 2
+        ):
             raise ValueError(f"unusable limiter rules: {self}")
+
+
+class _Round:
+    """Answers summed over one round: log latency and log of our load when each call
+    started (its in-flight count, itself included)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._load = 0.0
+        self._latency = 0.0
+        self._squares = 0.0
+
+    def add(self, latency: float, load: int) -> None:
+        # A clock's zero has no log: a microsecond is below any API's latency.
+        y = math.log(max(latency, 1e-6))
+        self.count += 1
+        self._load += math.log(max(load, 1))
+        self._latency += y
+        self._squares += y * y
+
+    @property
+    def load(self) -> float:
+        """Mean log load."""
+        return self._load / self.count
+
+    @property
+    def latency(self) -> float:
+        """Mean log latency."""
+        return self._latency / self.count
+
+    @property
+    def spread(self) -> float:
+        """Sum of squared deviations of log latency from its mean."""
+        return max(0.0, self._squares - self._latency * self.latency)
+
+
+@dataclass
+class _Suspect:
+    """A latency rise that came with our load, being checked at the earlier load."""
+
+    reference: _Round
+    risen: _Round
+    limit: float
 
 
 class AimdLimit:
@@ -97,8 +177,8 @@ class AimdLimit:
         self.epoch = 0
         self._slow_start = True
         self._errors_in_a_row = 0
-        self._round_means: deque[float] = deque(maxlen=self._rules.baseline_rounds)
-        self._smoothed: float | None = None
+        self._reference: _Round | None = None
+        self._suspect: _Suspect | None = None
         self._new_round()
 
     @property
@@ -106,27 +186,26 @@ class AimdLimit:
         """Calls allowed in flight now."""
         return int(self._limit)
 
-    def record(self, signal: Signal, *, epoch: int, latency: float, in_flight: int) -> None:
+    def record(
+        self, signal: Signal, *, epoch: int, latency: float, in_flight: int, started_with: int
+    ) -> None:
         """One call finished: `epoch` as it was when the call started, `latency` in
-        seconds, `in_flight` counting this call."""
+        seconds, `in_flight` counting this call, `started_with` the calls in flight
+        when it started, itself included."""
         if epoch == self.epoch:
-            self._move(signal, latency, in_flight)
+            self._move(signal, latency, in_flight, started_with)
         if signal is Signal.REFUSED:
             # The other calls in flight: held by the API, or refused and on their way.
             self._hold(in_flight - 1)
 
-    def _move(self, signal: Signal, latency: float, in_flight: int) -> None:
+    def _move(self, signal: Signal, latency: float, in_flight: int, started_with: int) -> None:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
-                if self._latency_holds(latency):
-                    if in_flight * 2 >= self._limit:
-                        self._grow()
-                elif self._slow_start:
-                    # Slow start doubles per round and latency shows a round late:
-                    # the rise belongs to the limit of a round ago.
-                    self._slow_start = False
-                    self._limit = max(1.0, self._limit / 2)
+                self._sample(latency, started_with)
+                # No growth while a rise is checked at the earlier load.
+                if self._suspect is None and in_flight * 2 >= self._limit:
+                    self._grow()
             case Signal.REFUSED | Signal.TIMEOUT:
                 self._cut()
             case Signal.ERROR:
@@ -148,29 +227,84 @@ class AimdLimit:
     def _cut(self) -> None:
         self._cut_from = self._limit
         self._limit = max(1.0, self._limit * self._rules.backoff)
-        self.epoch += 1
         self._slow_start = False
         self._errors_in_a_row = 0
+        self._suspect = None
+        self._restart()
+
+    def _restart(self) -> None:
+        """Answers to calls started before now are ignored from here on."""
+        self.epoch += 1
         self._new_round()
 
     def _new_round(self) -> None:
-        self._round_size = self.limit
-        self._round_count = 0
-        self._round_total = 0.0
+        self._round = _Round()
+        self._round_size = max(self.limit, self._rules.min_round)
 
-    def _latency_holds(self, latency: float) -> bool:
-        """Sample one answer's latency; whether the recent ones are near the baseline."""
-        smoothed = self._smoothed = (
-            latency if self._smoothed is None else self._smoothed + (latency - self._smoothed) / 8
-        )
-        self._round_count += 1
-        self._round_total += latency
-        if self._round_count >= self._round_size:
-            self._round_means.append(self._round_total / self._round_count)
+    def _sample(self, latency: float, started_with: int) -> None:
+        current = self._round
+        current.add(latency, started_with)
+        if self._suspect is not None:
+            if current.count >= self._round_size:
+                self._verdict(self._suspect, current)
+                self._suspect = None
+                self._new_round()
+        elif self._reference is None:
+            if current.count >= self._round_size:
+                self._reference = current
+                self._new_round()
+        elif current.count >= self._rules.min_round and self._rose(
+            self._reference, current, self._rules.elasticity
+        ):
+            if self._rose(self._reference, current, self._rules.slowing):
+                # No queue of ours does that: the API slowed.
+                self._reference = current
+                self._new_round()
+                return
+            # Latency rose with our load: go back for a round, to the reference's
+            # load or half the risen one (a deep step back costs a round at a limit
+            # too low). Whether latency comes back down with it says whose it was.
+            self._suspect = _Suspect(self._reference, current, self._limit)
+            back = math.exp(max(self._reference.load, current.load - math.log(2)))
+            self._limit = max(1.0, min(self._limit, round(back)))
+            self._restart()
+        elif current.count >= self._round_size:
+            # A reference stays while our load grows less than a step past it, so
+            # that growth by rounds is compared across a step too.
+            more_load = current.load - self._reference.load
+            if not 0 <= more_load < math.log(self._rules.load_step):
+                self._reference = current
             self._new_round()
-        if not self._round_means:
-            return True
-        return smoothed <= self._rules.latency_tolerance * min(self._round_means)
+
+    def _rose(self, reference: _Round, current: _Round, elasticity: float) -> bool:
+        """Whether latency rose from `reference` to `current` faster than our load to the
+        power `elasticity`, by `confidence` standard errors, over at least a load step."""
+        rules = self._rules
+        more_load = current.load - reference.load
+        if more_load < math.log(rules.load_step):
+            return False
+        excess = current.latency - reference.latency - elasticity * more_load
+        deviations = (reference.spread + current.spread) / (reference.count + current.count - 2)
+        error = math.sqrt(deviations * (1 / reference.count + 1 / current.count))
+        return excess > rules.confidence * error
+
+    def _verdict(self, suspect: _Suspect, back: _Round) -> None:
+        """The round back at a lower load ended."""
+        self._reference = back
+        risen, reference = suspect.risen, suspect.reference
+        elasticity = (risen.latency - reference.latency) / (risen.load - reference.load)
+        fell = risen.latency - back.latency
+        if fell * 2 >= elasticity * (risen.load - back.load):
+            # Latency came at least half as far back down as it rose for that much
+            # load: the rise was ours. The API queues; grow by rounds from here.
+            self._slow_start = False
+        else:
+            # It stayed up: the API slowed on its own. Carry on where we were.
+            self._limit = max(self._limit, suspect.limit)
+
+
+# A slot as handed over: the limit's epoch and the calls in flight, itself included.
+_Grant = tuple[int, int]
 
 
 @dataclass
@@ -204,8 +338,8 @@ class AdaptiveLimiter:
     ) -> None:
         self._aimd = AimdLimit(ceiling, rules)
         self._in_flight = 0
-        self._retries: deque[asyncio.Future[None]] = deque()
-        self._firsts: deque[asyncio.Future[None]] = deque()
+        self._retries: deque[asyncio.Future[_Grant]] = deque()
+        self._firsts: deque[asyncio.Future[_Grant]] = deque()
         self._on_change = on_change
         if on_change is not None:
             on_change(self._aimd.limit)
@@ -229,8 +363,8 @@ class AdaptiveLimiter:
     async def slot(self, *, retry: bool = False) -> AsyncIterator[Permit]:
         """Hold one slot for the block; the permit's `signal` feeds the limit on exit.
         A `retry` waits ahead of first attempts."""
-        await self._acquire(self._retries if retry else self._firsts)
-        permit = Permit(self._aimd.epoch, crowded=self._in_flight > 1)
+        epoch, started_with = await self._acquire(self._retries if retry else self._firsts)
+        permit = Permit(epoch, crowded=self._in_flight > 1)
         started = monotonic()
         try:
             yield permit
@@ -242,20 +376,21 @@ class AdaptiveLimiter:
                 epoch=permit.epoch,
                 latency=monotonic() - started,
                 in_flight=self._in_flight,
+                started_with=started_with,
             )
             self._in_flight -= 1
             if self._on_change is not None and self._aimd.limit != before:
                 self._on_change(self._aimd.limit)
             self._wake()
 
-    async def _acquire(self, queue: deque[asyncio.Future[None]]) -> None:
+    async def _acquire(self, queue: deque[asyncio.Future[_Grant]]) -> _Grant:
         if not self.waiting and self._in_flight < self._aimd.limit:
             self._in_flight += 1
-            return
-        waiter = asyncio.get_running_loop().create_future()
+            return self._grant()
+        waiter: asyncio.Future[_Grant] = asyncio.get_running_loop().create_future()
         queue.append(waiter)
         try:
-            await waiter
+            return await waiter
         except asyncio.CancelledError:
             if waiter.cancelled():
                 # `_wake` may already have dropped it from the queue.
@@ -272,4 +407,9 @@ class AdaptiveLimiter:
             waiter = (self._retries or self._firsts).popleft()
             if not waiter.done():
                 self._in_flight += 1
-                waiter.set_result(None)
+                waiter.set_result(self._grant())
+
+    def _grant(self) -> _Grant:
+        # Taken as the slot is handed over, not when its waiter runs: a cut or a
+        # step back in between must not file the call under the new epoch.
+        return self._aimd.epoch, self._in_flight

@@ -4,6 +4,12 @@ slots (FIFO, deadlines, cancellation) on a real event loop."""
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given
@@ -14,11 +20,25 @@ from bot.limiter import AdaptiveLimiter, AimdLimit, AimdRules, Signal
 LATENCY = 0.05
 
 
-def _feed(aimd: AimdLimit, signal: Signal, count: int = 1, latency: float = LATENCY) -> None:
-    """`count` answers to calls started now, with the limit fully in use."""
-    epoch = aimd.epoch
+def _feed(
+    aimd: AimdLimit,
+    signal: Signal,
+    count: int = 1,
+    latency: float = LATENCY,
+    load: int | None = None,
+    epoch: int | None = None,
+) -> None:
+    """`count` answers to calls started now (or in `epoch`) with `load` calls in
+    flight (the limit if None), with the limit fully in use."""
+    epoch = aimd.epoch if epoch is None else epoch
     for _ in range(count):
-        aimd.record(signal, epoch=epoch, latency=latency, in_flight=aimd.limit)
+        aimd.record(
+            signal,
+            epoch=epoch,
+            latency=latency,
+            in_flight=aimd.limit,
+            started_with=aimd.limit if load is None else load,
+        )
 
 
 # -- the arithmetic ------------------------------------------------------
@@ -29,6 +49,7 @@ answers = st.lists(
         st.booleans(),  # started before the latest cut
         st.floats(0.001, 30),
         st.integers(0, 300),
+        st.integers(0, 300),
     ),
     max_size=300,
 )
@@ -36,12 +57,18 @@ answers = st.lists(
 
 @given(ceiling=st.integers(1, 300), history=answers)
 def test_the_limit_stays_between_one_and_the_ceiling(
-    ceiling: int, history: list[tuple[Signal, bool, float, int]]
+    ceiling: int, history: list[tuple[Signal, bool, float, int, int]]
 ) -> None:
     aimd = AimdLimit(ceiling)
     assert aimd.limit == min(16, ceiling)
-    for signal, stale, latency, in_flight in history:
-        aimd.record(signal, epoch=aimd.epoch - stale, latency=latency, in_flight=in_flight)
+    for signal, stale, latency, in_flight, started_with in history:
+        aimd.record(
+            signal,
+            epoch=aimd.epoch - stale,
+            latency=latency,
+            in_flight=in_flight,
+            started_with=started_with,
+        )
         assert 1 <= aimd.limit <= ceiling
 
 
@@ -50,7 +77,7 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     aimd = AimdLimit(128)
     epoch = aimd.epoch
     for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
-        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16)
+        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, started_with=16)
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
@@ -61,7 +88,7 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     before = aimd.epoch
     _feed(aimd, Signal.REFUSED)
     for _ in range(50):
-        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14)
+        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, started_with=14)
     assert aimd.limit == 14
 
 
@@ -75,7 +102,9 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
     epoch = aimd.epoch
     # 32 in flight, the API holds `held`: the others come back refused, one by one.
     for in_flight in range(32, held, -1):
-        aimd.record(Signal.REFUSED, epoch=epoch, latency=LATENCY, in_flight=in_flight)
+        aimd.record(
+            Signal.REFUSED, epoch=epoch, latency=LATENCY, in_flight=in_flight, started_with=32
+        )
     assert aimd.epoch == epoch + 1, "one cut"
     assert aimd.limit == limit
 
@@ -83,7 +112,7 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
 def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> None:
     aimd = AimdLimit(128)
     _feed(aimd, Signal.SUCCESS, 16)
-    aimd.record(Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3)
+    aimd.record(Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, started_with=3)
     assert aimd.limit == 28, "32 x 0.9: three in flight say nothing of what the API takes"
 
 
@@ -114,31 +143,204 @@ def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int
 def test_an_idle_limit_does_not_grow() -> None:
     aimd = AimdLimit(128)
     for _ in range(100):
-        aimd.record(Signal.SUCCESS, epoch=aimd.epoch, latency=LATENCY, in_flight=7)
+        aimd.record(Signal.SUCCESS, epoch=aimd.epoch, latency=LATENCY, in_flight=7, started_with=7)
     assert aimd.limit == 16, "7 of 16 in flight: less than half in use"
 
 
-def test_a_latency_rise_ends_slow_start_halving_its_overshoot_then_pauses_growth() -> None:
-    aimd = AimdLimit(128, AimdRules(initial=8))
-    _feed(aimd, Signal.SUCCESS, 8, latency=0.1)
+def _two_rounds(aimd: AimdLimit, latency: float) -> int:
+    """A round at 16 in flight and 0.1 s, then 8 answers at twice the load and
+    `latency`; the limit before the second round."""
+    _feed(aimd, Signal.SUCCESS, 16, latency=0.1, load=16)
+    grown = aimd.limit
+    _feed(aimd, Signal.SUCCESS, 8, latency=latency, load=32)
+    return grown
+
+
+def test_latency_rising_with_our_load_is_checked_at_the_earlier_load_and_ends_slow_start() -> None:
+    aimd = AimdLimit(128)
+    assert _two_rounds(aimd, 0.2) == 32, "slow start doubled"
+    # Twice the load, twice the latency (8 answers in): back to 16 for a round.
+    assert (aimd.limit, aimd.epoch) == (16, 1)
+    _feed(aimd, Signal.SUCCESS, 100, latency=0.2, load=32, epoch=0)
+    assert aimd.limit == 16, "answers to calls started above 16 are ignored"
+    _feed(aimd, Signal.SUCCESS, 16, latency=0.1, load=16)
+    assert aimd.limit == 16, "latency came back down: ours, no growth in the test round"
+    _feed(aimd, Signal.SUCCESS, 16, latency=0.1, load=16)
+    assert aimd.limit == 17, "slow start is over: +1 per round"
+
+
+def test_latency_that_stays_up_at_the_earlier_load_was_the_api_slowing() -> None:
+    aimd = AimdLimit(128)
+    _two_rounds(aimd, 0.2)
     assert aimd.limit == 16
-    # The smoothed latency (1/8 of each new answer) passes 1.5 x 0.1 at the third.
-    _feed(aimd, Signal.SUCCESS, 3, latency=0.3)
-    assert aimd.limit == 9, "(16 + 2) / 2"
-    _feed(aimd, Signal.SUCCESS, 100, latency=0.3)
-    assert aimd.limit == 9, "latency three times the baseline: paused"
-    _feed(aimd, Signal.SUCCESS, 100, latency=0.12)
-    assert 9 < aimd.limit < 18, "back within 1.5 x 0.1: grows, by +1 per round now"
+    _feed(aimd, Signal.SUCCESS, 16, latency=0.2, load=16)
+    assert aimd.limit == 39, "back to where it was: 32, +7 until the 8th answer found the rise"
+    _feed(aimd, Signal.SUCCESS, 39, latency=0.2, load=39)
+    assert aimd.limit == 78, "still in slow start"
 
 
-def test_a_slower_api_becomes_the_new_baseline() -> None:
-    aimd = AimdLimit(128, AimdRules(initial=4, baseline_rounds=3))
-    _feed(aimd, Signal.SUCCESS, 4, latency=0.1)
-    assert aimd.limit == 8
-    _feed(aimd, Signal.SUCCESS, 11, latency=1.0)
-    assert aimd.limit == 4, "halved on leaving slow start, then paused"
-    _feed(aimd, Signal.SUCCESS, 30, latency=1.0)
-    assert aimd.limit > 4, "the fast round has left the three-round window"
+def test_latency_rising_faster_than_our_load_is_the_api_slowing_with_no_check() -> None:
+    aimd = AimdLimit(128)
+    _two_rounds(aimd, 1.0)
+    assert (aimd.limit, aimd.epoch) == (40, 0), "10x for 2x the load: no queue does that"
+    _feed(aimd, Signal.SUCCESS, 40, latency=1.0, load=40)
+    assert aimd.limit == 80, "compared with the slow round: no rise, still doubling"
+
+
+@pytest.mark.parametrize("latency", [0.05, 0.1, 0.12], ids=["faster", "same", "noise"])
+def test_latency_that_does_not_rise_with_our_load_lets_slow_start_double(latency: float) -> None:
+    aimd = AimdLimit(128)
+    _two_rounds(aimd, latency)
+    assert (aimd.limit, aimd.epoch) == (40, 0)
+
+
+def test_growth_by_rounds_is_checked_across_a_load_step_too() -> None:
+    aimd = AimdLimit(128)
+    _feed(aimd, Signal.REFUSED)
+    assert aimd.limit == 14
+    # The API queues: latency follows our load from here.
+    for _ in range(20):
+        _feed(aimd, Signal.SUCCESS, aimd.limit, latency=0.01 * aimd.limit)
+        if aimd.epoch > 1:
+            break
+    assert aimd.limit == 14, "past 21 (1.5 x 14), back to 14 for a round"
+    _feed(aimd, Signal.SUCCESS, 14, latency=0.14)
+    assert aimd.limit == 14
+
+
+# -- the limit against simulated APIs ---------------------------------------
+
+Latency = Callable[[random.Random], float]
+
+
+@dataclass(order=True)
+class _Call:
+    end: float
+    seq: int
+    start: float = field(compare=False)
+    epoch: int = field(compare=False)
+    load: int = field(compare=False)
+    refused: bool = field(compare=False)
+
+
+def _drive(
+    aimd: AimdLimit,
+    calls: int,
+    latency: Latency,
+    *,
+    refuse_above: int | None = None,
+    queue_above: int | None = None,
+) -> list[int]:
+    """Send `calls` at once through `aimd` to a simulated API, in virtual time: it
+    refuses calls beyond `refuse_above` at once (retried 0.25 s later, ahead of the
+    others), or works on `queue_above` at once and queues the rest. Returns the limit
+    after each answer."""
+    rng = random.Random(21)
+    waiting, retries, in_flight, at_api, seq, now = calls, 0, 0, 0, 0, 0.0
+    answers: list[_Call] = []
+    retry_at: list[float] = []
+    workers = [0.0] * (queue_above or 0)
+    limits: list[int] = []
+    while True:
+        while (waiting or retries) and in_flight < aimd.limit:
+            retries, waiting = (retries - 1, waiting) if retries else (retries, waiting - 1)
+            in_flight += 1
+            seq += 1
+            refused = refuse_above is not None and at_api >= refuse_above
+            end = now + 0.001
+            if not refused:
+                at_api += 1
+                end = now + latency(rng)
+                if workers:
+                    end = max(now, heapq.heappop(workers)) + end - now
+                    heapq.heappush(workers, end)
+            heapq.heappush(answers, _Call(end, seq, now, aimd.epoch, in_flight, refused))
+        if retry_at and (not answers or retry_at[0] <= answers[0].end):
+            now = heapq.heappop(retry_at)
+            retries += 1
+            continue
+        if not answers:
+            return limits
+        call = heapq.heappop(answers)
+        now = call.end
+        aimd.record(
+            Signal.REFUSED if call.refused else Signal.SUCCESS,
+            epoch=call.epoch,
+            latency=now - call.start,
+            in_flight=in_flight,
+            started_with=call.load,
+        )
+        in_flight -= 1
+        if call.refused:
+            heapq.heappush(retry_at, now + 0.25)
+        else:
+            at_api -= 1
+            limits.append(aimd.limit)
+
+
+def _constant(seconds: float) -> Latency:
+    return lambda _: seconds
+
+
+def _lognormal(sigma: float) -> Latency:
+    return lambda rng: math.exp(rng.gauss(0, sigma))
+
+
+@pytest.mark.parametrize(
+    ("warm_up", "latency"),
+    [
+        (None, _constant(0.8)),
+        (_constant(0.01), _constant(0.8)),
+        (_constant(0.08), _constant(0.8)),
+        (_constant(1.0), _constant(0.1)),
+        (None, _lognormal(0.3)),
+        (None, _lognormal(0.6)),
+        (None, _lognormal(1.0)),
+        (_constant(0.01), _lognormal(0.6)),
+    ],
+    ids=[
+        "0.8s",
+        "0.8s-after-10ms",
+        "0.8s-after-80ms",
+        "0.1s-after-1s",
+        "lognormal-0.3",
+        "lognormal-0.6",
+        "lognormal-1",
+        "lognormal-0.6-after-10ms",
+    ],
+)
+def test_an_api_with_room_gets_the_ceiling_whatever_its_latency_does(
+    warm_up: Latency | None, latency: Latency
+) -> None:
+    # The old rule held the smallest round mean of 32 rounds as its baseline: after
+    # fast answers, or on noise alone, it stalled at a limit of 8-42.
+    aimd = AimdLimit(128)
+    if warm_up is not None:
+        _drive(aimd, 40, warm_up)
+    limits = _drive(aimd, 600, latency)
+    assert max(limits[:300]) == 128, "the ceiling within the first half of the burst"
+    assert limits[-1] == 128
+
+
+@pytest.mark.parametrize(
+    ("latency", "highest"),
+    [(_constant(0.2), 80), (_lognormal(0.3), 80), (_lognormal(1.0), 80)],
+    ids=["0.2s", "lognormal-0.3", "lognormal-1"],
+)
+def test_an_api_that_queues_keeps_the_limit_within_a_few_times_what_it_serves(
+    latency: Latency, highest: int
+) -> None:
+    limits = _drive(AimdLimit(128), 400, latency, queue_above=12)
+    assert max(limits) <= highest, "slow start's one overshoot, undone"
+    assert 6 <= limits[-1] <= 48
+    assert max(limits[100:]) <= 48
+
+
+@pytest.mark.parametrize("k", [12, 32])
+@pytest.mark.parametrize("latency", [_constant(0.4), _lognormal(1.0)], ids=["0.4s", "lognormal-1"])
+def test_an_api_that_refuses_is_followed_whatever_its_latency(k: int, latency: Latency) -> None:
+    limits = _drive(AimdLimit(128), 600, latency, refuse_above=k)
+    assert k * 3 // 4 <= statistics.median(limits[100:]) <= k + 2
 
 
 def test_server_errors_cut_only_in_a_burst() -> None:
@@ -166,7 +368,10 @@ def test_the_floor_is_one() -> None:
         {"initial": 0},
         {"backoff": 1.0},
         {"backoff": 0.0},
-        {"latency_tolerance": 0.9},
+        {"elasticity": 2.0},
+        {"elasticity": 0.0},
+        {"load_step": 1.0},
+        {"min_round": 1},
     ],
 )
 def test_unusable_rules_are_refused(rules: dict[str, float]) -> None:

@@ -1,5 +1,6 @@
-"""The real Recognizer over real HTTP against a fake API that takes only K calls at once:
-the adaptive limit finds K, follows it down, and no call fails that a retry could save."""
+"""The real Recognizer over real HTTP against a fake API that takes only K calls at once,
+queues, or has room: the adaptive limit finds K, follows it down, grows whatever the
+API's latency does when it has room, and no call fails that a retry could save."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from prometheus_client import REGISTRY
 from bot.recognizer import ErrorKind, RecognitionError, Recognizer, RetryPolicy
 from bot.results import RecognitionResult
 from tests.conftest import API_KEY
-from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error
+from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, lognormal
 
 IMAGE = b"\xff\xd8 pretend jpeg bytes \xff\xd9"
 CEILING = 128  # the setting's default
@@ -117,6 +118,80 @@ async def test_an_api_with_room_lets_the_limit_grow(kling: FakeRecognizer) -> No
     assert len(results) == 200
     assert kling.peak_in_flight > 16, "the first round of answers doubled the limit"
     assert limit >= 16
+
+
+# Latency here is scale-free for the limit (it compares latencies across our load),
+# so these run at a tenth of the bench's: 0.1 s medians.
+@pytest.mark.parametrize(
+    ("warm_up", "latency"),
+    [(0.01, 0.1), (0.1, 0.01)],
+    ids=["10x-slower", "10x-faster"],
+)
+async def test_an_api_with_room_lets_the_limit_grow_after_latency_steps(
+    kling: FakeRecognizer, warm_up: float, latency: float
+) -> None:
+    async with _recognizer(kling) as recognizer:
+        kling.latency = lambda: warm_up
+        await _burst(recognizer, 40)
+        kling.latency = lambda: latency
+        results = await _burst(recognizer)
+        limit = recognizer.concurrency_limit
+
+    assert len(results) == CALLS
+    # The old rule read the slower API as our overload after 40 fast answers:
+    # halved to 8 and paused for 32 rounds.
+    assert limit == CEILING
+    assert kling.peak_in_flight > 64
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.0])
+async def test_an_api_with_room_lets_the_limit_grow_through_latency_noise(
+    kling: FakeRecognizer, sigma: float
+) -> None:
+    kling.latency = lognormal(0.1, sigma)
+    async with _recognizer(kling) as recognizer:
+        results = await _burst(recognizer, 400)
+        limit = recognizer.concurrency_limit
+
+    assert len(results) == 400
+    # The old rule's round means against their minimum held it at 25-30 on noise.
+    assert limit == CEILING
+    assert kling.peak_in_flight > 64
+
+
+@pytest.mark.parametrize("k", [12, 32])
+async def test_the_limit_settles_near_what_the_api_takes_through_latency_noise(
+    kling: FakeRecognizer, k: int
+) -> None:
+    kling.latency = lognormal(0.1, 1.0)
+    kling.max_in_flight = k
+    async with _recognizer(kling) as recognizer:
+        results = await _burst(recognizer)
+        limit = recognizer.concurrency_limit
+
+    assert len(results) == CALLS
+    assert k // 2 <= limit <= 2 * k
+    assert 0 < kling.refused <= CALLS // 4
+
+
+async def test_a_drop_in_what_the_api_takes_is_followed_through_latency_noise(
+    kling: FakeRecognizer,
+) -> None:
+    kling.latency = lognormal(0.05, 1.0)
+    kling.max_in_flight = 16
+
+    async def drop() -> None:
+        await kling.wait_received(CALLS // 3)
+        kling.max_in_flight = 4
+
+    async with _recognizer(kling) as client:
+        dropping = asyncio.create_task(drop())
+        results = await _burst(client)
+        await dropping
+
+    assert len(results) == CALLS
+    assert 2 <= client.concurrency_limit <= 8
+    assert kling.refused <= CALLS // 4
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ import base64
 import binascii
 import contextlib
 import json
+import math
+import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +47,13 @@ def success(
     return body
 
 
+def lognormal(median: float, sigma: float, seed: int = 21) -> Callable[[], float]:
+    """Per-call latencies drawn from a lognormal: `median` seconds, log-spread `sigma`
+    (its mean is median x exp(sigma^2 / 2)). Seeded, so runs draw the same sequence."""
+    rng = random.Random(seed)
+    return lambda: median * math.exp(rng.gauss(0.0, sigma))
+
+
 def kling_error(code: int, message: str = "error", request_id: str = "req-err") -> dict[str, Any]:
     """A Kling failure body."""
     return {"code": code, "message": message, "request_id": request_id, "data": None}
@@ -76,7 +86,9 @@ class FakeRecognizer(LocalServer):
     at once and refuses the rest with 429 and Kling code 1303 (counted in
     `refused`), as Kling does past a resource pack's concurrency; `serve_at_once(n)`
     works on n calls at once and queues the rest, so latency grows with the calls
-    in flight, as an API that queues instead of refusing.
+    in flight, as an API that queues instead of refusing. `latency`, when set, draws
+    each taken call's delay instead of the reply's (a real API's latency varies per
+    call; assign another to step it), and `delays` keeps what it drew.
     """
 
     def __init__(self, *, inspect_bodies: bool = True) -> None:
@@ -91,6 +103,8 @@ class FakeRecognizer(LocalServer):
         self.peak_in_flight = 0
         self.max_in_flight: int | None = None
         self.refused = 0
+        self.latency: Callable[[], float] | None = None
+        self.delays: list[float] = []
         self._workers: asyncio.Semaphore | None = None
         self._arrived = asyncio.Condition()
 
@@ -149,9 +163,13 @@ class FakeRecognizer(LocalServer):
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
+            delay = reply.delay
+            if self.latency is not None:
+                delay = self.latency()
+                self.delays.append(delay)
             async with self._workers or contextlib.nullcontext():
-                if reply.delay:
-                    await asyncio.sleep(reply.delay)
+                if delay:
+                    await asyncio.sleep(delay)
         finally:
             self.in_flight -= 1
         if reply.drop:
