@@ -15,6 +15,11 @@ from bot.results import RecognitionResult
 from tests.conftest import API_KEY
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, lognormal
 
+# The limit reads latency that rises with the client's own load as its own doing, and a
+# client starved of CPU by other test processes shows just that: these run on their own
+# after the rest (scripts/test), as a bot has its cores to itself.
+pytestmark = pytest.mark.load
+
 IMAGE = b"\xff\xd8 pretend jpeg bytes \xff\xd9"
 CEILING = 128  # the setting's default
 CALLS = 300
@@ -121,10 +126,12 @@ async def test_an_api_with_room_lets_the_limit_grow(kling: FakeRecognizer) -> No
 
 
 # Latency here is scale-free for the limit (it compares latencies across our load),
-# so these run at a tenth of the bench's: 0.1 s medians.
+# so these run at a fifth of the bench's. Not shorter: with 10 ms answers the client's
+# own CPU time, shared with the other test workers on 2 cores, grew with its load and
+# was read as the API's (the limit stopped at 26 in one run of 20 under -n 2).
 @pytest.mark.parametrize(
     ("warm_up", "latency"),
-    [(0.01, 0.1), (0.1, 0.01)],
+    [(0.02, 0.2), (0.2, 0.02)],
     ids=["10x-slower", "10x-faster"],
 )
 async def test_an_api_with_room_lets_the_limit_grow_after_latency_steps(
