@@ -27,6 +27,7 @@ import psutil
 
 from bench.harness import Rig, now, running_bot, tree_rss
 from bot import images
+from bot.__main__ import return_large_buffers_to_the_os
 from bot.budget import ByteBudget
 from bot.config import Settings
 from bot.decoding import DecodePool
@@ -430,7 +431,10 @@ async def decoding() -> list[Result]:
 
 async def handoff() -> list[Result]:
     """What a decode worker adds to a re-encode: the same files prepared on a thread and
-    in a worker, interleaved, in one process (medians of 15)."""
+    in a worker, interleaved, in one process (medians of 15). The bench process pins
+    glibc's mmap threshold as the bot's does, so the thread pays the page faults of fresh
+    buffers as it would in the bot."""
+    return_large_buffers_to_the_os()
     pool = DecodePool(1, cpu_seconds=60.0)
     work = ImageWork(ByteBudget(600 * 1024 * 1024), pool)
     results: list[Result] = []

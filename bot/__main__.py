@@ -40,7 +40,7 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 1024 * 1024
 
 
-def _return_large_buffers_to_the_os() -> None:
+def return_large_buffers_to_the_os() -> None:
     """Pin glibc's mmap threshold so multi-megabyte image buffers are unmapped when freed.
 
     By default glibc raises the threshold after each large free, so later
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     logger.info("%s %s starting: %s", DISTRIBUTION, version(), describe(settings))
-    _return_large_buffers_to_the_os()
+    return_large_buffers_to_the_os()
     redact = RedactingFormatter(settings.secrets()).redact
     try:
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
