@@ -176,3 +176,19 @@ def test_workers_end_with_a_parent_killed_by_sigkill() -> None:
     finally:
         parent.kill()
         parent.wait(timeout=10)
+
+
+async def test_a_worker_killed_mid_decode_answers_its_image_and_is_replaced(
+    pool: DecodePool,
+) -> None:
+    # As the kernel's OOM killer would: SIGKILL from outside, while it decodes.
+    await pool.start()
+    task = asyncio.create_task(_prepare(pool, HEAVY))
+    await _until(lambda: bool(pool.busy_pids))
+    (working,) = pool.busy_pids
+    os.kill(working, signal.SIGKILL)
+    with pytest.raises(images.TooMuchWork) as refused:
+        await task
+    assert refused.value.what is images.Work.MEMORY
+    assert pool.replaced == 1
+    assert (await _prepare(pool, ROTATED))[0].width == 600
