@@ -328,6 +328,31 @@ async def test_the_menu_of_a_private_chat_can_be_pressed_by_its_person(
     assert (await bot.storage.chat_settings(person)).check_files
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the bot's operators (ADMIN_USER_IDS) may run /settings anywhere, but every press "
+    "on the menu they get is refused: presses ignore the exemptions the command gate "
+    "grants (bot/tg/settings_menu.py:SettingsMenu._press)",
+)
+async def test_an_operator_who_may_run_settings_may_press_its_menu(
+    settings: Settings, telegram: FakeBotApi
+) -> None:
+    operator = 7070
+    telegram.admins[GROUP] = {OWNER}
+    operated = settings.model_copy(update={"admin_user_ids": frozenset({operator})})
+    async with running(await BotService.open(operated)) as service:
+        command(telegram, "/settings", user=operator)
+        [menu] = await telegram.wait_sent(GROUP)
+        press(telegram, menu, data_of(menu, ":m.dry"), user=operator)
+        pressed = await answer(telegram, 1)
+        await settled(service, telegram)
+        mode = (await service.storage.chat_settings(GROUP)).mode
+
+    assert menu["text"].startswith("⚙️ Settings for A group.")
+    assert "do not have" not in pressed["text"], pressed["text"]
+    assert mode is Mode.DRY
+
+
 # -- channels at the warning limit -----------------------------------------------------------------
 
 
