@@ -585,3 +585,54 @@ async def test_one_persons_typo_in_a_private_chat_does_not_take_storage_down_for
 
     assert saved["text"].startswith("Saved."), saved["text"]
     assert Segment.FACE in (await bot.storage.chat_settings(GROUP)).forbid
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {
+            "video": {
+                "file_id": "v1",
+                "file_unique_id": "uv1",
+                "width": 640,
+                "height": 360,
+                "duration": 3,
+            }
+        },
+        {"video_note": {"file_id": "n1", "file_unique_id": "un1", "length": 240, "duration": 3}},
+        {"voice": {"file_id": "o1", "file_unique_id": "uo1", "duration": 3}},
+    ],
+    ids=["video", "video note", "voice"],
+)
+async def test_videos_video_notes_and_voice_are_never_judged_in_a_group(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer, content: dict[str, Any]
+) -> None:
+    await policy(telegram, "/forbid face", "/action delete", "/checkfiles on", "/moderate on")
+    kling.default = Reply(body=FACE)
+    telegram.push(telegram.message(GROUP, user_id=MEMBER, chat_type="supergroup", **content))
+    await settled(bot, telegram)
+
+    assert telegram.calls_to("getFile") == []
+    assert telegram.sent_to(REPORTS) == []
+    assert len(telegram.sent_to(GROUP)) == 4, "only the command answers"
+
+
+async def test_a_video_sent_as_a_file_is_left_alone_unless_files_are_asked_for(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    await policy(telegram, "/forbid face", "/action delete", "/moderate on")
+    kling.default = Reply(body=FACE)
+    telegram.push(
+        telegram.document_update(
+            GROUP,
+            b"\\x00\\x00\\x00\\x18ftypmp42",
+            file_name="clip.mp4",
+            mime_type="video/mp4",
+            user_id=MEMBER,
+            chat_type="supergroup",
+        )
+    )
+    await settled(bot, telegram)
+
+    assert telegram.calls_to("getFile") == []
+    assert telegram.sent_to(REPORTS) == []
