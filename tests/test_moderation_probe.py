@@ -10,11 +10,6 @@ from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, ReportPress, Verb, encode, parse
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="str.isdigit accepts '²' that int() refuses (bot/moderation/commands.py:warnlimit)",
-)
 def test_warnlimit_with_a_superscript_digit_is_a_usage_problem() -> None:
     assert commands.warnlimit(ChatSettings(), ["²", "mute"]) == commands.Usage("warnlimit")
 

@@ -50,7 +50,8 @@ def moderate(settings: ChatSettings, args: list[str]) -> Changed:
 
 def warnlimit(settings: ChatSettings, args: list[str]) -> Changed:
     """/warnlimit N mute|ban [DURATION]: the Nth warning in 30 days mutes or bans."""
-    if len(args) not in (2, 3) or not args[0].isdigit():
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if len(args) not in (2, 3) or not args[0].isdecimal():
         return Usage("warnlimit")
     limit = int(args[0])
     seconds = parse_duration(args[2]) if len(args) == 3 else settings.penalty_seconds

@@ -551,12 +551,6 @@ async def test_a_failed_read_of_the_bots_own_rights_is_not_taken_as_having_none(
 # -- commands typed by hurried admins --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'²'.isdigit() is True but int('²') raises: /warnlimit ² mute crashes inside the "
-    "settings update and the admin reads 'I cannot reach my settings' instead of the usage "
-    "(bot/moderation/commands.py:warnlimit)",
-)
 async def test_a_superscript_digit_in_warnlimit_gets_the_usage_not_an_error(
     bot: BotService, telegram: FakeBotApi
 ) -> None:
@@ -566,14 +560,6 @@ async def test_a_superscript_digit_in_warnlimit_gets_the_usage_not_an_error(
     assert "/warnlimit 1-100 mute" in answered["text"], answered["text"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ValueError of /warnlimit ² is raised inside update_chat_settings, which the "
-    "storage guard takes for an outage: storage is marked down for everyone, so any "
-    "person, even in a private chat, can make every group's next command fail and "
-    "/healthz report 503 (bot/moderation/commands.py:warnlimit; "
-    "bot/guarded_storage.py counts a caller's exception as the backend's)",
-)
 async def test_one_persons_typo_in_a_private_chat_does_not_take_storage_down_for_all(
     bot: BotService, telegram: FakeBotApi
 ) -> None:
