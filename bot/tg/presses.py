@@ -65,6 +65,11 @@ class ReportPresses:
         except StorageUnavailable:
             await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
 
+    async def on_other_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a press whose data the bot never made, and do nothing else."""
+        if update.callback_query is not None:
+            await self._outbox.answer_press(update.callback_query, "")
+
     async def _press(self, query: CallbackQuery, data: str, tr: Translations) -> None:
         press = parse(data)
         if not isinstance(press, ReportPress):

@@ -150,6 +150,9 @@ def register(
     app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
     app.add_handler(CallbackQueryHandler(chat_commands.on_confirm, pattern=r"^c:"))
     app.add_handler(CallbackQueryHandler(chat_commands.on_menu_press, pattern=r"^s:"))
+    # Any other button data (forged, or an older bot's) is answered too: an unanswered
+    # press leaves the client's spinner turning.
+    app.add_handler(CallbackQueryHandler(presses.on_other_press))
     app.add_handler(
         ChatMemberHandler(chat_events.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
     )
