@@ -105,7 +105,10 @@ class CommandGate:
                 return None
             record = json.loads(raw)
             name = str(record["command"])
-            chat_id = int(record["chat_id"])
+            held_in = int(record["chat_id"])
+            # The group may have become a supergroup while the command waited: it runs
+            # there, with rights read there (the old id no longer works).
+            chat_id = await self._store.migrated_to(held_in) or held_in
             person = await self._admins.member(chat_id, query.from_user.id)
             match permit(person, None, (COMMAND_RIGHTS[name],)):
                 case Denied(right):
@@ -128,9 +131,14 @@ class CommandGate:
         await self._outbox.answer_press(query, "")
         if query.message is not None:
             text = messages.confirmed_by(query.from_user.full_name, tr)
-            await self._outbox.edit_text(chat_id, query.message.message_id, text, None)
+            await self._outbox.edit_text(
+                query.message.chat.id, query.message.message_id, text, None
+            )
         logger.info("/%s in chat %s confirmed by admin %s", name, chat_id, query.from_user.id)
-        return name, Update.de_json(record["update"], self._bot)
+        held = record["update"]
+        if chat_id != held_in:
+            held["message"]["chat"] |= {"id": chat_id, "type": "supergroup"}
+        return name, Update.de_json(held, self._bot)
 
 
 def _key(pending_id: str) -> str:

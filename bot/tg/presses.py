@@ -85,9 +85,12 @@ class ReportPresses:
         if verb not in report.verbs():
             await self._outbox.answer_press(query, "")
             return
-        # The group may have become a supergroup since: its old id no longer works.
+        # The group may have become a supergroup since: its old id no longer works, and
+        # the supergroup numbers its messages afresh, so the old warning's id there would
+        # name someone else's message.
         chat_id = await self._store.migrated_to(report.chat_id) or report.chat_id
-        report = replace(report, chat_id=chat_id)
+        if chat_id != report.chat_id:
+            report = replace(report, chat_id=chat_id, warning_message_id=None)
         person = await self._admins.member(chat_id, query.from_user.id)
         bot = (await self._rights.get(chat_id)).member()
         match permit(person, bot, press_rights(verb, report.deeds)):

@@ -241,12 +241,6 @@ async def test_a_menu_press_while_get_chat_member_times_out_changes_nothing(
 # -- migrations ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Undo after a migration deletes the warning by its OLD message id in the NEW "
-    "supergroup, where that id belongs to an unrelated message "
-    "(bot/tg/presses.py:ReportPresses._undo, warning_message_id with the migrated chat id)",
-)
 async def test_undo_after_a_migration_deletes_no_unrelated_message_of_the_supergroup(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
@@ -274,12 +268,6 @@ async def test_undo_after_a_migration_deletes_no_unrelated_message_of_the_superg
     assert (NEW_GROUP, int(warning["message_id"])) not in telegram.deleted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a held anonymous command keeps the old group's id after a migration: confirmed "
-    "there, its setting is saved under the dead id (bot/tg/gate.py:CommandGate.confirmed "
-    "never asks migrated_to)",
-)
 async def test_an_anonymous_command_confirmed_after_a_migration_applies_to_the_supergroup(
     bot: BotService, telegram: FakeBotApi
 ) -> None:
