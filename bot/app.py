@@ -168,6 +168,14 @@ class BotService:
             slots=self.updates.slots,
             album_quiet_seconds=settings.album_quiet_seconds,
         )
+        gate = CommandGate(
+            bot=bot,
+            admission=admission,
+            admins=admins,
+            store=storage,
+            outbox=outbox,
+            catalogs=self.catalogs,
+        )
         routes.register(
             self.app,
             storage=storage,
@@ -180,19 +188,12 @@ class BotService:
                 photos=photos,
                 admins=admins,
                 rights=rights,
-                gate=CommandGate(
-                    bot=bot,
-                    admission=admission,
-                    admins=admins,
-                    store=storage,
-                    outbox=outbox,
-                    catalogs=self.catalogs,
-                ),
+                gate=gate,
                 menu=SettingsMenu(
                     bot=bot,
                     storage=storage,
                     store=storage,
-                    admins=admins,
+                    gate=gate,
                     outbox=outbox,
                     catalogs=self.catalogs,
                 ),

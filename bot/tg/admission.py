@@ -83,6 +83,10 @@ class Admission:
         """Whether the sender is one of the bot's own admins."""
         return self._access.is_bot_admin(message.from_user.id if message.from_user else None)
 
+    def is_operator(self, user_id: int) -> bool:
+        """Whether person `user_id` is one of the bot's own admins (ADMIN_USER_IDS)."""
+        return self._access.is_bot_admin(user_id)
+
     def requester(self, message: Message) -> Requester:
         """Who pays for the images this message asks about."""
         user_id = message.from_user.id if message.from_user else None

@@ -20,7 +20,15 @@ from bot import messages
 from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Catalogs, pick_language
 from bot.moderation.callbacks import ConfirmPress, encode, parse
-from bot.moderation.rights import COMMAND_RIGHTS, Denied, Granted, Unknown, permit
+from bot.moderation.rights import (
+    COMMAND_RIGHTS,
+    Denied,
+    Granted,
+    Permission,
+    Right,
+    Unknown,
+    permit,
+)
 from bot.moderation.store import ModerationStore
 from bot.tg.admission import Admission, Served
 from bot.tg.members import ChatAdmins
@@ -72,8 +80,15 @@ class CommandGate:
             return Denied(right, bot=False)  # a channel is never an admin
         if message.from_user is None:
             return Denied(right, bot=False)
-        person = await self._admins.member(message.chat_id, message.from_user.id)
-        return permit(person, None, (right,))
+        return await self.may(message.chat_id, message.from_user.id, right)
+
+    async def may(self, chat_id: int, user_id: int, right: Right) -> Permission:
+        """Whether person `user_id` may use `right` in chat `chat_id` (a command, a press):
+        in their own private chat and as one of the bot's operators always, as commands
+        are; elsewhere by their admin rights, read fresh from Telegram."""
+        if chat_id == user_id or self._admission.is_operator(user_id):
+            return Granted()
+        return permit(await self._admins.member(chat_id, user_id), None, (right,))
 
     async def ask_to_confirm(self, update: Update, served: Served, name: str) -> None:
         """Hold the command and answer with a button an admin with its right presses."""
@@ -109,8 +124,7 @@ class CommandGate:
             # The group may have become a supergroup while the command waited: it runs
             # there, with rights read there (the old id no longer works).
             chat_id = await self._store.migrated_to(held_in) or held_in
-            person = await self._admins.member(chat_id, query.from_user.id)
-            match permit(person, None, (COMMAND_RIGHTS[name],)):
+            match await self.may(chat_id, query.from_user.id, COMMAND_RIGHTS[name]):
                 case Denied(right):
                     text = messages.person_lacks_right(right, tr)
                     await self._outbox.answer_press(query, text, alert=True)

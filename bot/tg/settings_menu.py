@@ -25,11 +25,11 @@ from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
 from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, encode, parse
-from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown, permit
+from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown
 from bot.moderation.store import ModerationStore
 from bot.storage import Storage
 from bot.tg.admission import Served
-from bot.tg.members import ChatAdmins
+from bot.tg.gate import CommandGate
 from bot.tg.outbox import Blocked, Outbox
 
 logger = logging.getLogger(__name__)
@@ -44,14 +44,14 @@ class SettingsMenu:
         bot: Bot,
         storage: Storage,
         store: ModerationStore,
-        admins: ChatAdmins,
+        gate: CommandGate,
         outbox: Outbox,
         catalogs: Catalogs,
     ) -> None:
         self._bot = bot
         self._storage = storage
         self._store = store
-        self._admins = admins
+        self._gate = gate
         self._outbox = outbox
         self._catalogs = catalogs
 
@@ -102,8 +102,7 @@ class SettingsMenu:
         record = json.loads(raw)
         chat_id = int(record["chat_id"])
         chat_id = await self._store.migrated_to(chat_id) or chat_id
-        person = await self._admins.member(chat_id, query.from_user.id)
-        match permit(person, None, (SETTINGS_RIGHT,)):
+        match await self._gate.may(chat_id, query.from_user.id, SETTINGS_RIGHT):
             case Denied(right):
                 text = messages.person_lacks_right(right, tr)
                 await self._outbox.answer_press(query, text, alert=True)

@@ -289,13 +289,6 @@ async def test_an_anonymous_command_confirmed_after_a_migration_applies_to_the_s
 # -- the settings menu -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/settings in a private chat sends a menu whose every press is refused: the "
-    "presser's right is read with getChatMember in the private chat, where nobody is an "
-    "admin (bot/tg/settings_menu.py:SettingsMenu._press; the command gate grants "
-    "private chats)",
-)
 async def test_the_menu_of_a_private_chat_can_be_pressed_by_its_person(
     bot: BotService, telegram: FakeBotApi
 ) -> None:
@@ -311,12 +304,6 @@ async def test_the_menu_of_a_private_chat_can_be_pressed_by_its_person(
     assert (await bot.storage.chat_settings(person)).check_files
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bot's operators (ADMIN_USER_IDS) may run /settings anywhere, but every press "
-    "on the menu they get is refused: presses ignore the exemptions the command gate "
-    "grants (bot/tg/settings_menu.py:SettingsMenu._press)",
-)
 async def test_an_operator_who_may_run_settings_may_press_its_menu(
     settings: Settings, telegram: FakeBotApi
 ) -> None:
