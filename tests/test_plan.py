@@ -123,7 +123,7 @@ ROWS: list[tuple[str, Verdict, Poster, ChatSettings, Member, int, Plan]] = [
     ("over the limit: mute", Breaks(), MEMBER, ON, BOT_ALL, 7, _enforce(warn=True, warnings=(8, 3), sanction=MUTE_1H)),
     ("at the limit: ban", Breaks(), MEMBER, _with(penalty=Penalty.BAN), BOT_ALL, 2, _enforce(warn=True, warnings=(3, 3), sanction=BAN_1H)),
     ("limit 1, forever", Breaks(), MEMBER, _with(warn_limit=1, penalty_seconds=0), BOT_ALL, 0, _enforce(warn=True, warnings=(1, 1), sanction=Sanction(Penalty.MUTE, 0))),
-    ("a channel is banned, not muted", Breaks(), CHANNEL, ON, BOT_ALL, 2, _enforce(warn=True, warnings=(3, 3), sanction=BAN_1H)),
+    ("a channel is banned for good, not muted", Breaks(), CHANNEL, ON, BOT_ALL, 2, _enforce(warn=True, warnings=(3, 3), sanction=Sanction(Penalty.BAN, 0))),
     ("at the limit without the right", Breaks(), MEMBER, ON, BOT_NO_RESTRICT, 2, _enforce(warn=True, warnings=(3, 3), shortfalls=(Shortfall.CANNOT_RESTRICT,))),
     ("no rights at all", Breaks(), MEMBER, _with(action=Action.DELETE), BOT_NONE, 2, _enforce(warn=True, warnings=(3, 3), shortfalls=(Shortfall.CANNOT_DELETE, Shortfall.CANNOT_RESTRICT))),
     ("delete and ban at the limit", Breaks(), MEMBER, _with(action=Action.DELETE, penalty=Penalty.BAN), BOT_ALL, 2, _enforce(delete=True, warnings=(3, 3), sanction=BAN_1H)),

@@ -208,10 +208,12 @@ def _enforce(
         count = history.warnings + 1
         warnings = (count, settings.warn_limit)
         if count >= settings.warn_limit:
-            # A channel cannot be muted, only banned from posting.
-            penalty = Penalty.BAN if poster.kind is PosterKind.CHANNEL else settings.penalty
+            # A channel cannot be muted, only banned from posting, and that ban has no end
+            # (banChatSenderChat takes no until_date): said as forever, which it is.
+            channel = poster.kind is PosterKind.CHANNEL
+            penalty = Penalty.BAN if channel else settings.penalty
             if bot.may(Right.RESTRICT):
-                sanction = Sanction(penalty, settings.penalty_seconds)
+                sanction = Sanction(penalty, 0 if channel else settings.penalty_seconds)
             else:
                 shortfalls.append(Shortfall.CANNOT_RESTRICT)
     return Enforce(dry, delete, warn, warnings, sanction, tuple(shortfalls))

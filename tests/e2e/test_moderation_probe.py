@@ -326,12 +326,6 @@ async def test_an_operator_who_may_run_settings_may_press_its_menu(
 # -- channels at the warning limit -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a channel at the limit is banned with banChatSenderChat, which has no end, yet "
-    "the notice (and report) say '24 hours' (bot/tg/sanctions.py:Sanctions.ban drops "
-    "`seconds` for chats; bot/moderation/plan.py:_enforce keeps the chat's length)",
-)
 async def test_a_channel_banned_at_the_limit_is_told_the_length_it_really_gets(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
