@@ -435,8 +435,11 @@ def bot_lacks_right(right: Right, tr: Translations) -> str:
 
 
 def rights_unknown(tr: Translations) -> str:
-    """Telegram did not say what the person may do: nothing happened."""
-    return tr.gettext("I could not check your admin rights just now. Please try again in a minute.")
+    """Telegram did not say what the person (or the bot) may do: nothing happened."""
+    return tr.gettext(
+        "Telegram did not tell me the admin rights just now, so nothing was done. Please "
+        "try again in a minute."
+    )
 
 
 def confirm_anonymous(command: str, right: Right, tr: Translations) -> str:
@@ -461,8 +464,9 @@ def unsure_notice(chat: str, tr: Translations) -> str:
     """To the admins: the bot could not tell whether posters were admins, so it left their
     photos alone (sent at most once an hour per group)."""
     return "⚠️ " + tr.gettext(
-        "In {chat} I could not confirm who posted (Telegram's admin list or my storage did "
-        "not answer), so I left those photos alone. I say this at most once an hour."
+        "In {chat} I could not confirm who posted or what I may do there (Telegram or my "
+        "storage did not answer), so I left those photos alone. I say this at most once an "
+        "hour."
     ).format(chat=chat)
 
 

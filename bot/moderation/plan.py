@@ -158,9 +158,14 @@ Plan = Nothing | Unsure | ReportOnly | Enforce
 
 
 def plan(
-    verdict: Verdict, poster: Poster, settings: ChatSettings, bot: Member, history: History
+    verdict: Verdict,
+    poster: Poster,
+    settings: ChatSettings,
+    bot: Member | None,
+    history: History,
 ) -> Plan:
-    """What to do about one author's posts in a group."""
+    """What to do about one author's posts in a group; `bot` None when the bot's own rights
+    could not be read (then, as for a poster nobody could place, nothing is done)."""
     if not settings.moderating:
         return Nothing(Reason.OFF)
     match poster.kind:
@@ -170,6 +175,8 @@ def plan(
             return Unsure()
         case PosterKind.MEMBER | PosterKind.CHANNEL:
             pass
+    if bot is None:
+        return Unsure()
     dry = settings.mode is Mode.DRY
     match verdict:
         case Passed():

@@ -189,6 +189,8 @@ class ChatCommands:
 
     async def _rights_text(self, chat_id: int, tr: Translations) -> str:
         rights = await self._rights.get(chat_id)
+        if rights is None:  # Telegram did not say: better nothing than a wrong list
+            return ""
         return messages.rights_text(rights.can_delete, rights.can_restrict, tr)
 
     async def _rights_if_moderating(

@@ -138,8 +138,9 @@ class BotRights:
         self._bot = bot
         self._rights: _Remembered[Rights] = _Remembered()
 
-    async def get(self, chat_id: int) -> Rights:
-        """The bot's rights in the chat (none if Telegram cannot be asked)."""
+    async def get(self, chat_id: int) -> Rights | None:
+        """The bot's rights in the chat; None when Telegram cannot be asked (not "none":
+        a bot that holds a right must not be told, or act as if, it lacks it)."""
         known = self._rights.get(chat_id)
         if known is not None:
             return known
@@ -147,7 +148,7 @@ class BotRights:
             member = await self._bot.get_chat_member(chat_id, self._bot.id)
         except TelegramError as exc:
             logger.warning("could not read my rights in chat %s: %s", chat_id, exc.message)
-            return Rights()
+            return None
         rights = Rights.of(member)
         self._rights.put(chat_id, rights)
         return rights

@@ -5,6 +5,7 @@ handing the plan to whoever carries it out. Nothing here chooses what to do."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -116,7 +117,8 @@ class Moderator:
         """Judge every image (an album is one batch); images that pass get no message."""
         first = items[0][0]
         chat_id = first.chat_id
-        bot = (await self._rights.get(chat_id)).member()
+        rights = await self._rights.get(chat_id)
+        bot = rights.member() if rights is not None else None
         posts = []
         for item in items:
             poster = await self.poster(item[0])
@@ -175,7 +177,7 @@ class Moderator:
                     logger.info("moderation in chat %s: %s", chat_id, decided)
 
     async def _decide(
-        self, chat_id: int, poster: Poster, settings: ChatSettings, bot: Member
+        self, chat_id: int, poster: Poster, settings: ChatSettings, bot: Member | None
     ) -> tuple[Plan, float | None]:
         """The plan for an author's breaking posts, with the author's history; and when
         the plan counts a warning, the time it was counted at.
@@ -202,17 +204,20 @@ class Moderator:
         self._stats.count("unsure")
         hour = int(time.time() // UNSURE_NOTICE_SECONDS)
         logger.warning("moderation in chat %s left a photo alone: poster unconfirmed", chat_id)
-        try:
-            expires_at = (hour + 1) * UNSURE_NOTICE_SECONDS
-            first = await self._store.first_time(f"unsure:{chat_id}:{hour}", expires_at)
-        except StorageUnavailable:
-            # Storage is what failed: this process's own memory keeps the hour.
-            first = (chat_id, hour) not in self._told
+        # The hour counts as told only once the notice reached someone: without a report
+        # chat it goes to the admin list, which may be the very thing that failed.
+        told = f"unsure:{chat_id}:{hour}"
+        expires_at = (hour + 1) * UNSURE_NOTICE_SECONDS
+        if (chat_id, hour) in self._told:  # told, or being told, by this process
+            return
+        # Storage keeps the hour for the other replicas; while it is down, this
+        # process's own memory does.
+        with contextlib.suppress(StorageUnavailable):
+            if await self._store.load_pending(told, time.time()) is not None:
+                return
         self._told[(chat_id, hour)] = None
         while len(self._told) > UNSURE_MEMORY_SIZE:
             del self._told[next(iter(self._told))]
-        if not first:
-            return
         try:
             settings = await self._storage.chat_settings(chat_id)
         except StorageUnavailable:
@@ -220,7 +225,11 @@ class Moderator:
         text = messages.unsure_notice(
             title or str(chat_id), self._catalogs.get(report_language(settings))
         )
-        await self._reporter.tell_admins(chat_id, text)
+        if not await self._reporter.tell_admins(chat_id, text):
+            self._told.pop((chat_id, hour), None)  # nobody heard: the next photo tries again
+            return
+        with contextlib.suppress(StorageUnavailable):
+            await self._store.save_pending(told, "told", expires_at)
 
     async def _unchecked(self, message: Message, outcome: Outcome) -> Unchecked | OverGroupLimit:
         """The verdict on a photo not judged: over the group's limit is its own case, told

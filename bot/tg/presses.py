@@ -92,7 +92,11 @@ class ReportPresses:
         if chat_id != report.chat_id:
             report = replace(report, chat_id=chat_id, warning_message_id=None)
         person = await self._admins.member(chat_id, query.from_user.id)
-        bot = (await self._rights.get(chat_id)).member()
+        rights = await self._rights.get(chat_id)
+        if rights is None:
+            await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+            return
+        bot = rights.member()
         match permit(person, bot, press_rights(verb, report.deeds)):
             case Denied(right, bot=False):
                 text = messages.person_lacks_right(right, tr)

@@ -86,7 +86,9 @@ class Reporter:
         stored = replace(report, sent=tuple(sent))
         await self._storage.save_report(report.report_id, stored.to_json(), expires_at)
 
-    async def tell_admins(self, chat_id: int, text: str) -> None:
-        """A plain message to wherever the group's reports go."""
+    async def tell_admins(self, chat_id: int, text: str) -> bool:
+        """A plain message to wherever the group's reports go; whether anyone got it."""
+        delivered = False
         for destination in await self.destinations(chat_id):
-            await self._outbox.send(destination, text)
+            delivered = await self._outbox.send(destination, text) is not None or delivered
+        return delivered
