@@ -97,7 +97,7 @@ def _with(**changes: object) -> ChatSettings:
 
 
 # Each row: verdict, poster, settings, the bot's rights, warnings before, the plan.
-ROWS: list[tuple[str, Verdict, Poster, ChatSettings, Member, int, Plan]] = [
+ROWS: list[tuple[str, Verdict, Poster, ChatSettings, Member | None, int, Plan]] = [
     # -- who and whether ---------------------------------------------------------------
     ("moderation off", Breaks(), MEMBER, ChatSettings(), BOT_ALL, 0, Nothing(Reason.OFF)),
     ("an admin's post", Breaks(), Poster(PosterKind.EXEMPT), ON, BOT_ALL, 0, Nothing(Reason.EXEMPT)),
@@ -108,6 +108,9 @@ ROWS: list[tuple[str, Verdict, Poster, ChatSettings, Member, int, Plan]] = [
     ("unchecked, reported", Unchecked(), MEMBER, ON, BOT_ALL, 0, ReportOnly(dry=False)),
     ("unchecked, dry", Unchecked(), MEMBER, _with(mode=Mode.DRY), BOT_ALL, 0, ReportOnly(dry=True)),
     ("unchecked, let through", Unchecked(), MEMBER, _with(on_error=OnError.ALLOW), BOT_ALL, 0, Nothing(Reason.LET_THROUGH)),
+    ("a file that is no image, files not checked", Unchecked(not_an_image=True), MEMBER, ON, BOT_ALL, 0, Nothing(Reason.NOT_AN_IMAGE)),
+    ("a file that is no image, files checked", Unchecked(not_an_image=True), MEMBER, _with(check_files=True), BOT_ALL, 0, ReportOnly(dry=False)),
+    ("the bot's rights unknown", Breaks(), MEMBER, ON, None, 0, Unsure()),
     ("group limit: first today", OverGroupLimit(first=True), MEMBER, ON, BOT_ALL, 0, ReportOnly(dry=False)),
     ("group limit: already told", OverGroupLimit(first=False), MEMBER, ON, BOT_ALL, 0, Nothing(Reason.LIMIT_TOLD)),
     ("group limit, onerror allow", OverGroupLimit(first=True), MEMBER, _with(on_error=OnError.ALLOW), BOT_ALL, 0, Nothing(Reason.LET_THROUGH)),
@@ -142,7 +145,7 @@ def test_plan(
     verdict: Verdict,
     poster: Poster,
     settings: ChatSettings,
-    bot: Member,
+    bot: Member | None,
     warnings: int,
     expected: Plan,
 ) -> None:

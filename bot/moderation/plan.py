@@ -60,7 +60,11 @@ class Breaks:
 
 @dataclass(frozen=True)
 class Unchecked:
-    """The bot could not judge the post (too small, the API failing, a limit used up)."""
+    """The bot could not judge the post (too small, the API failing, a limit used up).
+    `not_an_image`: a file that said it was an image, whose bytes are none (a PDF named
+    x.png): what its sender claimed does not make it one."""
+
+    not_an_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class Reason(enum.StrEnum):
     ALLOWED = "image allowed"
     LET_THROUGH = "unchecked, let through"
     LIMIT_TOLD = "over the group's limit, already reported today"
+    NOT_AN_IMAGE = "a file that is no image, in a group that checks no files"
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,10 @@ def plan(
             return Nothing(Reason.PASSED)
         case Allowed():
             return Nothing(Reason.ALLOWED)
+        case Unchecked(not_an_image=True) if not settings.check_files:
+            # Left alone like any PDF: else five renamed PDFs were five reports to every
+            # admin, a flood no limit capped.
+            return Nothing(Reason.NOT_AN_IMAGE)
         case Unchecked():
             if settings.on_error is OnError.ALLOW:
                 return Nothing(Reason.LET_THROUGH)

@@ -20,6 +20,7 @@ from bot.cache import file_key
 from bot.clock import utc_now
 from bot.guarded_storage import StorageUnavailable
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
+from bot.images import NotAnImage
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
 from bot.moderation.plan import (
     Allowed,
@@ -41,7 +42,7 @@ from bot.moderation.plan import (
 )
 from bot.moderation.rights import Member
 from bot.moderation.store import ModerationStore
-from bot.outcomes import Limited, Outcome, Recognized
+from bot.outcomes import Limited, Outcome, Recognized, Refused
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
 from bot.storage import Storage
@@ -143,9 +144,11 @@ class Moderator:
         flagged: list[tuple[Flagged, Poster]] = []
         for ((message, incoming, _), poster), outcome in zip(posts, outcomes, strict=True):
             if not isinstance(outcome, Recognized):
-                await self._count_unchecked(message, outcome)
                 unjudged = await self._unchecked(message, outcome)
-                match plan(unjudged, poster, settings, bot, History()):
+                decided = plan(unjudged, poster, settings, bot, History())
+                if decided != Nothing(Reason.NOT_AN_IMAGE):
+                    await self._count_unchecked(message, outcome)
+                match decided:
                     case ReportOnly(dry):
                         await self._report_unchecked(
                             message, incoming, outcome, settings, dry, report_tr
@@ -235,7 +238,8 @@ class Moderator:
         """The verdict on a photo not judged: over the group's limit is its own case, told
         once a day to the admins and, the first time, to the operator."""
         if not (isinstance(outcome, Limited) and outcome.exceeded.scope == "group"):
-            return Unchecked()
+            is_not_image = isinstance(outcome, Refused) and isinstance(outcome.reason, NotAnImage)
+            return Unchecked(not_an_image=is_not_image)
         exceeded = outcome.exceeded
         day = exceeded.resets_at.date().isoformat()
         until = exceeded.resets_at.timestamp()

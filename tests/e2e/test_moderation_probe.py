@@ -451,13 +451,6 @@ async def test_an_album_of_photos_and_files_is_one_post_and_its_pdf_is_left_alon
     assert len(notices) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the MIME type is the sender's claim: a PDF named x.png is judged in a group "
-    "that never asked for files, fails to decode and is reported as a photo I could not "
-    "check, once per file, to every admin (bot/tg/photos.py:media_of trusts mime_type; "
-    "bot/moderation/plan.py:plan reports every Unchecked)",
-)
 async def test_a_pdf_renamed_to_png_is_left_alone_like_any_pdf(
     bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
 ) -> None:
