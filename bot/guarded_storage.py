@@ -139,10 +139,24 @@ class GuardedStorage:
     async def update_chat_settings(
         self, chat_id: int, change: Callable[[ChatSettings], ChatSettings | None]
     ) -> ChatSettings:
-        """Change the settings in storage; refused in an outage."""
+        """Change the settings in storage; refused in an outage. An exception `change` raises
+        is the caller's, not the backend's: it leaves the settings as they are and is raised
+        again here, never taken for an outage (one person's typo once took storage "down"
+        for every chat and turned /healthz 503)."""
+        raised: list[Exception] = []
+
+        def changing(current: ChatSettings) -> ChatSettings | None:
+            try:
+                return change(current)
+            except Exception as exc:
+                raised.append(exc)
+                return None
+
         settings = await self._required(
-            "update_chat_settings", lambda: self._inner.update_chat_settings(chat_id, change)
+            "update_chat_settings", lambda: self._inner.update_chat_settings(chat_id, changing)
         )
+        if raised:
+            raise raised[0]
         self._remember(chat_id, settings)
         return settings
 

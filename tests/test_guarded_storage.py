@@ -209,3 +209,21 @@ async def test_a_waiter_stops_waiting_for_a_lock_that_is_never_released(
     assert (result.segments, shared, computed) == ({"head_seg": True}, False, ["called"])
     assert not await storage.claim_flight("k", 60.0), "the other process's lock is left alone"
     await storage.close()
+
+
+async def test_an_error_in_the_callers_change_is_the_callers_not_an_outage(
+    tmp_path: Path,
+) -> None:
+    health = Dependency("storage")
+    inner = await SqliteStorage.open(str(tmp_path / "bot.sqlite3"))
+    storage = GuardedStorage(inner, health)
+
+    def broken(current: ChatSettings) -> ChatSettings:
+        return replace(current, warn_limit=int("²"))
+
+    with pytest.raises(ValueError, match="invalid literal"):
+        await storage.update_chat_settings(7, broken)
+    assert not health.down
+    saved = await storage.update_chat_settings(7, lambda s: replace(s, mode=Mode.ON))
+    assert saved.mode is Mode.ON
+    await storage.close()
