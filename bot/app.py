@@ -19,7 +19,7 @@ from bot.cache import ResultCache
 from bot.config import Settings
 from bot.decoding import DecodePool, WorkerFault
 from bot.fairness import Fairness
-from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
+from bot.guarded_storage import GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
@@ -75,10 +75,9 @@ class BotService:
         self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
         self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
-        # A call holds its image's key for at most its own deadline: the quota, the API
-        # with its retries, the cache write. A process that waits for another's call gives
-        # up in time to make its own before its photo's deadline (by default after 30 s).
-        flight_seconds = settings.api_total_deadline_seconds + 2 * CALL_TIMEOUT
+        # A process that waits for another's call (its claim renewed while it runs, see
+        # bot/cache.py) gives up in time to make its own before its photo's deadline (by
+        # default after 30 s).
         wait_seconds = max(
             0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds
         )
@@ -97,7 +96,6 @@ class BotService:
         self.cache = ResultCache(
             storage,
             ttl=settings.cache_ttl_hours * 3600,
-            flight_seconds=flight_seconds,
             wait_seconds=wait_seconds,
         )
         self.downloader = TelegramDownloader(

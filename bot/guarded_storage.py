@@ -202,6 +202,13 @@ class GuardedStorage:
             "claim_flight", lambda: self._inner.claim_flight(key, seconds), lambda: True
         )
 
+    async def renew_flight(self, key: str, seconds: float) -> bool:
+        """Renew the claim on `key`; in an outage this process keeps calling (the claim may
+        lapse meanwhile, and another replica may then call too, which beats a wait)."""
+        return await self._or(
+            "renew_flight", lambda: self._inner.renew_flight(key, seconds), lambda: True
+        )
+
     async def end_flight(self, key: str) -> None:
         """Release the call for `key`; in an outage, as soon as storage is back."""
         await self._or(

@@ -80,6 +80,14 @@ end
 return 0
 """
 
+# A claim is renewed only by the replica that holds it.
+_RENEW_FLIGHT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 class RedisStorage:
     """`Storage` on a Redis server; every method is safe across processes."""
@@ -90,6 +98,7 @@ class RedisStorage:
         self._refund = client.register_script(_REFUND_QUOTA)
         self._migrate = client.register_script(_MIGRATE)
         self._end_flight = client.register_script(_END_FLIGHT)
+        self._renew_flight = client.register_script(_RENEW_FLIGHT)
         # What this replica writes into the claims it holds.
         self._claimant = secrets.token_hex(8)
 
@@ -213,6 +222,13 @@ class RedisStorage:
                 px=max(1, int(seconds * 1000)),
             )
         )
+
+    async def renew_flight(self, key: str, seconds: float) -> bool:
+        """Extend this replica's claim on `key`; False if it is no longer this replica's."""
+        renewed = await self._renew_flight(
+            keys=[f"{_PREFIX}flight:{key}"], args=[self._claimant, max(1, int(seconds * 1000))]
+        )
+        return bool(renewed)
 
     async def end_flight(self, key: str) -> None:
         """Let others make the call for `key` (it failed, or its result is cached), if the

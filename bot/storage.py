@@ -165,6 +165,11 @@ class Storage(Protocol):
         """True if this process may make the API call for `key` now."""
         ...
 
+    async def renew_flight(self, key: str, seconds: float) -> bool:
+        """Extend this process's claim on `key` to `seconds` from now; False if it is no
+        longer this process's (it lapsed and another took it)."""
+        ...
+
     async def end_flight(self, key: str) -> None:
         """The call for `key` is over (its result cached, or failed)."""
         ...
@@ -350,6 +355,10 @@ class SqliteStorage:
         return True
 
     async def claim_flight(self, key: str, seconds: float) -> bool:
+        """Always this process's."""
+        return True
+
+    async def renew_flight(self, key: str, seconds: float) -> bool:
         """Always this process's."""
         return True
 

@@ -198,7 +198,7 @@ async def test_a_waiter_stops_waiting_for_a_lock_that_is_never_released(
 ) -> None:
     storage = await RedisStorage.open(redis_url)
     assert await storage.claim_flight("k", 60.0), "taken by a process that then died"
-    cache = ResultCache(storage, ttl=60, flight_seconds=60, wait_seconds=0.3, poll_seconds=0.05)
+    cache = ResultCache(storage, ttl=60, wait_seconds=0.3, poll_seconds=0.05)
     computed: list[str] = []
 
     async def compute() -> RecognitionResult:

@@ -174,6 +174,21 @@ async def test_a_lapsed_claim_does_not_end_the_claim_another_replica_took(
         await storage.close()
 
 
+async def test_a_claim_is_renewed_only_by_its_holder(redis_url: str) -> None:
+    holder, other = await RedisStorage.open(redis_url), await RedisStorage.open(redis_url)
+    assert await holder.claim_flight("renewed", 0.3)
+    await asyncio.sleep(0.2)
+    assert await holder.renew_flight("renewed", 0.3)
+    assert not await other.renew_flight("renewed", 5), "not the other replica's to renew"
+    await asyncio.sleep(0.2)  # 0.4 s after the claim: alive only by its renewal
+    assert not await other.claim_flight("renewed", 5)
+    await asyncio.sleep(0.3)
+    assert not await holder.renew_flight("renewed", 5), "lapsed: nothing left to renew"
+    assert await other.claim_flight("renewed", 5)
+    await holder.close()
+    await other.close()
+
+
 async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Backend) -> None:
     later = time.time() + 3600
     assert await backend.remember_image(-5, 10, "file:a", later) is True
