@@ -117,6 +117,9 @@ class Settings(ApiSettings):
     per_user_in_flight: int = Field(default=2, ge=1, le=64)
     max_waiting_photos: int = Field(default=1000, ge=1)
     album_quiet_seconds: float = Field(default=1.0, gt=0, le=30)
+    # Updates acknowledged to Telegram and not yet answered, across replicas: 10,000 is
+    # about 3 minutes of a 50 photos/s burst, and a few MB of stored updates.
+    intake_max_backlog: int = Field(default=10_000, ge=1, le=1_000_000)
     memory_budget_mb: int = Field(default=160, ge=50, le=100_000)
     admin_chat_id: int | None = None
 

@@ -39,6 +39,7 @@ from typing import TypeVar
 from bot.health import Dependency
 from bot.moderation import ChatSettings
 from bot.storage import Backend
+from bot.storage.intake import Backlog, Delivery, Intake, Received
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +370,50 @@ class GuardedStorage:
         if isinstance(exc, TimeoutError) and not str(exc):
             return f"no answer within {self._timeout:g} s"
         return f"{type(exc).__name__}: {exc}"
+
+
+class GuardedIntake:
+    """The durable intake behind the same guard: one outage, one health, one timeout.
+    Every call is required (there is no stand-in for a stored update): `receive` then
+    hands the update straight to work, `take` waits (bot/tg/intake.py)."""
+
+    def __init__(self, guard: GuardedStorage, inner: Intake) -> None:
+        self._guard = guard
+        self._inner = inner
+
+    async def put(self, update_id: int, payload: str, *, max_backlog: int) -> Received:
+        """Store an update; `StorageUnavailable` in an outage."""
+        return await self._guard._required(
+            "intake put", lambda: self._inner.put(update_id, payload, max_backlog=max_backlog)
+        )
+
+    async def take(
+        self, consumer: str, count: int, lease: float, wait: float = 0.0
+    ) -> list[Delivery]:
+        """Lease updates; `StorageUnavailable` in an outage."""
+        return await self._guard._required(
+            "intake take", lambda: self._inner.take(consumer, count, lease, wait)
+        )
+
+    async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:
+        """Renew leases; `StorageUnavailable` in an outage."""
+        await self._guard._required(
+            "intake renew", lambda: self._inner.renew(consumer, entries, lease)
+        )
+
+    async def done(self, entries: Sequence[str]) -> None:
+        """Acknowledge; `StorageUnavailable` in an outage."""
+        await self._guard._required("intake done", lambda: self._inner.done(entries))
+
+    async def set_aside(self, delivery: Delivery, reason: str) -> None:
+        """Set aside; `StorageUnavailable` in an outage."""
+        await self._guard._required(
+            "intake set_aside", lambda: self._inner.set_aside(delivery, reason)
+        )
+
+    async def backlog(self) -> Backlog:
+        """The backlog; `StorageUnavailable` in an outage."""
+        return await self._guard._required("intake backlog", self._inner.backlog)
 
 
 class _MemoryQuota:

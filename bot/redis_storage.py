@@ -20,6 +20,7 @@ from redis.exceptions import (
 
 from bot.moderation import ChatSettings
 from bot.storage import StorageOpenError, StorageUnreachable
+from bot.storage.redis_intake import RedisIntake
 
 _PREFIX = "segment-bot:"
 _DAY_SECONDS = 24 * 3600
@@ -126,6 +127,10 @@ class RedisStorage:
                 raise StorageUnreachable(f"{type(exc).__name__}: {exc}") from None
             raise
         return cls(client)
+
+    async def intake(self) -> RedisIntake:
+        """The durable intake on this server (its stream and group made if missing)."""
+        return await RedisIntake.open(self._redis)
 
     async def close(self) -> None:
         """Close the connection pool."""

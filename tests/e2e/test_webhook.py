@@ -12,7 +12,6 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
-from bot.tg import application, web
 from tests.conftest import free_port
 from tests.e2e.harness import running
 from tests.fakes.recognizer import FakeRecognizer, Reply
@@ -98,10 +97,9 @@ async def test_a_saturated_bot_answers_503_and_serves_the_retries(
     port: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(application, "UPDATE_QUEUE_SIZE", 1)
-    monkeypatch.setattr(web, "QUEUE_WAIT_SECONDS", 0.2)
     kling.default = Reply(delay=1.0)
-    busy = settings.model_copy(update={"max_concurrent_updates": 1})
+    # Two unanswered updates fill the intake: the third is refused until one is answered.
+    busy = settings.model_copy(update={"max_concurrent_updates": 1, "intake_max_backlog": 2})
     refused: list[dict[str, object]] = []
     async with (
         _webhook_bot(busy, port),

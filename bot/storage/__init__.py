@@ -21,6 +21,9 @@ import aiosqlite
 
 from bot.moderation import ChatSettings
 from bot.moderation.store import ModerationStore
+from bot.storage import sqlite_intake
+from bot.storage.intake import Intake
+from bot.storage.sqlite_intake import SqliteIntake
 
 logger = logging.getLogger(__name__)
 
@@ -249,9 +252,18 @@ class Storage(Protocol):
         ...
 
 
-class Backend(Storage, ModerationStore, Protocol):
-    """What a backend implements: the bot's state and moderation's own (a protocol each,
-    so neither grows the other)."""
+class State(Storage, ModerationStore, Protocol):
+    """The bot's state and moderation's own (a protocol each, so neither grows the other):
+    what the bot's parts are given, guarded (bot/guarded_storage.py)."""
+
+
+class Backend(State, Protocol):
+    """What a backend implements: the state, and the durable intake on the same
+    connection."""
+
+    async def intake(self) -> Intake:
+        """The durable intake (bot/storage/intake.py) kept in this backend."""
+        ...
 
 
 def _make_room_for(file: Path) -> None:
@@ -298,6 +310,13 @@ class SqliteStorage:
         self._quota_day = ""
         self._quota_writes: list[tuple[str, list[tuple[str, ...]]]] = []
         self._quota_writer: asyncio.Task[None] | None = None
+        self._intake: SqliteIntake | None = None
+
+    async def intake(self) -> SqliteIntake:
+        """The durable intake in this file, on this connection (opened on first use)."""
+        if self._intake is None:
+            self._intake = await SqliteIntake.open(self._db, self._lock)
+        return self._intake
 
     @classmethod
     async def open(cls, path: str) -> Self:
@@ -312,7 +331,7 @@ class SqliteStorage:
         try:
             await connection.execute("PRAGMA journal_mode=WAL")
             await connection.execute("PRAGMA synchronous=NORMAL")
-            await connection.executescript(_SCHEMA)
+            await connection.executescript(_SCHEMA + sqlite_intake.SCHEMA)
             await connection.commit()
             # The schema may exist already, so nothing above had to write: take the write
             # lock once, or a read-only file would first fail on a person's photo.
