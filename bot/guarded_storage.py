@@ -147,19 +147,23 @@ class GuardedStorage:
         self._remember(chat_id, settings)
         return settings
 
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
+    async def take_quota(
+        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
+    ) -> str | None:
         """Count in storage; in an outage, in this process's memory."""
         return await self._or(
             "take_quota",
-            lambda: self._inner.take_quota(day, charges),
+            lambda: self._inner.take_quota(day, charges, once),
             lambda: self._quota.take(day, charges),
         )
 
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
+    async def refund_quota(
+        self, day: str, subjects: Sequence[str], once: str | None = None
+    ) -> None:
         """Give back in storage; in an outage, in memory."""
         await self._or(
             "refund_quota",
-            lambda: self._inner.refund_quota(day, subjects),
+            lambda: self._inner.refund_quota(day, subjects, once),
             lambda: self._quota.refund(day, subjects),
         )
 

@@ -31,24 +31,36 @@ _REPORT_KEEP_SECONDS = 8 * _DAY_SECONDS
 # Where a group went is needed while reports made before its migration can be pressed.
 _MIGRATION_KEEP_SECONDS = _REPORT_KEEP_SECONDS
 # All-or-nothing quota: refuse if any subject is at its limit, else count one for each.
+# The last key names the charge (ARGV[#ARGV] is '1' when it is used): a charge counted
+# under that name before is not counted again (an update run again after a crash).
 _TAKE_QUOTA = """
-for i, key in ipairs(KEYS) do
-    if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i]) then
+local named = ARGV[#ARGV] == '1'
+local ttl = ARGV[#ARGV - 1]
+local n = #KEYS - 1
+if named and redis.call('EXISTS', KEYS[#KEYS]) == 1 then
+    return 0
+end
+for i = 1, n do
+    if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[i]) then
         return i
     end
 end
-for _, key in ipairs(KEYS) do
-    redis.call('INCR', key)
-    redis.call('EXPIRE', key, ARGV[#ARGV])
+for i = 1, n do
+    redis.call('INCR', KEYS[i])
+    redis.call('EXPIRE', KEYS[i], ttl)
+end
+if named then
+    redis.call('SET', KEYS[#KEYS], '1', 'EX', ttl)
 end
 return 0
 """
 _REFUND_QUOTA = """
-for _, key in ipairs(KEYS) do
-    if tonumber(redis.call('GET', key) or '0') > 0 then
-        redis.call('DECR', key)
+for i = 1, #KEYS - 1 do
+    if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
+        redis.call('DECR', KEYS[i])
     end
 end
+redis.call('DEL', KEYS[#KEYS])
 return 0
 """
 
@@ -167,16 +179,22 @@ class RedisStorage:
                 except WatchError:
                     continue
 
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
-        """Count one use against each (subject, limit), all or none, atomically."""
-        keys = [_quota_key(day, subject) for subject, _ in charges]
-        args = [limit for _, limit in charges] + [2 * _DAY_SECONDS]
+    async def take_quota(
+        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
+    ) -> str | None:
+        """Count one use against each (subject, limit), all or none, once per `once`,
+        atomically."""
+        keys = [_quota_key(day, subject) for subject, _ in charges] + [_charge_key(day, once)]
+        args = [limit for _, limit in charges] + [2 * _DAY_SECONDS, 1 if once else 0]
         over = int(await self._take(keys=keys, args=args))
         return charges[over - 1][0] if over else None
 
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
-        """Give back one use of each subject."""
-        await self._refund(keys=[_quota_key(day, subject) for subject in subjects])
+    async def refund_quota(
+        self, day: str, subjects: Sequence[str], once: str | None = None
+    ) -> None:
+        """Give back one use of each subject, and forget the charge's name."""
+        keys = [_quota_key(day, subject) for subject in subjects] + [_charge_key(day, once)]
+        await self._refund(keys=keys)
 
     async def quota_used(self, day: str, subject: str) -> int:
         """Uses of `subject` counted on `day`."""
@@ -416,6 +434,10 @@ def _settings_key(chat_id: int) -> str:
 
 def _quota_key(day: str, subject: str) -> str:
     return f"{_PREFIX}quota:{day}:{subject}"
+
+
+def _charge_key(day: str, once: str | None) -> str:
+    return f"{_PREFIX}charge:{day}:{once or ''}"
 
 
 def _cache_key(key: str) -> str:

@@ -120,6 +120,31 @@ async def test_quota_is_all_or_nothing_and_refundable(backend: Backend) -> None:
     assert await storage.quota_used("2026-11-26", "global") == 0
 
 
+async def test_a_named_charge_is_counted_once_until_refunded(backend: Backend) -> None:
+    day, charges = "2026-11-25", [("global", 10), ("user:1", 2)]
+    for _ in range(3):  # the same update's image, run again after two crashes
+        assert await backend.take_quota(day, charges, "update-7:unique-1") is None
+    assert await backend.quota_used(day, "user:1") == 1
+    assert await backend.take_quota(day, charges, "update-8:unique-2") is None
+    assert await backend.take_quota(day, charges, "update-7:unique-1") is None, "counted before"
+    assert await backend.take_quota(day, charges, "update-9:unique-3") == "user:1"
+    await backend.refund_quota(day, ["global", "user:1"], "update-8:unique-2")
+    assert await backend.quota_used(day, "user:1") == 1
+    assert await backend.take_quota(day, charges, "update-8:unique-2") is None, "counted anew"
+    assert await backend.quota_used(day, "user:1") == 2
+
+
+async def test_a_named_charge_survives_a_restart_on_sqlite(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    assert await storage.take_quota("2026-11-25", [("user:1", 5)], "u7:f1") is None
+    await storage.close()
+    reopened = await SqliteStorage.open(path)
+    assert await reopened.take_quota("2026-11-25", [("user:1", 5)], "u7:f1") is None
+    assert await reopened.quota_used("2026-11-25", "user:1") == 1
+    await reopened.close()
+
+
 async def test_sqlite_cache_entries_expire(storage: SqliteStorage) -> None:
     await storage.cache_result(["a", "b"], "{}", now=100.0, expires_at=200.0)
     assert await storage.cached_result("a", 150.0) == "{}"

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS quota (
     used INTEGER NOT NULL,
     PRIMARY KEY (day, subject)
 );
+CREATE TABLE IF NOT EXISTS quota_charges (
+    day TEXT NOT NULL,
+    once TEXT NOT NULL,
+    PRIMARY KEY (day, once)
+);
 CREATE TABLE IF NOT EXISTS result_cache (
     key TEXT PRIMARY KEY,
     result TEXT NOT NULL,
@@ -127,15 +132,22 @@ class Storage(Protocol):
         """
         ...
 
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
-        """Count one use against each (subject, limit), all or none.
+    async def take_quota(
+        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
+    ) -> str | None:
+        """Count one use against each (subject, limit), all or none; with `once`, only if
+        no charge under that name was counted today (an update run again after its
+        process died is not charged twice).
 
-        Returns None when counted, or the first subject already at its limit.
+        Returns None when counted (or counted before), or the first subject at its limit.
         """
         ...
 
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
-        """Give back one use of each subject (a call that failed costs nothing)."""
+    async def refund_quota(
+        self, day: str, subjects: Sequence[str], once: str | None = None
+    ) -> None:
+        """Give back one use of each subject (a call that failed costs nothing), and
+        forget the charge's name."""
         ...
 
     async def quota_used(self, day: str, subject: str) -> int:
@@ -308,6 +320,8 @@ class SqliteStorage:
         # run behind the callers, in order, one transaction per batch (`_write_quota`).
         self._quota: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._quota_day = ""
+        # Charges counted under a name (an update's image), so a re-run counts none.
+        self._charged: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._quota_writes: list[tuple[str, list[tuple[str, ...]]]] = []
         self._quota_writer: asyncio.Task[None] | None = None
         self._intake: SqliteIntake | None = None
@@ -428,13 +442,19 @@ class SqliteStorage:
             self._remember(chat_id, changed)
             return changed
 
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
-        """Count one use against each (subject, limit), all or none."""
+    async def take_quota(
+        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
+    ) -> str | None:
+        """Count one use against each (subject, limit), all or none, once per `once`."""
         async with self._lock:
             if day != self._quota_day:
                 self._quota_day = day
                 self._quota.clear()
+                self._charged.clear()
                 self._write_quota_later("DELETE FROM quota WHERE day < ?", [(day,)])
+                self._write_quota_later("DELETE FROM quota_charges WHERE day < ?", [(day,)])
+            if once is not None and await self._charged_before(day, once):
+                return None
             for subject, limit in charges:
                 if await self._used(day, subject) >= limit:
                     return subject
@@ -445,11 +465,40 @@ class SqliteStorage:
                 "ON CONFLICT (day, subject) DO UPDATE SET used = used + 1",
                 [(day, subject) for subject, _ in charges],
             )
+            if once is not None:
+                self._remember_charge(day, once, True)
+                self._write_quota_later(
+                    "INSERT OR IGNORE INTO quota_charges (day, once) VALUES (?, ?)", [(day, once)]
+                )
             return None
 
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
-        """Give back one use of each subject."""
+    async def _charged_before(self, day: str, once: str) -> bool:
+        """Whether a charge named `once` was counted on `day` (with the lock held)."""
+        key = (day, once)
+        if key not in self._charged:
+            await self._write_pending_quota()
+            async with self._db.execute(
+                "SELECT 1 FROM quota_charges WHERE day = ? AND once = ?", key
+            ) as cursor:
+                self._remember_charge(day, once, await cursor.fetchone() is not None)
+        return self._charged[key]
+
+    def _remember_charge(self, day: str, once: str, charged: bool) -> None:
+        self._charged[day, once] = charged
+        self._charged.move_to_end((day, once))
+        if len(self._charged) > _QUOTA_MEMORY_SIZE:
+            self._charged.popitem(last=False)
+
+    async def refund_quota(
+        self, day: str, subjects: Sequence[str], once: str | None = None
+    ) -> None:
+        """Give back one use of each subject, and forget the charge's name."""
         async with self._lock:
+            if once is not None:
+                self._remember_charge(day, once, False)
+                self._write_quota_later(
+                    "DELETE FROM quota_charges WHERE day = ? AND once = ?", [(day, once)]
+                )
             for subject in subjects:
                 self._quota[day, subject] = max(await self._used(day, subject) - 1, 0)
             self._write_quota_later(
