@@ -102,12 +102,19 @@ class GuardedStorage:
         return result
 
     async def _ping_until_back(self) -> None:
-        """In an outage: ping once per interval; end it at the first answer."""
+        """In an outage: ping once per interval; end it once a ping on fresh connections
+        answers and the quota counted in memory is written."""
         while True:
             await asyncio.sleep(self._probe_interval)
             try:
                 async with asyncio.timeout(self._timeout):
+                    # Fresh connections first: after a restart of Redis the pooled ones
+                    # are dead, and "back" was followed by 58 failed calls 1.4 s later.
+                    await self._inner.reconnect()
                     await self._inner.ping()
+                    # Then what was counted in memory, so the limits hold across
+                    # replicas again (20 people with a limit of 4 got 6 checks each).
+                    await self._write_back_quota()
             except Exception as exc:
                 self._health.failed(f"ping: {self._describe(exc)}")
                 continue
@@ -116,7 +123,28 @@ class GuardedStorage:
             # (or a test) takes it to mean.
             await self._release_unreleased()
             self._health.succeeded()
+            # Nothing is counted in memory once the outage is over; a charge counted
+            # while the lines above ran is written now (a failure: at the next outage).
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._write_back_quota()
+            except Exception as exc:
+                logger.warning("quota counted in an outage not written: %s", self._describe(exc))
             return
+
+    async def _write_back_quota(self) -> None:
+        """Add the uses counted in memory to storage; kept for the next try if it fails."""
+        day, uses = self._quota.unwritten()
+        if not uses:
+            return
+        try:
+            await self._inner.add_quota(day, uses)
+        except BaseException:
+            self._quota.unwrite(day, uses)
+            raise
+        logger.info(
+            "quota counted in memory during the outage written: %d uses", sum(uses.values())
+        )
 
     async def _or(
         self, operation: str, call: Callable[[], Awaitable[T]], fallback: Callable[[], T]
@@ -421,21 +449,24 @@ class GuardedIntake:
 
 
 class _MemoryQuota:
-    """Quota counted in this process while storage is down; see the module docstring."""
+    """Quota counted in this process while storage is down; see the module docstring.
+    `unwritten` hands what was counted since the last write to storage once it is back."""
 
     def __init__(self) -> None:
         self._day = ""
         self._used: Counter[str] = Counter()
+        self._unwritten: Counter[str] = Counter()
 
     def take(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
         """Count one use of each (subject, limit), all or none; the first subject at its
         limit, or None."""
         if day != self._day:
-            self._day, self._used = day, Counter()
+            self._day, self._used, self._unwritten = day, Counter(), Counter()
         for subject, limit in charges:
             if self._used[subject] >= limit:
                 return subject
         self._used.update(subject for subject, _ in charges)
+        self._unwritten.update(subject for subject, _ in charges)
         return None
 
     def refund(self, day: str, subjects: Sequence[str]) -> None:
@@ -443,3 +474,16 @@ class _MemoryQuota:
         if day == self._day:
             for subject in subjects:
                 self._used[subject] = max(0, self._used[subject] - 1)
+                self._unwritten[subject] -= 1
+
+    def unwritten(self) -> tuple[str, dict[str, int]]:
+        """The day and the uses counted since the last call (net of refunds), forgotten
+        here: the caller writes them."""
+        uses = {subject: count for subject, count in self._unwritten.items() if count > 0}
+        self._unwritten = Counter()
+        return self._day, uses
+
+    def unwrite(self, day: str, uses: dict[str, int]) -> None:
+        """Take back uses whose write failed, to be written next time."""
+        if day == self._day:
+            self._unwritten.update(uses)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -316,3 +319,32 @@ async def test_a_migration_is_remembered_for_older_reports(backend: Backend) -> 
     await backend.note_migration(-5, -1005)
     assert await backend.migrated_to(-5) == -1005
     assert await backend.migrated_to(-1005) is None
+
+
+async def test_a_failed_sqlite_quota_write_is_tried_again_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_records: list[logging.LogRecord]
+) -> None:
+    monkeypatch.setattr("bot.storage.QUOTA_RETRY_SECONDS", 0.05)
+    path = str(tmp_path / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    real = storage._db.executemany
+    failures = [sqlite3.OperationalError("database or disk is full")] * 2
+
+    async def full_disk(sql: str, rows: Any) -> Any:
+        if failures and "used = used + 1" in sql:
+            raise failures.pop()
+        return await real(sql, rows)
+
+    monkeypatch.setattr(storage._db, "executemany", full_disk)
+    for _ in range(3):
+        assert await storage.take_quota("2026-11-25", [("user:1", 3)]) is None
+    for _ in range(100):
+        if not failures and not storage._quota_writes:
+            break
+        await asyncio.sleep(0.05)
+    await storage.close()
+    reopened = await SqliteStorage.open(path)
+    assert await reopened.take_quota("2026-11-25", [("user:1", 3)]) == "user:1", "3 of 3 used"
+    await reopened.close()
+    retried = [r.getMessage() for r in log_records if "quota write failed" in r.getMessage()]
+    assert len(retried) == 2

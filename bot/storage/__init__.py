@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, Self
 
@@ -105,6 +105,10 @@ _SETTINGS_CACHE_SIZE = 10_000
 # Quota counters held in memory: one per person (and group) active today, about
 # 150 bytes each; past this many the least recently used are read again.
 _QUOTA_MEMORY_SIZE = 100_000
+# Quota writes that failed are tried again this often; at most this many statements wait
+# (a day of a busy bot's photos), the oldest dropped past it.
+QUOTA_RETRY_SECONDS = 1.0
+_QUOTA_WRITES_KEPT = 100_000
 
 
 class StorageOpenError(Exception):
@@ -275,6 +279,15 @@ class Backend(State, Protocol):
 
     async def intake(self) -> Intake:
         """The durable intake (bot/storage/intake.py) kept in this backend."""
+        ...
+
+    async def add_quota(self, day: str, uses: Mapping[str, int]) -> None:
+        """Add uses counted elsewhere (in memory during an outage), past any limit."""
+        ...
+
+    async def reconnect(self) -> None:
+        """Drop pooled connections (after an outage they may be dead), so the next call
+        makes a fresh one."""
         ...
 
 
@@ -511,6 +524,20 @@ class SqliteStorage:
         async with self._lock:
             return await self._used(day, subject)
 
+    async def add_quota(self, day: str, uses: Mapping[str, int]) -> None:
+        """Add uses counted elsewhere, past any limit."""
+        async with self._lock:
+            for subject, count in uses.items():
+                self._quota[day, subject] = await self._used(day, subject) + count
+            self._write_quota_later(
+                "INSERT INTO quota (day, subject, used) VALUES (?, ?, ?) "
+                "ON CONFLICT (day, subject) DO UPDATE SET used = used + excluded.used",
+                [(day, subject, str(count)) for subject, count in uses.items()],
+            )
+
+    async def reconnect(self) -> None:
+        """One file, one connection: nothing pooled to drop."""
+
     async def _used(self, day: str, subject: str) -> int:
         """The count, from memory or else read (with the lock held)."""
         key = (day, subject)
@@ -535,22 +562,37 @@ class SqliteStorage:
     async def _write_quota(self) -> None:
         """Write the counts made so far in one transaction. A crash loses at most the
         few milliseconds of counts not yet written: a person may get a call or two
-        more that day, never fewer."""
-        try:
-            async with self._lock:
-                await self._write_pending_quota()
-        except sqlite3.Error as exc:
-            # The counts stay right in this process; only a restart would forget them.
-            logger.warning("quota write failed: %s", exc)
+        more that day, never fewer. A write that fails (a full disk, a lock held too
+        long) is kept and tried again every `QUOTA_RETRY_SECONDS` until it lands: dropped,
+        a person who used 3 of 3 had 1 left after a restart (issue 20)."""
+        while True:
+            try:
+                async with self._lock:
+                    await self._write_pending_quota()
+                return
+            except sqlite3.Error as exc:
+                # The counts stay right in this process meanwhile.
+                logger.warning(
+                    "quota write failed, tried again in %g s: %s", QUOTA_RETRY_SECONDS, exc
+                )
+            await asyncio.sleep(QUOTA_RETRY_SECONDS)
 
     async def _write_pending_quota(self) -> None:
-        """(With the lock held, so no other transaction is open on the connection.)"""
+        """(With the lock held, so no other transaction is open on the connection.) A
+        batch that fails is put back in front of the writes made since."""
         if not self._quota_writes:
             return
         batch, self._quota_writes = self._quota_writes, []
-        for statement, rows in batch:
-            await self._db.executemany(statement, rows)
-        await self._db.commit()
+        try:
+            for statement, rows in batch:
+                await self._db.executemany(statement, rows)
+            await self._db.commit()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self._db.rollback()
+            self._quota_writes[:0] = batch
+            del self._quota_writes[:-_QUOTA_WRITES_KEPT]
+            raise
 
     async def cached_result(self, key: str, now: float) -> str | None:
         """The cached result under `key` unless expired."""
