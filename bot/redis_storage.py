@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Self, cast
 
 from redis import asyncio as aioredis
 from redis.exceptions import (
     AuthenticationError,
     AuthorizationError,
+    NoPermissionError,
     RedisError,
     ResponseError,
     WatchError,
@@ -114,6 +115,7 @@ class RedisStorage:
         self._renew_flight = client.register_script(_RENEW_FLIGHT)
         # What this replica writes into the claims it holds.
         self._claimant = secrets.token_hex(8)
+        self._intake: RedisIntake | None = None
 
     @classmethod
     async def open(cls, url: str) -> Self:
@@ -131,18 +133,60 @@ class RedisStorage:
             ) from None
         try:
             await client.ping()
+            storage = cls(client)
+            await storage._check_rights()
+            storage._intake = await RedisIntake.open(client)
         except BaseException as exc:
             await client.aclose()
+            if isinstance(exc, NoPermissionError):
+                raise StorageOpenError(f"the Redis user may not {exc}") from None
             if isinstance(exc, AuthenticationError | AuthorizationError | ResponseError):
                 raise StorageOpenError(f"refused by the server: {exc}") from None
             if isinstance(exc, RedisError | OSError):
                 raise StorageUnreachable(f"{type(exc).__name__}: {exc}") from None
             raise
-        return cls(client)
+        return storage
+
+    async def _check_rights(self) -> None:
+        """Run once each kind of command the bot needs, on keys of its own, so a Redis user
+        without the rights (ACL) is refused at start instead of starting "up" and failing
+        every photo: scripts (quotas, claims), streams (the intake), and the plain ones.
+        Raises `NoPermissionError` naming the command refused."""
+        probe = f"{_PREFIX}probe:{self._claimant}"
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("run scripts (EVAL/EVALSHA)", lambda: self._end_flight(keys=[probe], args=["-"])),
+            ("SET/GET/DEL", lambda: self._redis.set(probe, "1", ex=60)),
+            (
+                "use streams (XGROUP CREATE)",
+                lambda: self._redis.xgroup_create(f"{probe}:s", "g", id="0", mkstream=True),
+            ),
+            ("use streams (XADD)", lambda: self._redis.xadd(f"{probe}:s", {"u": "0"})),
+            (
+                "use streams (XREADGROUP)",
+                lambda: self._redis.xreadgroup("g", "c", {f"{probe}:s": ">"}, count=1),
+            ),
+            (
+                "use streams (XAUTOCLAIM)",
+                lambda: self._redis.xautoclaim(f"{probe}:s", "g", "c", 0, count=1),
+            ),
+            ("use streams (XACK)", lambda: self._redis.xack(f"{probe}:s", "g", "0-1")),
+            (
+                "use streams (XPENDING)",
+                lambda: self._redis.xpending_range(f"{probe}:s", "g", "-", "+", 1),
+            ),
+            ("SET/GET/DEL", lambda: self._redis.delete(probe, f"{probe}:s")),
+        ]
+        for what, step in steps:
+            try:
+                await step()
+            except NoPermissionError as exc:
+                raise NoPermissionError(f"{what}: {' '.join(str(exc).split())}") from None
 
     async def intake(self) -> RedisIntake:
         """The durable intake on this server (its stream and group made if missing)."""
-        return await RedisIntake.open(self._redis)
+        if self._intake is None:
+            self._intake = await RedisIntake.open(self._redis)
+        return self._intake
 
     async def close(self) -> None:
         """Close the connection pool."""

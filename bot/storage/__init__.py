@@ -92,6 +92,10 @@ CREATE TABLE IF NOT EXISTS migrations (
     old_chat_id INTEGER PRIMARY KEY,
     new_chat_id INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS started (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS daily_counts (
     day TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -105,6 +109,8 @@ _SETTINGS_CACHE_SIZE = 10_000
 # Quota counters held in memory: one per person (and group) active today, about
 # 150 bytes each; past this many the least recently used are read again.
 _QUOTA_MEMORY_SIZE = 100_000
+# The longest a failed connection's thread is waited for (it stops in microseconds).
+CALL_JOIN_SECONDS = 5.0
 # Quota writes that failed are tried again this often; at most this many statements wait
 # (a day of a busy bot's photos), the oldest dropped past it.
 QUOTA_RETRY_SECONDS = 1.0
@@ -291,6 +297,17 @@ class Backend(State, Protocol):
         ...
 
 
+async def _held_settings(connection: aiosqlite.Connection) -> dict[int, ChatSettings] | None:
+    """Every stored chat's settings when there are few enough to hold (see
+    `SqliteStorage.__init__`), else None."""
+    async with connection.execute("SELECT COUNT(*) FROM chat_settings") as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] > _SETTINGS_CACHE_SIZE:
+        return None
+    async with connection.execute("SELECT chat_id, settings FROM chat_settings") as cursor:
+        return {int(chat): ChatSettings.from_json(raw) async for chat, raw in cursor}
+
+
 def _make_room_for(file: Path) -> None:
     """Create the database's folder; refuse a path that cannot become a database file."""
     try:
@@ -304,7 +321,8 @@ def _make_room_for(file: Path) -> None:
 def _open_error(exc: sqlite3.Error) -> StorageOpenError:
     """SQLite's own words ("file is not a database", "attempt to write a readonly
     database"); a lock held by another process may be released, so that one is retried."""
-    cause = str(exc) or type(exc).__name__
+    # One line: SQLite's integrity report spans several.
+    cause = " ".join(str(exc).split()) or type(exc).__name__
     if "locked" in cause:
         return StorageUnreachable(cause)
     if "unable to open" in cause or "readonly" in cause:
@@ -340,7 +358,7 @@ class SqliteStorage:
         self._intake: SqliteIntake | None = None
 
     async def intake(self) -> SqliteIntake:
-        """The durable intake in this file, on this connection (opened on first use)."""
+        """The durable intake in this file, on this connection (opened with the file)."""
         if self._intake is None:
             self._intake = await SqliteIntake.open(self._db, self._lock)
         return self._intake
@@ -351,35 +369,45 @@ class SqliteStorage:
         it writable; raise `StorageOpenError` saying why not."""
         if path != ":memory:":
             _make_room_for(Path(path))
+        connection = aiosqlite.connect(path)
         try:
-            connection = await aiosqlite.connect(path)
+            await connection
         except sqlite3.Error as exc:
+            # aiosqlite stops its thread on a failed connect, and the thread then hands
+            # the loop a result: wait for it, or it finds the loop closed at exit and
+            # prints two "Event loop is closed" tracebacks under the one-line refusal.
+            await asyncio.to_thread(connection._thread.join, CALL_JOIN_SECONDS)
             raise _open_error(exc) from None
         try:
             await connection.execute("PRAGMA journal_mode=WAL")
             await connection.execute("PRAGMA synchronous=NORMAL")
+            # Corrupt pages anywhere (not only in the schema) are found now, not by a
+            # person's photo: quick_check reads every page, about 10 ms per MB here.
+            async with connection.execute("PRAGMA quick_check(1)") as cursor:
+                checked = await cursor.fetchone()
+            if checked is None or checked[0] != "ok":
+                raise sqlite3.DatabaseError(
+                    f"database disk image is malformed ({checked[0] if checked else '?'})"
+                )
             await connection.executescript(_SCHEMA + sqlite_intake.SCHEMA)
+            # A real write, committed: the schema may exist already, and the write lock
+            # alone (BEGIN IMMEDIATE) is granted on a read-only file in WAL mode, which
+            # then failed on the first photo and flapped.
+            await connection.execute(
+                "INSERT OR REPLACE INTO started (id, at) VALUES (1, ?)", (time.time(),)
+            )
             await connection.commit()
-            # The schema may exist already, so nothing above had to write: take the write
-            # lock once, or a read-only file would first fail on a person's photo.
-            await connection.execute("BEGIN IMMEDIATE")
-            await connection.rollback()
+            storage = cls(connection, await _held_settings(connection))
+            storage._intake = await SqliteIntake.open(connection, storage._lock)
         except BaseException as exc:
             # The connection's thread is not a daemon: left open, it keeps the process
-            # from exiting.
-            with contextlib.suppress(sqlite3.Error):
+            # from exiting (and from honouring SIGTERM).
+            with contextlib.suppress(sqlite3.Error, ValueError):
                 await connection.close()
             if isinstance(exc, sqlite3.Error):
                 raise _open_error(exc) from None
             raise
-        # Every stored chat's settings when there are few enough to hold (see __init__).
-        async with connection.execute("SELECT COUNT(*) FROM chat_settings") as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] > _SETTINGS_CACHE_SIZE:
-            return cls(connection)
-        async with connection.execute("SELECT chat_id, settings FROM chat_settings") as cursor:
-            held = {int(chat): ChatSettings.from_json(raw) async for chat, raw in cursor}
-        return cls(connection, held)
+        return storage
 
     async def close(self) -> None:
         """Write what is still behind, and close the connection."""
