@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -63,6 +64,15 @@ class StorageUnavailable(Exception):
         self.operation = operation
 
 
+class StorageRefused(StorageUnavailable):
+    """Storage works but refused this call's value: the caller gets the fallback (or this
+    error), and nothing is marked down."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.args = (f"storage refused a value for {operation}",)
+
+
 class GuardedStorage:
     """A `Storage` around another one: timeouts, fallbacks and outage reporting."""
 
@@ -90,6 +100,12 @@ class GuardedStorage:
         try:
             async with asyncio.timeout(self._timeout):
                 result = await call()
+        except (OverflowError, sqlite3.IntegrityError) as exc:
+            # One bad value (a chat id of -2**70 does not fit SQLite's 64 bits, a
+            # constraint) is that update's problem: storage is fine. Counted as an outage,
+            # it turned /healthz 503 for every update.
+            logger.warning("storage refused a value in %s: %s", operation, self._describe(exc))
+            raise StorageRefused(operation) from exc
         # Each backend fails its own way (OSError, TimeoutError, sqlite3.Error, redis's
         # RedisError, aiosqlite's ValueError on a closed connection): all mean no storage.
         except Exception as exc:

@@ -88,6 +88,29 @@ def _secret_given(request: web.Request) -> bytes:
     return b""
 
 
+# Telegram's ids fit in 52 bits; stored as SQLite's signed 64-bit integers.
+_ID_BOUND = 2**63
+# Fields of an Update that carry a chat (a message, or a change of membership).
+_WITH_A_CHAT = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "edited_business_message",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+)
+
+
+def _has_a_chat(carried: object) -> bool:
+    if not isinstance(carried, dict):
+        return False
+    chat = carried.get("chat")
+    return isinstance(chat, dict) and type(chat.get("id")) is int
+
+
 def parse_update(body: bytes, bot: Bot) -> tuple[Update | None, str]:
     """The Update in a webhook body, or None and why not (one line, no body content)."""
     try:
@@ -99,6 +122,14 @@ def parse_update(body: bytes, bot: Bot) -> tuple[Update | None, str]:
     update_id = data.get("update_id")
     if type(update_id) is not int or update_id < 0:
         return None, "no update_id that is a whole number"
+    if update_id >= _ID_BOUND:
+        return None, f"update_id {update_id} out of range"
+    for field in _WITH_A_CHAT:
+        # The library builds a message without its chat, which every handler needs:
+        # it failed in three of them with a traceback each, after a 200.
+        carried = data.get(field)
+        if carried is not None and not _has_a_chat(carried):
+            return None, f"update {update_id}: {field} without a chat"
     try:
         update = Update.de_json(data, bot)
     # The library builds the objects field by field; a field of the wrong shape fails
