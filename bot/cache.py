@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 from bot.recognizer import ErrorKind, RecognitionError
 from bot.results import RecognitionResult
-from bot.storage import Storage
+from bot.storage.results import ResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ResultCache:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: ResultStore,
         ttl: float,
         clock: Callable[[], float] = time.time,
         *,

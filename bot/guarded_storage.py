@@ -16,10 +16,11 @@ What the bot does while storage is down, method by method:
   cost stays bounded: at worst one extra day's allowance per process for an outage
   that lasts the whole day. Counts made during an outage are not written back;
 - the result cache: every lookup misses and nothing is stored (each photo costs a call);
-- update claims and calls in flight: this process takes them (with replicas an update
-  retried by Telegram may be answered twice, which beats never); a call whose release
-  failed is released when storage is back, so its image's next copy does not wait for
-  the lock to expire;
+- calls in flight: this process takes them (with replicas, an image may then be paid
+  twice); a call whose release failed is released when storage is back, so its
+  image's next copy does not wait for the lock to lapse;
+- the intake (`GuardedIntake`): an update that cannot be stored is handled at once by
+  the process that received it (bot/tg/intake.py);
 - daily counts and quota reports: `StorageUnavailable`; the stats keep their counts for
   the next flush, and a person who asked reads "try again in a minute".
 
@@ -238,12 +239,6 @@ class GuardedStorage:
     async def counts(self, day: str) -> dict[str, int]:
         """The day's counters; refused in an outage."""
         return await self._required("counts", lambda: self._inner.counts(day))
-
-    async def claim_update(self, update_id: int) -> bool:
-        """Claim an update; this process's in an outage."""
-        return await self._or(
-            "claim_update", lambda: self._inner.claim_update(update_id), lambda: True
-        )
 
     async def claim_flight(self, key: str, seconds: float) -> bool:
         """Claim the call for `key`; this process's in an outage."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.clock import utc_now
-from bot.storage import Storage
+from bot.storage.quotas import QuotaStore
 
 GLOBAL = "global"
 
@@ -49,7 +49,7 @@ class Quotas:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: QuotaStore,
         *,
         per_user: int,
         overall: int,

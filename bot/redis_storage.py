@@ -25,7 +25,6 @@ from bot.storage.redis_intake import RedisIntake
 
 _PREFIX = "segment-bot:"
 _DAY_SECONDS = 24 * 3600
-_UPDATE_SECONDS = 24 * 3600  # Telegram keeps undelivered updates for 24 h
 # A chat's warnings live as long as the newest one counts; reports a day past their expiry.
 _WARNING_KEEP_SECONDS = 31 * _DAY_SECONDS
 _REPORT_KEEP_SECONDS = 8 * _DAY_SECONDS
@@ -285,12 +284,6 @@ class RedisStorage:
         """Every counter of `day`."""
         raw = cast("dict[str, str]", await self._redis.hgetall(f"{_PREFIX}counts:{day}"))
         return {name: int(value) for name, value in raw.items()}
-
-    async def claim_update(self, update_id: int) -> bool:
-        """True for the one replica that takes this update first."""
-        return bool(
-            await self._redis.set(f"{_PREFIX}update:{update_id}", 1, nx=True, ex=_UPDATE_SECONDS)
-        )
 
     async def claim_flight(self, key: str, seconds: float) -> bool:
         """True if this replica may make the API call for `key` (others wait for its result)."""

@@ -96,7 +96,6 @@ async def test_in_an_outage_each_method_gets_its_fallback(
     assert await storage.take_quota(DAY, charges) is None, "a refund gives the use back"
     assert await storage.cached_result("file:1", 0.0) is None
     await storage.cache_result(["file:1"], "{}", now=0.0, expires_at=1.0)
-    assert await storage.claim_update(7)
     assert await storage.claim_flight("k", 5.0)
     await storage.end_flight("k")
     assert await storage.remember_image(-5, 1, "file:a", 10.0**10), "every image is new"

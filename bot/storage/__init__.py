@@ -1,8 +1,13 @@
 """What outlives a process: chat settings, quota counters, cached results, daily counts,
 and moderation state (images seen per message, allowed images, warnings, reports).
 
-`Storage` is the interface the rest of the bot uses; `SqliteStorage` is the
-default backend (one file, created on first start).
+One protocol per concern, each in its module here: settings, quotas, results (and calls
+in flight), counts, images, warnings, reports, and the durable intake; moderation's own
+state is `ModerationStore` (bot/moderation/store.py). Each part of the bot is typed
+against the concerns it uses; `Storage` is all of them, `Backend` what a backend
+implements. `SqliteStorage` is the default backend (one file, created on first start);
+`RedisStorage` (bot/redis_storage.py) serves replicas; `GuardedStorage`
+(bot/guarded_storage.py) wraps either with timeouts and fallbacks.
 """
 
 from __future__ import annotations
@@ -22,8 +27,15 @@ import aiosqlite
 from bot.moderation import ChatSettings
 from bot.moderation.store import ModerationStore
 from bot.storage import sqlite_intake
+from bot.storage.counts import CountStore
+from bot.storage.images import ImageStore
 from bot.storage.intake import Intake
+from bot.storage.quotas import QuotaStore
+from bot.storage.reports import ReportStore
+from bot.storage.results import ResultStore
+from bot.storage.settings import SettingsStore
 from bot.storage.sqlite_intake import SqliteIntake
+from bot.storage.warnings import WarningStore
 
 logger = logging.getLogger(__name__)
 
@@ -126,144 +138,18 @@ class StorageUnreachable(StorageOpenError):
     """The storage server did not answer, or the database is locked: it may come back."""
 
 
-class Storage(Protocol):
-    """The bot's persistent state; every method is safe to call concurrently."""
-
-    async def chat_settings(self, chat_id: int) -> ChatSettings:
-        """The chat's settings, or the defaults."""
-        ...
-
-    async def update_chat_settings(
-        self, chat_id: int, change: Callable[[ChatSettings], ChatSettings | None]
-    ) -> ChatSettings:
-        """Apply `change` to the chat's current settings atomically and store the result.
-
-        `change` returns None to leave them as they are; the settings in force are returned.
-        """
-        ...
-
-    async def take_quota(
-        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
-    ) -> str | None:
-        """Count one use against each (subject, limit), all or none; with `once`, only if
-        no charge under that name was counted today (an update run again after its
-        process died is not charged twice).
-
-        Returns None when counted (or counted before), or the first subject at its limit.
-        """
-        ...
-
-    async def refund_quota(
-        self, day: str, subjects: Sequence[str], once: str | None = None
-    ) -> None:
-        """Give back one use of each subject (a call that failed costs nothing), and
-        forget the charge's name."""
-        ...
-
-    async def quota_used(self, day: str, subject: str) -> int:
-        """Uses of `subject` counted on `day`."""
-        ...
-
-    async def cached_result(self, key: str, now: float) -> str | None:
-        """The cached result under `key` unless expired."""
-        ...
-
-    async def cache_result(
-        self, keys: Sequence[str], result: str, *, now: float, expires_at: float
-    ) -> None:
-        """Cache `result` under every key until `expires_at`; may drop rows expired by `now`."""
-        ...
-
-    async def add_count(self, day: str, name: str, count: int) -> None:
-        """Add `count` to the day's counter `name`."""
-        ...
-
-    async def counts(self, day: str) -> dict[str, int]:
-        """Every counter of `day`."""
-        ...
-
-    async def claim_update(self, update_id: int) -> bool:
-        """True for the one process that takes this update (replicas share a webhook)."""
-        ...
-
-    async def claim_flight(self, key: str, seconds: float) -> bool:
-        """True if this process may make the API call for `key` now."""
-        ...
-
-    async def renew_flight(self, key: str, seconds: float) -> bool:
-        """Extend this process's claim on `key` to `seconds` from now; False if it is no
-        longer this process's (it lapsed and another took it)."""
-        ...
-
-    async def end_flight(self, key: str) -> None:
-        """The call for `key` is over (its result cached, or failed)."""
-        ...
-
-    async def remember_image(
-        self, chat_id: int, message_id: int, image_key: str, expires_at: float
-    ) -> bool:
-        """Record the image a message carries; True if it is new or replaced another
-        (an edited message whose photo was swapped), False if it is the one recorded."""
-        ...
-
-    async def allow_image(self, chat_id: int, keys: Sequence[str]) -> None:
-        """Put one image on the chat's allow list under all its keys (a Telegram file,
-        the hash of its bytes)."""
-        ...
-
-    async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
-        """Whether any of the keys is on the chat's allow list."""
-        ...
-
-    async def allowed_count(self, chat_id: int) -> int:
-        """How many images the chat's allow list holds."""
-        ...
-
-    async def reset_allowed(self, chat_id: int) -> None:
-        """Empty the chat's allow list."""
-        ...
-
-    async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
-        """Count a warning given at `at`; return the author's warnings since `since`, this
-        one included (older ones are forgotten)."""
-        ...
-
-    async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
-        """Withdraw the warning given at `at`, if it is still counted."""
-        ...
-
-    async def warning_count(self, chat_id: int, author_id: int, since: float) -> int:
-        """The author's warnings since `since`."""
-        ...
-
-    async def reset_warnings(self, chat_id: int, author_id: int) -> None:
-        """Forget every warning of the author in the chat."""
-        ...
-
-    async def save_report(self, report_id: str, report: str, expires_at: float) -> None:
-        """Keep (or replace) a moderation report until `expires_at`."""
-        ...
-
-    async def load_report(self, report_id: str, now: float) -> str | None:
-        """The report unless unknown or expired."""
-        ...
-
-    async def claim_press(self, report_id: str, verb: str, record: str) -> str | None:
-        """Record the first press of `verb` on a report, once across every process: None
-        when this press is the one that counts, else the record of the one that did."""
-        ...
-
-    async def presses(self, report_id: str) -> dict[str, str]:
-        """Every press recorded on a report, by verb."""
-        ...
-
-    async def release_press(self, report_id: str, verb: str) -> None:
-        """Forget a press that could not take effect, so it can be tried again."""
-        ...
-
-    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """Move a group's settings, allow list and warnings to its new (supergroup) id."""
-        ...
+class Storage(
+    SettingsStore,
+    QuotaStore,
+    ResultStore,
+    CountStore,
+    ImageStore,
+    WarningStore,
+    ReportStore,
+    Protocol,
+):
+    """The bot's persistent state, one protocol per concern (each consumer is typed
+    against the ones it uses); every method is safe to call concurrently."""
 
     async def ping(self) -> None:
         """Return if the backend can be read; raise its error if not."""
@@ -422,12 +308,8 @@ class SqliteStorage:
         async with self._db.execute("SELECT count(*) FROM sqlite_master") as cursor:
             await cursor.fetchone()
 
-    # One process owns a SQLite file: it sees each update once, and its calls in
-    # flight are shared in memory by ResultCache.
-    async def claim_update(self, update_id: int) -> bool:
-        """Always this process's."""
-        return True
-
+    # One process owns a SQLite file: its calls in flight are shared in memory by
+    # ResultCache.
     async def claim_flight(self, key: str, seconds: float) -> bool:
         """Always this process's."""
         return True

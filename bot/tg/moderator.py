@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import groupby
+from typing import Protocol
 
 from telegram import Message
 
@@ -43,7 +44,9 @@ from bot.moderation.store import ModerationStore
 from bot.outcomes import Limited, Outcome, Recognized
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
-from bot.storage import Storage
+from bot.storage.images import ImageStore
+from bot.storage.settings import SettingsStore
+from bot.storage.warnings import WarningStore
 from bot.summary import summarize_line
 from bot.tg.enforcer import Enforcer
 from bot.tg.members import BotRights, ChatAdmins
@@ -59,13 +62,17 @@ UNSURE_NOTICE_SECONDS = 3600
 UNSURE_MEMORY_SIZE = 10_000
 
 
+class ModeratorStore(SettingsStore, ImageStore, WarningStore, Protocol):
+    """The storage this part uses."""
+
+
 class Moderator:
     """Judges a chat's posted images, plans, and hands each plan to the enforcer."""
 
     def __init__(
         self,
         *,
-        storage: Storage,
+        storage: ModeratorStore,
         store: ModerationStore,
         pipeline: PhotoPipeline,
         enforcer: Enforcer,

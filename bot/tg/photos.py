@@ -25,7 +25,7 @@ from bot.moderation import ChatSettings, Media, judged_in_group
 from bot.outcomes import Outcome
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
-from bot.storage import Storage
+from bot.storage.images import ImageStore
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
@@ -84,7 +84,7 @@ class PhotoRoutes:
         self,
         *,
         admission: Admission,
-        storage: Storage,
+        storage: ImageStore,
         pipeline: PhotoPipeline,
         moderator: Moderator,
         fairness: Fairness,
