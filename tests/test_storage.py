@@ -346,3 +346,11 @@ async def test_a_failed_sqlite_quota_write_is_tried_again_not_dropped(
     await reopened.close()
     retried = [r.getMessage() for r in log_records if "quota write failed" in r.getMessage()]
     assert len(retried) == 2
+
+
+async def test_the_same_warning_counts_once_in_both_backends(backend: Backend) -> None:
+    """An update run again after a crash gives its post's warning again: the same one."""
+    at = time.time()
+    assert await backend.add_warning(-7, 22, at, at - 60) == 1
+    assert await backend.add_warning(-7, 22, at, at - 60) == 1
+    assert await backend.add_warning(-7, 22, at + 0.000001, at - 60) == 2, "another post"

@@ -616,9 +616,12 @@ class SqliteStorage:
                 "DELETE FROM warnings WHERE chat_id = ? AND author_id = ? AND at < ?",
                 (chat_id, author_id, since),
             )
+            # The same warning again (an update run again after a crash) counts once,
+            # as a member of Redis's sorted set does.
             await self._db.execute(
-                "INSERT INTO warnings (chat_id, author_id, at) VALUES (?, ?, ?)",
-                (chat_id, author_id, at),
+                "INSERT INTO warnings (chat_id, author_id, at) SELECT ?, ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM warnings WHERE chat_id = ? AND author_id = ? AND at = ?)",
+                (chat_id, author_id, at, chat_id, author_id, at),
             )
             await self._db.commit()
             return await self.warning_count(chat_id, author_id, since)

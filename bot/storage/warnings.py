@@ -10,8 +10,9 @@ class WarningStore(Protocol):
     concurrently."""
 
     async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
-        """Count a warning given at `at`; return the author's warnings since `since`, this
-        one included (older ones are forgotten)."""
+        """Count a warning given at `at` (once: the same author and `at` again is the same
+        warning); return the author's warnings since `since`, this one included (older
+        ones are forgotten)."""
         ...
 
     async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
