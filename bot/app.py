@@ -307,7 +307,10 @@ class BotService:
             async with app:
                 await routes.set_menus(app.bot, self.catalogs)
                 server = await self._start_http()
-                if settings.webhook_url:
+                receiving = settings.role != "worker"
+                if not receiving:
+                    pass  # a worker answers what web replicas stored
+                elif settings.webhook_url:
                     await register_webhook(app, settings)
                 else:
                     assert app.updater is not None
@@ -320,8 +323,11 @@ class BotService:
                     )
                 await app.start()
                 taking = asyncio.Event()
+                if settings.role == "web":
+                    taking.set()  # a web replica stores updates; workers answer them
                 working = asyncio.create_task(self.durable.run(taking))
-                logger.info("bot @%s is running", app.bot.username)
+                role = "" if settings.role == "both" else f" (role {settings.role})"
+                logger.info("bot @%s is running%s", app.bot.username, role)
                 self.health.phase = Phase.SERVING
                 self.ready.set()
                 flushing = asyncio.create_task(self._flush_stats_until(stop))
@@ -370,7 +376,9 @@ class BotService:
         if port is None and not settings.webhook_url:
             return None
         webhook_path = (
-            (urlsplit(settings.webhook_url).path or "/") if settings.webhook_url else None
+            (urlsplit(settings.webhook_url).path or "/")
+            if settings.webhook_url and settings.role != "worker"
+            else None
         )
         secret = settings.webhook_secret_token
         runner = web.AppRunner(

@@ -130,6 +130,17 @@ class Settings(ApiSettings):
     webhook_secret_token: SecretStr | None = None
     http_listen: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable
     http_port: int | None = Field(default=None, ge=0, le=65535)
+    # web: receive and store updates only; worker: answer stored updates only (no webhook,
+    # no polling); both: one process does both. Roles apart need the shared intake (Redis).
+    role: Literal["both", "web", "worker"] = "both"
+
+    @model_validator(mode="after")
+    def _roles_apart_need_redis(self) -> Settings:
+        if self.role != "both" and self.redis_url is None:
+            raise ValueError(
+                f"ROLE={self.role} needs REDIS_URL: with SQLite one process owns the intake"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Settings:

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 
 from bot.app import BotService
 from bot.config import Settings
@@ -95,3 +96,38 @@ async def test_an_album_is_acknowledged_once_answered(
         await settled(service, telegram)
         assert await service.durable.unanswered() == 0
     assert len(telegram.sent_to(CHAT)) == 1
+
+
+async def test_a_web_replica_stores_and_a_worker_answers(
+    settings: Settings, telegram: FakeBotApi, kling: FakeRecognizer, redis_url: str
+) -> None:
+    port = free_port()
+    shared = settings.model_dump() | {
+        "redis_url": redis_url,
+        "webhook_url": f"http://127.0.0.1:{port}/hook",
+        "webhook_secret_token": SECRET,
+        "http_listen": "127.0.0.1",
+    }
+    web = Settings.model_validate(shared | {"role": "web", "http_port": port})
+    worker = Settings.model_validate(shared | {"role": "worker", "http_port": free_port()})
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with (
+        running(await BotService.open(web)) as receiving,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        for n in range(3):
+            update = telegram.photo_update(CHAT + n, jpeg(640, 640, seed=n), 640, 640)
+            update["update_id"] = 100 + n
+            assert (await http.post("/hook", json=update, headers=headers)).status_code == 200
+        await asyncio.sleep(0.5)
+        assert (telegram.delivered, kling.received) == ([], []), "the web replica only stores"
+        assert await receiving.durable.unanswered() == 3
+        async with running(await BotService.open(worker)):
+            await telegram.wait_delivered(3)
+        assert await receiving.durable.unanswered() == 0
+    assert len(telegram.calls_to("setWebhook")) == 1, "registered by the web replica only"
+
+
+def test_roles_apart_need_redis(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="ROLE=worker needs REDIS_URL"):
+        Settings.model_validate(settings.model_dump() | {"role": "worker"})
