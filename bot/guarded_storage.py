@@ -431,11 +431,21 @@ class GuardedIntake:
         )
 
     async def take(
-        self, consumer: str, count: int, lease: float, wait: float = 0.0
+        self,
+        consumer: str,
+        count: int,
+        lease: float,
+        wait: float = 0.0,
+        *,
+        often: int = 0,
+        often_after: int | None = None,
     ) -> list[Delivery]:
         """Lease updates; `StorageUnavailable` in an outage."""
         return await self._guard._required(
-            "intake take", lambda: self._inner.take(consumer, count, lease, wait)
+            "intake take",
+            lambda: self._inner.take(
+                consumer, count, lease, wait, often=often, often_after=often_after
+            ),
         )
 
     async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:

@@ -165,8 +165,8 @@ class RedisStorage:
                 lambda: self._redis.xreadgroup("g", "c", {f"{probe}:s": ">"}, count=1),
             ),
             (
-                "use streams (XAUTOCLAIM)",
-                lambda: self._redis.xautoclaim(f"{probe}:s", "g", "c", 0, count=1),
+                "use streams (XCLAIM)",
+                lambda: self._redis.xclaim(f"{probe}:s", "g", "c", 0, ["0-1"]),
             ),
             ("use streams (XACK)", lambda: self._redis.xack(f"{probe}:s", "g", "0-1")),
             (

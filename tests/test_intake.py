@@ -56,7 +56,7 @@ async def test_a_dead_consumers_update_goes_to_another_and_a_live_ones_stays(
     assert (again.update_id, again.deliveries) == (1, 2), "the live consumer's stays its own"
     await intake.renew("dead", [again.entry], 60)  # a late renewal cannot take it back
     await asyncio.sleep(LEASE + 0.1)
-    lapsed = await intake.take("third", 10, LEASE)
+    lapsed = await intake.take("third", 10, LEASE, often=10, often_after=2)
     assert sorted((d.update_id, d.deliveries) for d in lapsed) == [(1, 3), (2, 2)]
 
 
@@ -96,3 +96,21 @@ async def test_sqlite_after_a_restart_takes_what_was_leased_at_once(tmp_path: Pa
     [taken] = await (await reopened.intake()).take("after", 10, 60)
     assert (taken.update_id, taken.deliveries) == (7, 2)
     await reopened.close()
+
+
+async def test_updates_delivered_often_are_taken_one_at_a_time(intake: Intake) -> None:
+    """After one crash, updates are taken again in bulk; after two, as few as asked
+    (bot/tg/intake.py takes them one at a time)."""
+    for update_id in (1, 2, 3):
+        await intake.put(update_id, "{}", max_backlog=10)
+    await intake.take("dead", 10, LEASE)
+    await asyncio.sleep(LEASE + 0.1)
+    again = await intake.take("dead too", 10, LEASE, often=0, often_after=2)
+    assert sorted((d.update_id, d.deliveries) for d in again) == [(1, 2), (2, 2), (3, 2)]
+    await asyncio.sleep(LEASE + 0.1)
+    await intake.put(4, "{}", max_backlog=10)
+    taken = await intake.take("live", 10, LEASE, often=1, often_after=2)
+    assert sorted((d.update_id, d.deliveries) for d in taken) == [(1, 3), (4, 1)]
+    assert await intake.take("other", 10, LEASE, often=0, often_after=2) == []
+    later = await intake.take("other", 10, LEASE, often=5, often_after=2)
+    assert sorted(d.update_id for d in later) == [2, 3]

@@ -61,11 +61,19 @@ class Intake(Protocol):
         ...
 
     async def take(
-        self, consumer: str, count: int, lease: float, wait: float = 0.0
+        self,
+        consumer: str,
+        count: int,
+        lease: float,
+        wait: float = 0.0,
+        *,
+        often: int = 0,
+        often_after: int | None = None,
     ) -> list[Delivery]:
         """Lease up to `count` updates to `consumer` for `lease` seconds: those whose lease
-        lapsed first, then new ones, oldest first; with none ready, wait up to `wait`
-        seconds for one to arrive."""
+        lapsed (taken again) first, then new ones, oldest first; with none ready, wait up
+        to `wait` seconds for a new one. Of those taken again, the ones delivered
+        `often_after` times or more already are taken `often` at most (None: no limit)."""
         ...
 
     async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:

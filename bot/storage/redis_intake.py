@@ -30,6 +30,9 @@ PREFIX = "segment-bot:"
 STREAM = f"{PREFIX}intake"
 SET_ASIDE_STREAM = f"{PREFIX}intake:set-aside"
 GROUP = "workers"
+# Pending entries looked at per take for those idle past a lease: a dead replica leaves
+# at most its work slots and prefetch (72 by default).
+_PENDING_SCAN = 200
 # Set-aside updates kept for the operator: the newest thousand.
 _SET_ASIDE_KEPT = 1000
 
@@ -92,32 +95,64 @@ class RedisIntake:
         return Received.STORED if result else Received.DUPLICATE
 
     async def take(
-        self, consumer: str, count: int, lease: float, wait: float = 0.0
+        self,
+        consumer: str,
+        count: int,
+        lease: float,
+        wait: float = 0.0,
+        *,
+        often: int = 0,
+        often_after: int | None = None,
     ) -> list[Delivery]:
         """Entries idle past a lease (XAUTOCLAIM), then new ones (XREADGROUP, waiting up
         to `wait` seconds when there are none)."""
         if count <= 0:
             return []
         try:
-            return await self._take(consumer, count, lease, wait)
+            return await self._take(consumer, count, lease, wait, often, often_after)
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             await self._create_group()  # the stream was deleted under us (FLUSHALL)
             return []
 
-    async def _take(self, consumer: str, count: int, lease: float, wait: float) -> list[Delivery]:
+    async def _take(
+        self,
+        consumer: str,
+        count: int,
+        lease: float,
+        wait: float,
+        often: int,
+        often_after: int | None,
+    ) -> list[Delivery]:
         lease_ms = max(1, int(lease * 1000))
-        claimed: Any = await self._redis.xautoclaim(
-            STREAM, GROUP, consumer, lease_ms, start_id="0-0", count=count
+        # Entries idle past a lease (their consumer died), with their delivery counts:
+        # XPENDING's IDLE filter, then XCLAIM of those chosen (XAUTOCLAIM cannot choose by
+        # count). XCLAIM's own min-idle keeps an entry renewed meanwhile with its holder.
+        pending: Any = await self._redis.xpending_range(
+            STREAM, GROUP, "-", "+", _PENDING_SCAN, idle=lease_ms
         )
-        reclaimed = [(entry, fields) for entry, fields in claimed[1] if fields]
-        deliveries = [
-            Delivery(entry, int(fields["u"]), fields["p"], await self._delivered(entry))
-            for entry, fields in reclaimed
-        ]
+        chosen: list[Any] = []
+        often_taken = 0
+        for entry in pending:
+            if len(chosen) >= count:
+                break
+            if often_after is not None and int(entry["times_delivered"]) >= often_after:
+                if often_taken >= often:
+                    continue
+                often_taken += 1
+            chosen.append(str(entry["message_id"]))
+        deliveries: list[Delivery] = []
+        if chosen:
+            claimed: Any = await self._redis.xclaim(STREAM, GROUP, consumer, lease_ms, chosen)
+            counts = {str(e["message_id"]): int(e["times_delivered"]) for e in pending}
+            deliveries = [
+                Delivery(entry, int(fields["u"]), fields["p"], counts.get(entry, 0) + 1)
+                for entry, fields in claimed
+                if fields
+            ]
         room = count - len(deliveries)
-        if room > 0:
+        if room > 0:  # then new ones
             block = int(wait * 1000) if not deliveries and wait > 0 else None
             read: Any = await self._redis.xreadgroup(
                 GROUP, consumer, {STREAM: ">"}, count=room, block=block
@@ -129,11 +164,6 @@ class RedisIntake:
                     if fields
                 )
         return deliveries
-
-    async def _delivered(self, entry: str) -> int:
-        """How many times a pending entry was delivered (XAUTOCLAIM counted this one)."""
-        pending: Any = await self._redis.xpending_range(STREAM, GROUP, entry, entry, 1)
-        return int(pending[0]["times_delivered"]) if pending else 1
 
     async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:
         """Reset the idle time of the consumer's own pending entries."""

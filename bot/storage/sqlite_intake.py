@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import aiosqlite
 
@@ -94,34 +95,54 @@ class SqliteIntake:
         )
 
     async def take(
-        self, consumer: str, count: int, lease: float, wait: float = 0.0
+        self,
+        consumer: str,
+        count: int,
+        lease: float,
+        wait: float = 0.0,
+        *,
+        often: int = 0,
+        often_after: int | None = None,
     ) -> list[Delivery]:
         """Lease the oldest waiting updates that nobody holds; with none, wait up to `wait`
         seconds for one to be stored, then look once more."""
         if count <= 0:
             return []
         self._arrived.clear()
-        taken = await self._take(consumer, count, lease)
+        taken = await self._take(consumer, count, lease, often, often_after)
         if taken or wait <= 0:
             return taken
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._arrived.wait(), wait)
-        return await self._take(consumer, count, lease)
+        return await self._take(consumer, count, lease, often, often_after)
 
-    async def _take(self, consumer: str, count: int, lease: float) -> list[Delivery]:
+    async def _take(
+        self, consumer: str, count: int, lease: float, often: int, often_after: int | None
+    ) -> list[Delivery]:
         now = time.time()
+        leasing = (
+            "UPDATE intake SET consumer = ?, leased_until = ?, deliveries = deliveries + 1 "
+            "WHERE update_id IN (SELECT update_id FROM intake WHERE state = ? "
+            "AND leased_until < ? AND deliveries >= ? AND deliveries < ? "
+            "ORDER BY update_id LIMIT ?) RETURNING update_id, payload, deliveries"
+        )
+        limit = often_after if often_after is not None else 2**62
+        # (fewest and most deliveries before, how many): taken again, then taken again
+        # often, then new.
+        kinds = ((1, limit, count), (limit, 2**62, often), (0, 1, count))
+        rows: list[Any] = []
         async with self._lock:
-            async with self._db.execute(
-                "UPDATE intake SET consumer = ?, leased_until = ?, deliveries = deliveries + 1 "
-                "WHERE update_id IN (SELECT update_id FROM intake WHERE state = ? "
-                "AND leased_until < ? ORDER BY update_id LIMIT ?) "
-                "RETURNING update_id, payload, deliveries",
-                (consumer, now + lease, _WAITING, now, count),
-            ) as cursor:
-                rows = await cursor.fetchall()
+            for least, most, wanted in kinds:
+                room = min(wanted, count - len(rows))
+                if room <= 0 or least >= most:
+                    continue
+                async with self._db.execute(
+                    leasing, (consumer, now + lease, _WAITING, now, least, most, room)
+                ) as cursor:
+                    rows += await cursor.fetchall()
             await self._db.commit()
         taken = [Delivery(str(row[0]), int(row[0]), str(row[1]), int(row[2])) for row in rows]
-        return sorted(taken, key=lambda delivery: delivery.update_id)
+        return sorted(taken, key=lambda delivery: (delivery.deliveries == 1, delivery.update_id))
 
     async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:
         """Extend the consumer's leases."""

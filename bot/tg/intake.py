@@ -76,6 +76,7 @@ class _Held:
 
     update_id: int
     entry: str
+    deliveries: int
     handler_done: bool = False
     deferred: int = 0
 
@@ -155,9 +156,20 @@ class DurableUpdates:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._room.wait(), TAKE_WAIT_SECONDS)
                     continue
+                # An update about to be delivered for the MAX_DELIVERIES-th time or more is
+                # taken alone among such: if it kills this worker too, the others held
+                # here count one delivery more, and none of them may reach the count that
+                # sets an update aside for killing its worker. Taken again after one
+                # crash, updates go in bulk: a restart's backlog is not made serial.
+                risky = any(held.deliveries >= MAX_DELIVERIES for held in self._held.values())
                 try:
                     taken = await self._intake.take(
-                        self.consumer, room, self._lease, wait=TAKE_WAIT_SECONDS
+                        self.consumer,
+                        room,
+                        self._lease,
+                        wait=TAKE_WAIT_SECONDS,
+                        often=0 if risky else 1,
+                        often_after=MAX_DELIVERIES - 1,
                     )
                 except StorageUnavailable:
                     # The guard logs the outage; receipts go straight to work meanwhile.
@@ -189,7 +201,7 @@ class DurableUpdates:
             return
         if update.update_id in self._held:
             return  # already being worked on here (a renewal lost in an outage)
-        self._held[update.update_id] = _Held(update.update_id, delivery.entry)
+        self._held[update.update_id] = _Held(update.update_id, delivery.entry, delivery.deliveries)
         await self._queue.put(update)
 
     def _parse(self, delivery: Delivery) -> Update | None:
