@@ -4,9 +4,10 @@
 replicas, or re-sent by Telegram, is stored once); workers XREADGROUP; an answered update
 is XACKed and XDELed, so the stream holds exactly the unanswered updates and its length
 is the backlog (no MAXLEN trimming, which could drop an update not yet answered); the
-entries of a consumer that died stay pending and XAUTOCLAIM hands them to a live one once
-they have been idle for a lease. A live worker renews its leases with XCLAIM ... JUSTID
-(which resets the idle time without counting a delivery).
+entries of a consumer that died stay pending, and once idle for a lease a live one takes
+them (XPENDING with IDLE gives their delivery counts, XCLAIM with the same minimum idle
+time takes them; XAUTOCLAIM cannot choose by count). A live worker renews its leases
+with XCLAIM ... JUSTID (which resets the idle time without counting a delivery).
 
 Persistence: an update is Telegram's to forget once stored here, so Redis must keep what
 it acknowledged. With `appendonly yes` and `appendfsync everysec` a crash of Redis itself
@@ -104,7 +105,7 @@ class RedisIntake:
         often: int = 0,
         often_after: int | None = None,
     ) -> list[Delivery]:
-        """Entries idle past a lease (XAUTOCLAIM), then new ones (XREADGROUP, waiting up
+        """Entries idle past a lease (XPENDING, XCLAIM), then new ones (XREADGROUP, waiting up
         to `wait` seconds when there are none)."""
         if count <= 0:
             return []
