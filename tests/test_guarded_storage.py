@@ -208,3 +208,34 @@ async def test_a_waiter_stops_waiting_for_a_lock_that_is_never_released(
     assert (result.segments, shared, computed) == ({"head_seg": True}, False, ["called"])
     assert not await storage.claim_flight("k", 60.0), "the other process's lock is left alone"
     await storage.close()
+
+
+async def test_back_means_fresh_connections_a_round_trip_and_the_outages_quota_written(
+    redis_process: RedisProcess,
+) -> None:
+    steps: list[str] = []
+
+    class Recording:
+        def __init__(self, inner: RedisStorage) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            if name in {"reconnect", "ping", "add_quota"}:
+                steps.append(name)
+            return getattr(self._inner, name)
+
+    inner = await RedisStorage.open(redis_process.url)
+    health = Dependency("storage")
+    storage = GuardedStorage(Recording(inner), health, timeout=0.5, probe_interval=0.05)  # type: ignore[arg-type]
+    redis_process.stop()
+    charges = [("global", 10), ("user:1", 5)]
+    for _ in range(3):  # counted in memory
+        assert await storage.take_quota(DAY, charges) is None
+    await storage.refund_quota(DAY, ["global", "user:1"])
+    redis_process.start()
+    await _until_up(health)
+    last = len(steps) - 1 - steps[::-1].index("reconnect")
+    assert steps[last:] == ["reconnect", "ping", "add_quota"]
+    assert await inner.quota_used(DAY, "global") == 2, "three taken, one given back"
+    assert await inner.quota_used(DAY, "user:1") == 2
+    await storage.close()
