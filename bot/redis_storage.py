@@ -170,6 +170,14 @@ class RedisStorage:
             ),
             ("use streams (XACK)", lambda: self._redis.xack(f"{probe}:s", "g", "0-1")),
             (
+                "use streams (XINFO CONSUMERS)",
+                lambda: self._redis.xinfo_consumers(f"{probe}:s", "g"),
+            ),
+            (
+                "use streams (XGROUP DELCONSUMER)",
+                lambda: self._redis.xgroup_delconsumer(f"{probe}:s", "g", "c"),
+            ),
+            (
                 "use streams (XPENDING)",
                 lambda: self._redis.xpending_range(f"{probe}:s", "g", "-", "+", 1),
             ),

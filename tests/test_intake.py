@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from bot.redis_storage import RedisStorage
-from bot.storage import SqliteStorage
+from bot.storage import SqliteStorage, redis_intake
 from bot.storage.intake import Intake, Received
 
 LEASE = 0.3
@@ -114,3 +115,23 @@ async def test_updates_delivered_often_are_taken_one_at_a_time(intake: Intake) -
     assert await intake.take("other", 10, LEASE, often=0, often_after=2) == []
     later = await intake.take("other", 10, LEASE, often=5, often_after=2)
     assert sorted(d.update_id for d in later) == [2, 3]
+
+
+async def test_consumers_gone_with_nothing_pending_are_forgotten(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each start is a new consumer: the group must not grow with every restart."""
+    monkeypatch.setattr(redis_intake, "CONSUMER_FORGOTTEN_AFTER_MS", 50)
+    storage = await RedisStorage.open(redis_url)
+    intake = await storage.intake()
+    for update_id in (1, 2):
+        await intake.put(update_id, "{}", max_backlog=10)
+    [answered] = await intake.take("restarted", 1, 60)
+    await intake.done([answered.entry])
+    await intake.take("died holding one", 1, 60)
+    await asyncio.sleep(0.1)
+    assert await intake.forget_gone_consumers() == 1
+    with redis.Redis.from_url(redis_url, decode_responses=True) as raw:
+        left = [c["name"] for c in raw.xinfo_consumers(redis_intake.STREAM, redis_intake.GROUP)]
+    assert left == ["died holding one"], "its update is still to be taken over"
+    await storage.close()

@@ -31,6 +31,11 @@ PREFIX = "segment-bot:"
 STREAM = f"{PREFIX}intake"
 SET_ASIDE_STREAM = f"{PREFIX}intake:set-aside"
 GROUP = "workers"
+# Every process start is a new consumer in the group: one with nothing pending and idle
+# for an hour is gone, and is forgotten (looked for every 600 takes, about 10 minutes of
+# an idle worker), so the group does not grow with every restart.
+CONSUMER_FORGOTTEN_AFTER_MS = 3600 * 1000
+_FORGET_EVERY_TAKES = 600
 # Pending entries looked at per take for those idle past a lease: a dead replica leaves
 # at most its work slots and prefetch (72 by default).
 _PENDING_SCAN = 200
@@ -68,6 +73,7 @@ class RedisIntake:
         self._redis = client
         self._put = client.register_script(_PUT)
         self._renew = client.register_script(_RENEW)
+        self._takes = 0
 
     @classmethod
     async def open(cls, client: aioredis.Redis) -> RedisIntake:
@@ -109,6 +115,9 @@ class RedisIntake:
         to `wait` seconds when there are none)."""
         if count <= 0:
             return []
+        self._takes += 1
+        if self._takes % _FORGET_EVERY_TAKES == 0:
+            await self.forget_gone_consumers()
         try:
             return await self._take(consumer, count, lease, wait, often, often_after)
         except ResponseError as exc:
@@ -165,6 +174,19 @@ class RedisIntake:
                     if fields
                 )
         return deliveries
+
+    async def forget_gone_consumers(self) -> int:
+        """Delete the group's consumers with nothing pending, idle past
+        `CONSUMER_FORGOTTEN_AFTER_MS`; how many."""
+        consumers: Any = await self._redis.xinfo_consumers(STREAM, GROUP)
+        gone = [
+            str(consumer["name"])
+            for consumer in consumers
+            if int(consumer["pending"]) == 0 and int(consumer["idle"]) > CONSUMER_FORGOTTEN_AFTER_MS
+        ]
+        for name in gone:
+            await self._redis.xgroup_delconsumer(STREAM, GROUP, name)
+        return len(gone)
 
     async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:
         """Reset the idle time of the consumer's own pending entries."""
