@@ -19,7 +19,7 @@ from bot.cache import ResultCache
 from bot.config import Settings
 from bot.decoding import DecodePool, WorkerFault
 from bot.fairness import Fairness
-from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
+from bot.guarded_storage import GuardedIntake, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
@@ -30,7 +30,8 @@ from bot.recognizer import Recognizer
 from bot.slots import WorkSlots
 from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
-from bot.storage import Backend
+from bot.storage import State
+from bot.storage.intake import Intake
 from bot.tg import routes
 from bot.tg.admission import Admission
 from bot.tg.application import (
@@ -45,6 +46,7 @@ from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
 from bot.tg.gate import CommandGate
+from bot.tg.intake import DurableUpdates, ReceiptQueue, SetAsideAnswers
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
@@ -66,7 +68,7 @@ STATS_FLUSH_SECONDS = 10.0
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings, storage: Backend, health: Health) -> None:
+    def __init__(self, settings: Settings, storage: State, health: Health, intake: Intake) -> None:
         self.settings = settings
         self.storage = storage
         self.health = health
@@ -75,10 +77,9 @@ class BotService:
         self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
         self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
-        # A call holds its image's key for at most its own deadline: the quota, the API
-        # with its retries, the cache write. A process that waits for another's call gives
-        # up in time to make its own before its photo's deadline (by default after 30 s).
-        flight_seconds = settings.api_total_deadline_seconds + 2 * CALL_TIMEOUT
+        # A process that waits for another's call (its claim renewed while it runs, see
+        # bot/cache.py) gives up in time to make its own before its photo's deadline (by
+        # default after 30 s).
         wait_seconds = max(
             0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds
         )
@@ -97,7 +98,6 @@ class BotService:
         self.cache = ResultCache(
             storage,
             ttl=settings.cache_ttl_hours * 3600,
-            flight_seconds=flight_seconds,
             wait_seconds=wait_seconds,
         )
         self.downloader = TelegramDownloader(
@@ -167,6 +167,7 @@ class BotService:
             spawn=self.app.create_task,
             slots=self.updates.slots,
             album_quiet_seconds=settings.album_quiet_seconds,
+            defer=lambda: self.durable.defer(),
         )
         gate = CommandGate(
             bot=bot,
@@ -176,9 +177,21 @@ class BotService:
             outbox=outbox,
             catalogs=self.catalogs,
         )
+        self.durable = DurableUpdates(
+            intake,
+            bot=bot,
+            queue=self.app.update_queue,
+            capacity=settings.max_concurrent_updates,
+            max_backlog=settings.intake_max_backlog,
+            on_set_aside=SetAsideAnswers(
+                outbox=outbox,
+                admission=admission,
+                operator=outbox.sender_to(admin) if admin is not None else None,
+            ),
+        )
+        self.updates.observer = self.durable
         routes.register(
             self.app,
-            storage=storage,
             chat_commands=ChatCommands(
                 admission=admission,
                 outbox=outbox,
@@ -235,7 +248,13 @@ class BotService:
             ),
             api=RecentOutcomes(),
         )
-        service = cls(settings, GuardedStorage(backend, storage), health)
+        guarded = GuardedStorage(backend, storage)
+        try:
+            intake = GuardedIntake(guarded, await backend.intake())
+        except BaseException:
+            await backend.close()
+            raise
+        service = cls(settings, guarded, health, intake)
         try:
             await service.decoders.start()
         except WorkerFault as fault:
@@ -249,6 +268,7 @@ class BotService:
         """Release the HTTP clients and the storage, after a last flush of the counts and
         of the results still being written."""
         await self._flush_stats()
+        await self.durable.drain()
         await self.cache.drain()
         await self.decoders.close()
         await self.downloader.aclose()
@@ -257,8 +277,9 @@ class BotService:
 
     def _load(self) -> Load:
         slots = self.updates.slots
-        queue = self.app.update_queue
-        return Load(slots.working, slots.limit, queue.qsize(), queue.maxsize)
+        # Waiting: the updates stored and not answered, against the intake's bound.
+        limit = self.settings.intake_max_backlog
+        return Load(slots.working, slots.limit, min(self.durable.backlog_seen, limit), limit)
 
     async def _flush_stats_until(self, stop: asyncio.Event) -> None:
         """Every few seconds until `stop`; an iteration that fails keeps its counts for
@@ -287,17 +308,27 @@ class BotService:
             async with app:
                 await routes.set_menus(app.bot, self.catalogs)
                 server = await self._start_http()
-                if settings.webhook_url:
+                receiving = settings.role != "worker"
+                if not receiving:
+                    pass  # a worker answers what web replicas stored
+                elif settings.webhook_url:
                     await register_webhook(app, settings)
                 else:
                     assert app.updater is not None
+                    # The offset moves past an update only once it is stored.
+                    app.updater.update_queue = ReceiptQueue(self.durable)
                     await app.updater.start_polling(
                         timeout=LONG_POLL_TIMEOUT,
                         allowed_updates=Update.ALL_TYPES,
                         error_callback=_noted_by_the_polling_request,
                     )
                 await app.start()
-                logger.info("bot @%s is running", app.bot.username)
+                taking = asyncio.Event()
+                if settings.role == "web":
+                    taking.set()  # a web replica stores updates; workers answer them
+                working = asyncio.create_task(self.durable.run(taking))
+                role = "" if settings.role == "both" else f" (role {settings.role})"
+                logger.info("bot @%s is running%s", app.bot.username, role)
                 self.health.phase = Phase.SERVING
                 self.ready.set()
                 flushing = asyncio.create_task(self._flush_stats_until(stop))
@@ -305,7 +336,7 @@ class BotService:
                     await stop.wait()
                 finally:
                     self.health.phase = Phase.STOPPING
-                    await self._drain(server)
+                    await self._drain(server, taking, working)
                     server = None
                     await flushing
         finally:
@@ -313,14 +344,19 @@ class BotService:
                 await server.cleanup()
             await self.close()
 
-    async def _drain(self, server: web.AppRunner | None) -> None:
-        """Take no new updates, then finish those fetched, bounded by the photo deadline."""
+    async def _drain(
+        self, server: web.AppRunner | None, taking: asyncio.Event, working: asyncio.Task[None]
+    ) -> None:
+        """Take no new updates, then finish those fetched, bounded by the photo deadline.
+        Stored updates not yet taken stay stored for another replica or the next start."""
         logger.info("stopping: no new updates; finishing photos in flight")
         app = self.app
         if server is not None:
             await server.cleanup()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        taking.set()
+        await working
         # In-flight photos end by their own deadline; this bounds the wait
         # even if one of them hangs in a reply.
         limit = self.settings.photo_deadline_seconds + SHUTDOWN_SLACK
@@ -341,13 +377,15 @@ class BotService:
         if port is None and not settings.webhook_url:
             return None
         webhook_path = (
-            (urlsplit(settings.webhook_url).path or "/") if settings.webhook_url else None
+            (urlsplit(settings.webhook_url).path or "/")
+            if settings.webhook_url and settings.role != "worker"
+            else None
         )
         secret = settings.webhook_secret_token
         runner = web.AppRunner(
             web_app(
                 bot=self.app.bot,
-                updates=self.app.update_queue,
+                receive=self.durable.receive,
                 health=self.health.report,
                 webhook_path=webhook_path,
                 secret=secret.get_secret_value() if secret else None,

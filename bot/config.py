@@ -117,6 +117,9 @@ class Settings(ApiSettings):
     per_user_in_flight: int = Field(default=2, ge=1, le=64)
     max_waiting_photos: int = Field(default=1000, ge=1)
     album_quiet_seconds: float = Field(default=1.0, gt=0, le=30)
+    # Updates acknowledged to Telegram and not yet answered, across replicas: 10,000 is
+    # about 3 minutes of a 50 photos/s burst, and a few MB of stored updates.
+    intake_max_backlog: int = Field(default=10_000, ge=1, le=1_000_000)
     memory_budget_mb: int = Field(default=160, ge=50, le=100_000)
     admin_chat_id: int | None = None
 
@@ -127,6 +130,17 @@ class Settings(ApiSettings):
     webhook_secret_token: SecretStr | None = None
     http_listen: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable
     http_port: int | None = Field(default=None, ge=0, le=65535)
+    # web: receive and store updates only; worker: answer stored updates only (no webhook,
+    # no polling); both: one process does both. Roles apart need the shared intake (Redis).
+    role: Literal["both", "web", "worker"] = "both"
+
+    @model_validator(mode="after")
+    def _roles_apart_need_redis(self) -> Settings:
+        if self.role != "both" and self.redis_url is None:
+            raise ValueError(
+                f"ROLE={self.role} needs REDIS_URL: with SQLite one process owns the intake"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Settings:

@@ -16,10 +16,11 @@ What the bot does while storage is down, method by method:
   cost stays bounded: at worst one extra day's allowance per process for an outage
   that lasts the whole day. Counts made during an outage are not written back;
 - the result cache: every lookup misses and nothing is stored (each photo costs a call);
-- update claims and calls in flight: this process takes them (with replicas an update
-  retried by Telegram may be answered twice, which beats never); a call whose release
-  failed is released when storage is back, so its image's next copy does not wait for
-  the lock to expire;
+- calls in flight: this process takes them (with replicas, an image may then be paid
+  twice); a call whose release failed is released when storage is back, so its
+  image's next copy does not wait for the lock to lapse;
+- the intake (`GuardedIntake`): an update that cannot be stored is handled at once by
+  the process that received it (bot/tg/intake.py);
 - daily counts and quota reports: `StorageUnavailable`; the stats keep their counts for
   the next flush, and a person who asked reads "try again in a minute".
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -39,6 +41,7 @@ from typing import TypeVar
 from bot.health import Dependency
 from bot.moderation import ChatSettings
 from bot.storage import Backend
+from bot.storage.intake import Backlog, Delivery, Intake, Received
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,15 @@ class StorageUnavailable(Exception):
     def __init__(self, operation: str) -> None:
         super().__init__(f"storage unavailable for {operation}")
         self.operation = operation
+
+
+class StorageRefused(StorageUnavailable):
+    """Storage works but refused this call's value: the caller gets the fallback (or this
+    error), and nothing is marked down."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.args = (f"storage refused a value for {operation}",)
 
 
 class GuardedStorage:
@@ -89,6 +101,12 @@ class GuardedStorage:
         try:
             async with asyncio.timeout(self._timeout):
                 result = await call()
+        except (OverflowError, sqlite3.IntegrityError) as exc:
+            # One bad value (a chat id of -2**70 does not fit SQLite's 64 bits, a
+            # constraint) is that update's problem: storage is fine. Counted as an outage,
+            # it turned /healthz 503 for every update.
+            logger.warning("storage refused a value in %s: %s", operation, self._describe(exc))
+            raise StorageRefused(operation) from exc
         # Each backend fails its own way (OSError, TimeoutError, sqlite3.Error, redis's
         # RedisError, aiosqlite's ValueError on a closed connection): all mean no storage.
         except Exception as exc:
@@ -101,12 +119,19 @@ class GuardedStorage:
         return result
 
     async def _ping_until_back(self) -> None:
-        """In an outage: ping once per interval; end it at the first answer."""
+        """In an outage: ping once per interval; end it once a ping on fresh connections
+        answers and the quota counted in memory is written."""
         while True:
             await asyncio.sleep(self._probe_interval)
             try:
                 async with asyncio.timeout(self._timeout):
+                    # Fresh connections first: after a restart of Redis the pooled ones
+                    # are dead, and "back" was followed by 58 failed calls 1.4 s later.
+                    await self._inner.reconnect()
                     await self._inner.ping()
+                    # Then what was counted in memory, so the limits hold across
+                    # replicas again (20 people with a limit of 4 got 6 checks each).
+                    await self._write_back_quota()
             except Exception as exc:
                 self._health.failed(f"ping: {self._describe(exc)}")
                 continue
@@ -115,7 +140,28 @@ class GuardedStorage:
             # (or a test) takes it to mean.
             await self._release_unreleased()
             self._health.succeeded()
+            # Nothing is counted in memory once the outage is over; a charge counted
+            # while the lines above ran is written now (a failure: at the next outage).
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await self._write_back_quota()
+            except Exception as exc:
+                logger.warning("quota counted in an outage not written: %s", self._describe(exc))
             return
+
+    async def _write_back_quota(self) -> None:
+        """Add the uses counted in memory to storage; kept for the next try if it fails."""
+        day, uses = self._quota.unwritten()
+        if not uses:
+            return
+        try:
+            await self._inner.add_quota(day, uses)
+        except BaseException:
+            self._quota.unwrite(day, uses)
+            raise
+        logger.info(
+            "quota counted in memory during the outage written: %d uses", sum(uses.values())
+        )
 
     async def _or(
         self, operation: str, call: Callable[[], Awaitable[T]], fallback: Callable[[], T]
@@ -160,19 +206,23 @@ class GuardedStorage:
         self._remember(chat_id, settings)
         return settings
 
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
+    async def take_quota(
+        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
+    ) -> str | None:
         """Count in storage; in an outage, in this process's memory."""
         return await self._or(
             "take_quota",
-            lambda: self._inner.take_quota(day, charges),
+            lambda: self._inner.take_quota(day, charges, once),
             lambda: self._quota.take(day, charges),
         )
 
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
+    async def refund_quota(
+        self, day: str, subjects: Sequence[str], once: str | None = None
+    ) -> None:
         """Give back in storage; in an outage, in memory."""
         await self._or(
             "refund_quota",
-            lambda: self._inner.refund_quota(day, subjects),
+            lambda: self._inner.refund_quota(day, subjects, once),
             lambda: self._quota.refund(day, subjects),
         )
 
@@ -204,16 +254,17 @@ class GuardedStorage:
         """The day's counters; refused in an outage."""
         return await self._required("counts", lambda: self._inner.counts(day))
 
-    async def claim_update(self, update_id: int) -> bool:
-        """Claim an update; this process's in an outage."""
-        return await self._or(
-            "claim_update", lambda: self._inner.claim_update(update_id), lambda: True
-        )
-
     async def claim_flight(self, key: str, seconds: float) -> bool:
         """Claim the call for `key`; this process's in an outage."""
         return await self._or(
             "claim_flight", lambda: self._inner.claim_flight(key, seconds), lambda: True
+        )
+
+    async def renew_flight(self, key: str, seconds: float) -> bool:
+        """Renew the claim on `key`; in an outage this process keeps calling (the claim may
+        lapse meanwhile, and another replica may then call too, which beats a wait)."""
+        return await self._or(
+            "renew_flight", lambda: self._inner.renew_flight(key, seconds), lambda: True
         )
 
     async def end_flight(self, key: str) -> None:
@@ -378,22 +429,79 @@ class GuardedStorage:
         return f"{type(exc).__name__}: {exc}"
 
 
+class GuardedIntake:
+    """The durable intake behind the same guard: one outage, one health, one timeout.
+    Every call is required (there is no stand-in for a stored update): `receive` then
+    hands the update straight to work, `take` waits (bot/tg/intake.py)."""
+
+    def __init__(self, guard: GuardedStorage, inner: Intake) -> None:
+        self._guard = guard
+        self._inner = inner
+
+    async def put(self, update_id: int, payload: str, *, max_backlog: int) -> Received:
+        """Store an update; `StorageUnavailable` in an outage."""
+        return await self._guard._required(
+            "intake put", lambda: self._inner.put(update_id, payload, max_backlog=max_backlog)
+        )
+
+    async def take(
+        self,
+        consumer: str,
+        count: int,
+        lease: float,
+        wait: float = 0.0,
+        *,
+        often: int = 0,
+        often_after: int | None = None,
+    ) -> list[Delivery]:
+        """Lease updates; `StorageUnavailable` in an outage."""
+        return await self._guard._required(
+            "intake take",
+            lambda: self._inner.take(
+                consumer, count, lease, wait, often=often, often_after=often_after
+            ),
+        )
+
+    async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:
+        """Renew leases; `StorageUnavailable` in an outage."""
+        await self._guard._required(
+            "intake renew", lambda: self._inner.renew(consumer, entries, lease)
+        )
+
+    async def done(self, entries: Sequence[str]) -> None:
+        """Acknowledge; `StorageUnavailable` in an outage."""
+        await self._guard._required("intake done", lambda: self._inner.done(entries))
+
+    async def set_aside(self, delivery: Delivery, reason: str) -> None:
+        """Set aside; `StorageUnavailable` in an outage."""
+        await self._guard._required(
+            "intake set_aside", lambda: self._inner.set_aside(delivery, reason)
+        )
+
+    async def backlog(self) -> Backlog:
+        """The backlog; `StorageUnavailable` in an outage."""
+        return await self._guard._required("intake backlog", self._inner.backlog)
+
+
 class _MemoryQuota:
-    """Quota counted in this process while storage is down; see the module docstring."""
+    """Quota counted in this process while storage is down; see the module docstring.
+    `unwritten` hands what was counted since the last write to storage once it is back."""
 
     def __init__(self) -> None:
         self._day = ""
         self._used: Counter[str] = Counter()
+        self._unwritten: Counter[str] = Counter()
 
     def take(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
         """Count one use of each (subject, limit), all or none; the first subject at its
         limit, or None."""
         if day != self._day:
-            self._day, self._used = day, Counter()
+            self._day, self._used, self._unwritten = day, Counter(), Counter()
         for subject, limit in charges:
             if self._used[subject] >= limit:
                 return subject
         self._used.update(subject for subject, _ in charges)
+        self._unwritten.update(subject for subject, _ in charges)
         return None
 
     def refund(self, day: str, subjects: Sequence[str]) -> None:
@@ -401,3 +509,16 @@ class _MemoryQuota:
         if day == self._day:
             for subject in subjects:
                 self._used[subject] = max(0, self._used[subject] - 1)
+                self._unwritten[subject] -= 1
+
+    def unwritten(self) -> tuple[str, dict[str, int]]:
+        """The day and the uses counted since the last call (net of refunds), forgotten
+        here: the caller writes them."""
+        uses = {subject: count for subject, count in self._unwritten.items() if count > 0}
+        self._unwritten = Counter()
+        return self._day, uses
+
+    def unwrite(self, day: str, uses: dict[str, int]) -> None:
+        """Take back uses whose write failed, to be written next time."""
+        if day == self._day:
+            self._unwritten.update(uses)

@@ -156,12 +156,12 @@ class Load:
 
     working: int
     working_limit: int
-    queued: int
-    queue_limit: int
+    queued: int  # the intake's backlog, every replica's (bot/tg/intake.py)
+    queue_limit: int  # INTAKE_MAX_BACKLOG
 
     @property
     def overloaded(self) -> bool:
-        """The queue is full: polling is paused and the webhook answers 503."""
+        """The intake is full: polling is paused and the webhook answers 503."""
         return self.queued >= self.queue_limit
 
 

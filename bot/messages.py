@@ -268,6 +268,14 @@ def too_many_at_once(tr: Translations) -> str:
     )
 
 
+def set_aside(tr: Translations) -> str:
+    """An update whose handling stopped the bot several times: answered once, not again."""
+    return tr.gettext(
+        "I could not check this image: trying stopped me several times. "
+        "Please send it again as a JPG or PNG photo."
+    )
+
+
 def apology(error_id: str, tr: Translations) -> str:
     """The answer when something unexpected broke; the id matches the log line."""
     return tr.gettext(

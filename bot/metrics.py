@@ -36,3 +36,19 @@ DECODE_WORKERS_REPLACED = Counter(
     "Decode workers ended (by their CPU or time limit, a crash, or memory that did not "
     "come back) and started again.",
 )
+INTAKE_BACKLOG = Gauge(
+    "segment_bot_intake_backlog",
+    "Updates acknowledged to Telegram and not answered yet (every replica's).",
+)
+INTAKE_OLDEST_SECONDS = Gauge(
+    "segment_bot_intake_oldest_unanswered_seconds",
+    "Age of the oldest update acknowledged to Telegram and not answered yet.",
+)
+INTAKE_REDELIVERIES = Counter(
+    "segment_bot_intake_redeliveries",
+    "Updates taken again because the worker that held them stopped before answering.",
+)
+INTAKE_SET_ASIDE = Counter(
+    "segment_bot_intake_set_aside",
+    "Updates set aside after killing their worker MAX_DELIVERIES times (or unreadable).",
+)

@@ -162,7 +162,10 @@ class PhotoPipeline:
         steps = _Steps()
         # Whose decodes share a fair part of the workers: the sender, else the group.
         owner = origin.user_id or requester.user_id or requester.group_id
-        outcome = await self._run(incoming, requester, steps, owner)
+        # The charge is named by update and image: a re-run of the update (its process died
+        # before answering) is not charged again.
+        once = None if origin.update_id is None else f"{origin.update_id}:{incoming.file_unique_id}"
+        outcome = await self._run(incoming, requester, steps, owner, once)
         self._stats.count(_stat_name(outcome))
         steps.log(outcome, origin)
         await self._alerts.observe(outcome)
@@ -174,7 +177,12 @@ class PhotoPipeline:
             await self._quotas.refund(outcome.charge)
 
     async def _run(
-        self, incoming: IncomingImage, requester: Requester, steps: _Steps, owner: int | None
+        self,
+        incoming: IncomingImage,
+        requester: Requester,
+        steps: _Steps,
+        owner: int | None,
+        once: str | None = None,
     ) -> Outcome:
         charge: Charge | None = None
         try:
@@ -191,7 +199,7 @@ class PhotoPipeline:
                 # Charged before the download, so a person over their limit costs no
                 # bandwidth; given back below unless a call was made for this person.
                 if not requester.exempt:
-                    charge = await self._quotas.take(requester.user_id, requester.group_id)
+                    charge = await self._quotas.take(requester.user_id, requester.group_id, once)
                 async with self._memory.hold(memory_cost(incoming.file_size, self._download_limit)):
                     recognized = await self._fetch_and_recognize(incoming, owner, steps)
                 if recognized.cached:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.clock import utc_now
-from bot.storage import Storage
+from bot.storage.quotas import QuotaStore
 
 GLOBAL = "global"
 
@@ -32,6 +32,7 @@ class Charge:
 
     day: str
     subjects: tuple[str, ...]
+    once: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Quotas:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: QuotaStore,
         *,
         per_user: int,
         overall: int,
@@ -69,9 +70,12 @@ class Quotas:
     def _day(self) -> str:
         return self._clock().astimezone(UTC).date().isoformat()
 
-    async def take(self, user_id: int | None, group_id: int | None = None) -> Charge:
+    async def take(
+        self, user_id: int | None, group_id: int | None = None, once: str | None = None
+    ) -> Charge:
         """Count one call for a person and/or a moderated group (neither: only the overall
-        limit); raise if any is over, counting none."""
+        limit); raise if any is over, counting none. A charge named `once` that was
+        counted before today is not counted again."""
         charges = []
         if self._overall:
             charges.append((GLOBAL, self._overall))
@@ -81,19 +85,19 @@ class Quotas:
             charges.append((_group(group_id), self._per_group))
         day = self._day()
         if charges:
-            over = await self._storage.take_quota(day, charges)
+            over = await self._storage.take_quota(day, charges, once)
             if over == GLOBAL:
                 raise QuotaExceeded("global", self._overall, self.resets_at())
             if over is not None and over.startswith("group:"):
                 raise QuotaExceeded("group", self._per_group, self.resets_at())
             if over is not None:
                 raise QuotaExceeded("user", self._per_user, self.resets_at())
-        return Charge(day, tuple(subject for subject, _ in charges))
+        return Charge(day, tuple(subject for subject, _ in charges), once)
 
     async def refund(self, charge: Charge) -> None:
         """Give back what `take` counted."""
         if charge.subjects:
-            await self._storage.refund_quota(charge.day, charge.subjects)
+            await self._storage.refund_quota(charge.day, charge.subjects, charge.once)
 
     async def remaining(self, user_id: int) -> Remaining:
         """Calls left today for `user_id` and overall."""

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 from bot.clock import utc_now
 from bot.metrics import EVENTS
-from bot.storage import Storage
+from bot.storage.counts import CountStore
 
 
 class Stats:
     """Counts named events: photos, api_calls, cache_hits, refused:X, failed:X, limited:X."""
 
-    def __init__(self, storage: Storage, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, storage: CountStore, clock: Callable[[], datetime] = utc_now) -> None:
         self._storage = storage
         self._clock = clock
         self.since_start: Counter[str] = Counter()

@@ -192,3 +192,73 @@ async def test_a_failed_write_is_logged_and_the_answer_stands(
     [line] = [r for r in log_records if r.name == "bot.cache"]
     assert line.levelno == logging.WARNING
     assert line.getMessage() == "result cache write failed: OperationalError"
+
+
+class _StaleFirstRead(RedisStorage):
+    """A replica whose first cache read comes back before another replica's result lands:
+    the race of issue 20 (miss, the holder stores and lets go, then this one claims)."""
+
+    stale = True
+
+    async def cached_result(self, key: str, now: float) -> str | None:
+        if self.stale:
+            self.stale = False
+            return None
+        return await super().cached_result(key, now)
+
+
+async def test_a_replica_that_wins_the_key_reads_the_cache_again(redis_url: str) -> None:
+    first = await RedisStorage.open(redis_url)
+    late = await _StaleFirstRead.open(redis_url)
+    try:
+        here = ResultCache(first, ttl=60)
+        assert await here.shared("sha256:race", _Calls()) == (RESULT, False)
+        await here.drain()  # stored, and the key let go
+        calls = _Calls()
+        result, cached = await ResultCache(late, ttl=60).shared("sha256:race", calls)
+        assert (result.segments, cached, calls.made) == (RESULT.segments, True, 0)
+        assert await late.claim_flight("sha256:race", 5), "the key was let go again"
+    finally:
+        await first.close()
+        await late.close()
+
+
+async def test_a_dead_holders_key_is_free_within_its_lease(redis_url: str) -> None:
+    dead = await RedisStorage.open(redis_url)
+    assert await dead.claim_flight("sha256:dead", 1.0)
+    await dead.close()  # it died: nobody renews its claim
+    there = await RedisStorage.open(redis_url)
+    try:
+        calls = _Calls()
+        cache = ResultCache(there, ttl=60, lease_seconds=1.0, wait_seconds=30, poll_seconds=0.05)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await cache.shared("sha256:dead", calls) == (RESULT, False)
+        # The lease (1 s here, 6 s by default), not the 30 s wait, decided.
+        assert loop.time() - started < 5
+        assert calls.made == 1
+        await cache.drain()
+    finally:
+        await there.close()
+
+
+async def test_a_live_holder_keeps_its_key_past_its_lease(redis_url: str) -> None:
+    first, second = await RedisStorage.open(redis_url), await RedisStorage.open(redis_url)
+    try:
+        here = ResultCache(first, ttl=60, lease_seconds=0.3, poll_seconds=0.02)
+        there = ResultCache(second, ttl=60, lease_seconds=0.3, poll_seconds=0.02)
+
+        async def slow() -> RecognitionResult:
+            await asyncio.sleep(1.2)  # four leases: renewed every 0.1 s
+            return RESULT
+
+        holding = asyncio.create_task(here.shared("sha256:slow", slow))
+        await asyncio.sleep(0.1)
+        calls = _Calls()
+        result, cached = await there.shared("sha256:slow", calls)
+        assert (result.segments, cached, calls.made) == (RESULT.segments, True, 0)
+        assert await holding == (RESULT, False)
+        await here.drain()
+    finally:
+        await first.close()
+        await second.close()

@@ -96,7 +96,6 @@ async def test_in_an_outage_each_method_gets_its_fallback(
     assert await storage.take_quota(DAY, charges) is None, "a refund gives the use back"
     assert await storage.cached_result("file:1", 0.0) is None
     await storage.cache_result(["file:1"], "{}", now=0.0, expires_at=1.0)
-    assert await storage.claim_update(7)
     assert await storage.claim_flight("k", 5.0)
     await storage.end_flight("k")
     assert await storage.remember_image(-5, 1, "file:a", 10.0**10), "every image is new"
@@ -198,7 +197,7 @@ async def test_a_waiter_stops_waiting_for_a_lock_that_is_never_released(
 ) -> None:
     storage = await RedisStorage.open(redis_url)
     assert await storage.claim_flight("k", 60.0), "taken by a process that then died"
-    cache = ResultCache(storage, ttl=60, flight_seconds=60, wait_seconds=0.3, poll_seconds=0.05)
+    cache = ResultCache(storage, ttl=60, wait_seconds=0.3, poll_seconds=0.05)
     computed: list[str] = []
 
     async def compute() -> RecognitionResult:
@@ -226,4 +225,35 @@ async def test_an_error_in_the_callers_change_is_the_callers_not_an_outage(
     assert not health.down
     saved = await storage.update_chat_settings(7, lambda s: replace(s, mode=Mode.ON))
     assert saved.mode is Mode.ON
+    await storage.close()
+
+
+async def test_back_means_fresh_connections_a_round_trip_and_the_outages_quota_written(
+    redis_process: RedisProcess,
+) -> None:
+    steps: list[str] = []
+
+    class Recording:
+        def __init__(self, inner: RedisStorage) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            if name in {"reconnect", "ping", "add_quota"}:
+                steps.append(name)
+            return getattr(self._inner, name)
+
+    inner = await RedisStorage.open(redis_process.url)
+    health = Dependency("storage")
+    storage = GuardedStorage(Recording(inner), health, timeout=0.5, probe_interval=0.05)  # type: ignore[arg-type]
+    redis_process.stop()
+    charges = [("global", 10), ("user:1", 5)]
+    for _ in range(3):  # counted in memory
+        assert await storage.take_quota(DAY, charges) is None
+    await storage.refund_quota(DAY, ["global", "user:1"])
+    redis_process.start()
+    await _until_up(health)
+    last = len(steps) - 1 - steps[::-1].index("reconnect")
+    assert steps[last:] == ["reconnect", "ping", "add_quota"]
+    assert await inner.quota_used(DAY, "global") == 2, "three taken, one given back"
+    assert await inner.quota_used(DAY, "user:1") == 2
     await storage.close()

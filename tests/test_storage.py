@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +123,31 @@ async def test_quota_is_all_or_nothing_and_refundable(backend: Backend) -> None:
     assert await storage.quota_used("2026-11-26", "global") == 0
 
 
+async def test_a_named_charge_is_counted_once_until_refunded(backend: Backend) -> None:
+    day, charges = "2026-11-25", [("global", 10), ("user:1", 2)]
+    for _ in range(3):  # the same update's image, run again after two crashes
+        assert await backend.take_quota(day, charges, "update-7:unique-1") is None
+    assert await backend.quota_used(day, "user:1") == 1
+    assert await backend.take_quota(day, charges, "update-8:unique-2") is None
+    assert await backend.take_quota(day, charges, "update-7:unique-1") is None, "counted before"
+    assert await backend.take_quota(day, charges, "update-9:unique-3") == "user:1"
+    await backend.refund_quota(day, ["global", "user:1"], "update-8:unique-2")
+    assert await backend.quota_used(day, "user:1") == 1
+    assert await backend.take_quota(day, charges, "update-8:unique-2") is None, "counted anew"
+    assert await backend.quota_used(day, "user:1") == 2
+
+
+async def test_a_named_charge_survives_a_restart_on_sqlite(tmp_path: Path) -> None:
+    path = str(tmp_path / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    assert await storage.take_quota("2026-11-25", [("user:1", 5)], "u7:f1") is None
+    await storage.close()
+    reopened = await SqliteStorage.open(path)
+    assert await reopened.take_quota("2026-11-25", [("user:1", 5)], "u7:f1") is None
+    assert await reopened.quota_used("2026-11-25", "user:1") == 1
+    await reopened.close()
+
+
 async def test_sqlite_cache_entries_expire(storage: SqliteStorage) -> None:
     await storage.cache_result(["a", "b"], "{}", now=100.0, expires_at=200.0)
     assert await storage.cached_result("a", 150.0) == "{}"
@@ -145,10 +173,8 @@ async def test_cached_results_expire_in_both_backends(backend: Backend) -> None:
     assert await backend.cached_result("a", time.time()) is None
 
 
-async def test_an_update_and_a_flight_are_claimed_once(redis_url: str) -> None:
+async def test_a_flight_is_claimed_once(redis_url: str) -> None:
     first, second = await RedisStorage.open(redis_url), await RedisStorage.open(redis_url)
-    claims = await asyncio.gather(first.claim_update(42), second.claim_update(42))
-    assert sorted(claims) == [False, True]
     assert await first.claim_flight("k", 5)
     assert not await second.claim_flight("k", 5)
     await first.end_flight("k")
@@ -172,6 +198,21 @@ async def test_a_lapsed_claim_does_not_end_the_claim_another_replica_took(
     assert await third.claim_flight("k", 5)
     for storage in (late, taker, third):
         await storage.close()
+
+
+async def test_a_claim_is_renewed_only_by_its_holder(redis_url: str) -> None:
+    holder, other = await RedisStorage.open(redis_url), await RedisStorage.open(redis_url)
+    assert await holder.claim_flight("renewed", 0.3)
+    await asyncio.sleep(0.2)
+    assert await holder.renew_flight("renewed", 0.3)
+    assert not await other.renew_flight("renewed", 5), "not the other replica's to renew"
+    await asyncio.sleep(0.2)  # 0.4 s after the claim: alive only by its renewal
+    assert not await other.claim_flight("renewed", 5)
+    await asyncio.sleep(0.3)
+    assert not await holder.renew_flight("renewed", 5), "lapsed: nothing left to renew"
+    assert await other.claim_flight("renewed", 5)
+    await holder.close()
+    await other.close()
 
 
 async def test_a_message_image_is_new_once_and_again_when_swapped(backend: Backend) -> None:
@@ -276,3 +317,40 @@ async def test_a_migration_is_remembered_for_older_reports(backend: Backend) -> 
     await backend.note_migration(-5, -1005)
     assert await backend.migrated_to(-5) == -1005
     assert await backend.migrated_to(-1005) is None
+
+
+async def test_a_failed_sqlite_quota_write_is_tried_again_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_records: list[logging.LogRecord]
+) -> None:
+    monkeypatch.setattr("bot.storage.QUOTA_RETRY_SECONDS", 0.05)
+    path = str(tmp_path / "bot.sqlite3")
+    storage = await SqliteStorage.open(path)
+    real = storage._db.executemany
+    failures = [sqlite3.OperationalError("database or disk is full")] * 2
+
+    async def full_disk(sql: str, rows: Any) -> Any:
+        if failures and "used = used + 1" in sql:
+            raise failures.pop()
+        return await real(sql, rows)
+
+    monkeypatch.setattr(storage._db, "executemany", full_disk)
+    for _ in range(3):
+        assert await storage.take_quota("2026-11-25", [("user:1", 3)]) is None
+    for _ in range(100):
+        if not failures and not storage._quota_writes:
+            break
+        await asyncio.sleep(0.05)
+    await storage.close()
+    reopened = await SqliteStorage.open(path)
+    assert await reopened.take_quota("2026-11-25", [("user:1", 3)]) == "user:1", "3 of 3 used"
+    await reopened.close()
+    retried = [r.getMessage() for r in log_records if "quota write failed" in r.getMessage()]
+    assert len(retried) == 2
+
+
+async def test_the_same_warning_counts_once_in_both_backends(backend: Backend) -> None:
+    """An update run again after a crash gives its post's warning again: the same one."""
+    at = time.time()
+    assert await backend.add_warning(-7, 22, at, at - 60) == 1
+    assert await backend.add_warning(-7, 22, at, at - 60) == 1
+    assert await backend.add_warning(-7, 22, at + 0.000001, at - 60) == 2, "another post"

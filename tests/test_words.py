@@ -167,6 +167,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
                 yield messages.menu_label(option.choice, option.selected, settings, tr)
     yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
     yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
+    yield messages.set_aside(tr)
     yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, 16, tr)
     yield messages.not_allowed(tr) + messages.bot_admins_only(tr)
     yield messages.allow_list_cleared(tr) + messages.check_usage(tr)

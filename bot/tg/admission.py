@@ -12,7 +12,7 @@ from bot.access import Access
 from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
 from bot.pipeline import Requester
-from bot.storage import Storage
+from bot.storage.settings import SettingsStore
 from bot.tg.outbox import Outbox
 
 
@@ -31,7 +31,7 @@ class Admission:
     def __init__(
         self,
         *,
-        storage: Storage,
+        storage: SettingsStore,
         access: Access,
         catalogs: Catalogs,
         outbox: Outbox,

@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from telegram.error import TelegramError
@@ -130,6 +130,16 @@ def _description(body: bytes) -> str:
     return str(description)[:200]
 
 
+class UpdateObserver(Protocol):
+    """Told around each update's handler, in the update's own task."""
+
+    def begin(self, update: object) -> None:
+        """The handler is about to run."""
+
+    async def end(self, update: object) -> None:
+        """The handler returned (or failed)."""
+
+
 class BoundedUpdates(BaseUpdateProcessor):
     """Hands each update to a task of its own once a work slot is free.
 
@@ -144,20 +154,28 @@ class BoundedUpdates(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates=1)
         self.slots = slots
         self._tasks: set[asyncio.Task[None]] = set()
+        # Told when each update's handler starts and ends (acknowledges durable updates).
+        self.observer: UpdateObserver | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for a slot, then start the update's work in its own task."""
         await self.slots.acquire()
-        task = asyncio.create_task(self._work(coroutine))
+        task = asyncio.create_task(self._work(update, coroutine))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _work(self, coroutine: Awaitable[Any]) -> None:
+    async def _work(self, update: object, coroutine: Awaitable[Any]) -> None:
+        observer = self.observer
+        if observer is not None:
+            observer.begin(update)
         try:
             await self.slots.hold(coroutine)
         except Exception:
             # Handlers' errors go to the error handler inside; this is the library's own.
             logger.exception("an update could not be processed")
+        finally:
+            if observer is not None:
+                await asyncio.shield(observer.end(update))
 
     async def join(self) -> None:
         """Wait until every update handed over has been worked on."""

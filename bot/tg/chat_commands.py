@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -22,7 +22,9 @@ from bot.moderation.rights import Denied, Granted, Unknown
 from bot.pipeline import Source
 from bot.quotas import Quotas
 from bot.stats import Stats
-from bot.storage import Storage
+from bot.storage.images import ImageStore
+from bot.storage.settings import SettingsStore
+from bot.storage.warnings import WarningStore
 from bot.tg.admission import Admission, Served
 from bot.tg.gate import Anonymous, CommandGate
 from bot.tg.members import BotRights, ChatAdmins
@@ -37,6 +39,10 @@ Extra = Callable[[Message, ChatSettings, Translations], Awaitable[str]]
 Run = Callable[[Served], Awaitable[None]]
 
 
+class CommandStore(SettingsStore, ImageStore, WarningStore, Protocol):
+    """The storage this part uses."""
+
+
 class ChatCommands:
     """Every command the bot answers, and the hint for other private messages."""
 
@@ -45,7 +51,7 @@ class ChatCommands:
         *,
         admission: Admission,
         outbox: Outbox,
-        storage: Storage,
+        storage: CommandStore,
         quotas: Quotas,
         stats: Stats,
         photos: PhotoRoutes,

@@ -12,7 +12,7 @@ from telegram.ext import ContextTypes
 from bot import messages
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs
 from bot.moderation.store import ModerationStore
-from bot.storage import Storage
+from bot.storage.settings import SettingsStore
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.reports import Reporter
 
@@ -27,7 +27,7 @@ class ChatEvents:
     def __init__(
         self,
         *,
-        storage: Storage,
+        storage: SettingsStore,
         store: ModerationStore,
         admins: ChatAdmins,
         rights: BotRights,

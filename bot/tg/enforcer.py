@@ -16,7 +16,7 @@ from bot import messages
 from bot.i18n import Translations
 from bot.moderation import ChatSettings, Deed, Penalty, Shortfall
 from bot.moderation.plan import Enforce, Sanction
-from bot.storage import Storage
+from bot.storage.warnings import WarningStore
 from bot.tg.outbox import Deletion, Outbox
 from bot.tg.posts import Author, Flagged, author_of, report_language, report_of, thread_of
 from bot.tg.reports import Reporter
@@ -29,7 +29,7 @@ class Enforcer:
     """Carries out an `Enforce` plan on one author's flagged images."""
 
     def __init__(
-        self, *, storage: Storage, outbox: Outbox, sanctions: Sanctions, reporter: Reporter
+        self, *, storage: WarningStore, outbox: Outbox, sanctions: Sanctions, reporter: Reporter
     ) -> None:
         self._storage = storage
         self._outbox = outbox

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import groupby
+from typing import Protocol
 
 from telegram import Message
 
@@ -45,7 +46,9 @@ from bot.moderation.store import ModerationStore
 from bot.outcomes import Limited, Outcome, Recognized, Refused
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
-from bot.storage import Storage
+from bot.storage.images import ImageStore
+from bot.storage.settings import SettingsStore
+from bot.storage.warnings import WarningStore
 from bot.summary import summarize_line
 from bot.tg.enforcer import Enforcer
 from bot.tg.members import BotRights, ChatAdmins
@@ -61,13 +64,26 @@ UNSURE_NOTICE_SECONDS = 3600
 UNSURE_MEMORY_SIZE = 10_000
 
 
+def warning_time(message: Message) -> float:
+    """When a warning for this post counts from: the post's (or its edit's) time, to
+    Telegram's second, with its message id in the fraction, so two posts of one second are two
+    warnings and the same post judged again (its update run again after a crash) is the
+    same warning, counted once."""
+    posted = message.edit_date or message.date  # a swapped photo counts from its swap
+    return posted.timestamp() + (message.message_id % 100_000) / 1_000_000
+
+
+class ModeratorStore(SettingsStore, ImageStore, WarningStore, Protocol):
+    """The storage this part uses."""
+
+
 class Moderator:
     """Judges a chat's posted images, plans, and hands each plan to the enforcer."""
 
     def __init__(
         self,
         *,
-        storage: Storage,
+        storage: ModeratorStore,
         store: ModerationStore,
         pipeline: PhotoPipeline,
         enforcer: Enforcer,
@@ -170,7 +186,9 @@ class Moderator:
             flagged.append((Flagged(message, incoming, breaches, keys, found), poster))
         for poster, group in groupby(flagged, key=lambda pair: pair[1]):
             batch = [item for item, _ in group]
-            decided, warned_at = await self._decide(chat_id, poster, settings, bot)
+            decided, warned_at = await self._decide(
+                chat_id, poster, settings, bot, warning_time(batch[0].message)
+            )
             match decided:
                 case Enforce():
                     await self._enforcer.carry_out(
@@ -180,7 +198,7 @@ class Moderator:
                     logger.info("moderation in chat %s: %s", chat_id, decided)
 
     async def _decide(
-        self, chat_id: int, poster: Poster, settings: ChatSettings, bot: Member | None
+        self, chat_id: int, poster: Poster, settings: ChatSettings, bot: Member | None, at: float
     ) -> tuple[Plan, float | None]:
         """The plan for an author's breaking posts, with the author's history; and when
         the plan counts a warning, the time it was counted at.
@@ -193,13 +211,12 @@ class Moderator:
         first = plan(Breaks(), poster, settings, bot, History())
         if not isinstance(first, Enforce) or first.warnings is None or poster.id is None:
             return first, None
-        now = time.time()
-        since = now - WARNING_WINDOW_SECONDS
+        since = time.time() - WARNING_WINDOW_SECONDS
         if first.dry:
             count = await self._storage.warning_count(chat_id, poster.id, since) + 1
             return plan(Breaks(), poster, settings, bot, History(count - 1)), None
-        count = await self._storage.add_warning(chat_id, poster.id, now, since)
-        return plan(Breaks(), poster, settings, bot, History(count - 1)), now
+        count = await self._storage.add_warning(chat_id, poster.id, at, since)
+        return plan(Breaks(), poster, settings, bot, History(count - 1)), at
 
     async def unsure(self, chat_id: int, title: str | None = None) -> None:
         """Nothing was done because who posted could not be confirmed: count it, and tell

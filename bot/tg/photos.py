@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -24,7 +25,7 @@ from bot.moderation import ChatSettings, Media, judged_in_group
 from bot.outcomes import Outcome
 from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
-from bot.storage import Storage
+from bot.storage.images import ImageStore
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 # Which image each message carries is kept for a week: Telegram lets people edit
 # older messages, but a swap after that is rare and then simply judged afresh.
 IMAGE_MEMORY_SECONDS = 7 * 24 * 3600
+# An album item and what acknowledges its update once the album is answered.
+Deferred = tuple[Item, Callable[[], None]]
+Defer = Callable[[], Callable[[], None]]
 PRIVATE_MEMORY_SIZE = 10_000
 
 
@@ -80,7 +84,7 @@ class PhotoRoutes:
         self,
         *,
         admission: Admission,
-        storage: Storage,
+        storage: ImageStore,
         pipeline: PhotoPipeline,
         moderator: Moderator,
         fairness: Fairness,
@@ -88,14 +92,18 @@ class PhotoRoutes:
         spawn: Spawn,
         slots: WorkSlots,
         album_quiet_seconds: float,
+        defer: Defer = lambda: _nothing,
     ) -> None:
+        """`defer`: keep the current update unacknowledged until the returned callable is
+        called (bot/tg/intake.py): an album item is acknowledged with its album's answer."""
         self._admission = admission
         self._storage = storage
         self._pipeline = pipeline
         self._moderator = moderator
         self._fairness = fairness
         self._outbox = outbox
-        self._albums: AlbumCollector[Item] = AlbumCollector(spawn, quiet=album_quiet_seconds)
+        self._albums: AlbumCollector[Deferred] = AlbumCollector(spawn, quiet=album_quiet_seconds)
+        self._defer = defer
         self._slots = slots
         self._typing = TypingIndicator(outbox)
         # Private chats answer an edit at most twice if this is lost (a restart, another
@@ -127,7 +135,7 @@ class PhotoRoutes:
         if album:
             key = f"{message.chat_id}:{message.media_group_id}"
             complete = self._answer_album if private else self._moderate_album
-            self._albums.add(key, item, complete)
+            self._albums.add(key, (item, self._defer()), complete)
             return
         if private:
             await self.answer([item], self._admission.requester(message), tr)
@@ -176,16 +184,27 @@ class PhotoRoutes:
                 await self._pipeline.refund(outcome)
 
     # A gathered album is work that no update's slot covers: it takes one of its own.
-    async def _answer_album(self, items: list[Item]) -> None:
+    # Its updates are acknowledged once it is answered, whatever happened.
+    async def _answer_album(self, deferred: list[Deferred]) -> None:
+        items = [item for item, _ in deferred]
         first = items[0][0]
-        async with self._slots.held():
-            tr = await self._admission.tr(first)
-            await self.answer(items, self._admission.requester(first), tr)
+        try:
+            async with self._slots.held():
+                tr = await self._admission.tr(first)
+                await self.answer(items, self._admission.requester(first), tr)
+        finally:
+            for _, release in deferred:
+                release()
 
-    async def _moderate_album(self, items: list[Item]) -> None:
-        async with self._slots.held():
-            settings, tr = await self._admission.context(items[0][0])
-            await self._moderate(items, settings, tr)
+    async def _moderate_album(self, deferred: list[Deferred]) -> None:
+        items = [item for item, _ in deferred]
+        try:
+            async with self._slots.held():
+                settings, tr = await self._admission.context(items[0][0])
+                await self._moderate(items, settings, tr)
+        finally:
+            for _, release in deferred:
+                release()
 
     async def _moderate(self, items: list[Item], settings: ChatSettings, tr: Translations) -> None:
         """Nobody asked for an answer here: a fault is logged, never announced in the group."""
@@ -207,6 +226,10 @@ class PhotoRoutes:
                 new_error_id(),
                 items[0][0].chat_id,
             )
+
+
+def _nothing() -> None:
+    """Nothing to release (no durable intake)."""
 
 
 def _source(message: Message, *, edited: bool, album: bool, private: bool) -> Source:

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
@@ -23,7 +24,9 @@ from bot.moderation.callbacks import ReportPress, Verb, parse
 from bot.moderation.report import Report
 from bot.moderation.rights import Denied, Granted, Unknown, permit, press_rights
 from bot.moderation.store import ModerationStore
-from bot.storage import Storage
+from bot.storage.images import ImageStore
+from bot.storage.reports import ReportStore
+from bot.storage.warnings import WarningStore
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.outbox import Outbox
 from bot.tg.reports import buttons, fit_caption
@@ -32,13 +35,17 @@ from bot.tg.sanctions import Sanctions
 logger = logging.getLogger(__name__)
 
 
+class PressStore(ImageStore, ReportStore, WarningStore, Protocol):
+    """The storage this part uses."""
+
+
 class ReportPresses:
     """The callback-query handler for report buttons (`r:<report id>:<verb>`)."""
 
     def __init__(
         self,
         *,
-        storage: Storage,
+        storage: PressStore,
         store: ModerationStore,
         outbox: Outbox,
         sanctions: Sanctions,

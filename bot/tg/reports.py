@@ -14,7 +14,7 @@ from bot.i18n import Translations
 from bot.messages import Buttons
 from bot.moderation.callbacks import ReportPress, Verb, encode
 from bot.moderation.report import REPORT_SECONDS, Report
-from bot.storage import Storage
+from bot.storage.reports import ReportStore
 from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox
 
@@ -48,7 +48,12 @@ class Reporter:
     """Files reports: to `REPORT_CHAT_ID`, else to each admin of the group privately."""
 
     def __init__(
-        self, *, storage: Storage, outbox: Outbox, admins: ChatAdmins, report_chat_id: int | None
+        self,
+        *,
+        storage: ReportStore,
+        outbox: Outbox,
+        admins: ChatAdmins,
+        report_chat_id: int | None,
     ) -> None:
         self._storage = storage
         self._outbox = outbox

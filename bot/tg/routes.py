@@ -17,21 +17,16 @@ from telegram import (
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
-    Update,
 )
 from telegram.ext import (
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
-from bot.storage import Storage
 from bot.tg.application import AnyApplication
 from bot.tg.chat_commands import Callback, ChatCommands
 from bot.tg.chat_events import ChatEvents
@@ -121,7 +116,6 @@ async def set_menus(bot: Bot, catalogs: Catalogs) -> None:
 def register(
     app: AnyApplication,
     *,
-    storage: Storage,
     chat_commands: ChatCommands,
     photos: PhotoRoutes,
     presses: ReportPresses,
@@ -133,13 +127,7 @@ def register(
     each update already runs in a task of its own that holds a work slot
     (`BoundedUpdates`) until its handler is done, which is what the bound counts."""
 
-    async def claim(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        # Replicas behind one webhook may each be handed an update; one takes it.
-        if not await storage.claim_update(update.update_id):
-            logger.debug("update %s was taken by another replica", update.update_id)
-            raise ApplicationHandlerStop
-
-    app.add_handler(TypeHandler(Update, claim), group=-1)
+    # Replicas each handed an update store it once: the intake takes it (bot/tg/intake.py).
     new = filters.UpdateType.MESSAGE
     for command in COMMANDS:
         callback: Callback = getattr(chat_commands, command.callback)

@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import time
+from typing import Protocol
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -27,12 +28,17 @@ from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, encode, parse
 from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown
 from bot.moderation.store import ModerationStore
-from bot.storage import Storage
+from bot.storage.images import ImageStore
+from bot.storage.settings import SettingsStore
 from bot.tg.admission import Served
 from bot.tg.gate import CommandGate
 from bot.tg.outbox import Blocked, Outbox
 
 logger = logging.getLogger(__name__)
+
+
+class MenuStore(SettingsStore, ImageStore, Protocol):
+    """The storage this part uses."""
 
 
 class SettingsMenu:
@@ -42,7 +48,7 @@ class SettingsMenu:
         self,
         *,
         bot: Bot,
-        storage: Storage,
+        storage: MenuStore,
         store: ModerationStore,
         gate: CommandGate,
         outbox: Outbox,

@@ -43,6 +43,8 @@ async def settled(service: BotService, telegram: FakeBotApi, within: float = 10.
                 len(telegram.served_at) == telegram.pushed
                 and service.app.update_queue.qsize() == 0
                 and service.updates.slots.working == 0
+                and service.durable.held == 0
+                and await service.durable.unanswered() == 0
             )
             quiet_looks = quiet_looks + 1 if quiet else 0
             await asyncio.sleep(0.05)

@@ -285,3 +285,43 @@ async def test_a_reply_that_hangs_cannot_hold_up_a_stop(
 
     [stopped] = [r.getMessage() for r in log_records if r.getMessage().startswith("stopped after")]
     assert stopped == "stopped after 2 s with 1 updates unfinished"
+
+
+async def test_a_redis_restart_mid_burst_leaves_quotas_equal_to_the_calls_made(
+    served: Settings,
+    redis_process: RedisProcess,
+    telegram: FakeBotApi,
+    kling: FakeRecognizer,
+    log_records: list[logging.LogRecord],
+) -> None:
+    """Charges counted in memory during the outage are added to Redis once it is back,
+    and "back" means fresh connections: no second outage from the pooled dead ones."""
+    settings = served.model_copy(update={"redis_url": redis_process.url})
+    settings = Settings.model_validate(settings.model_dump())
+    kling.default = Reply(delay=0.2)
+    photos = 40
+    async with running(await BotService.open(settings)):
+        for n in range(photos):
+            telegram.push(telegram.photo_update(CHAT + 1 + n, jpeg(400, 400, seed=n), 400, 400))
+        await kling.wait_received(10)
+        redis_process.stop()
+        await asyncio.sleep(0.5)
+        redis_process.start()
+        await telegram.wait_until(lambda: len(telegram.delivered) >= photos, within=30)
+        day = datetime.now(UTC).date().isoformat()
+        with redis.Redis.from_url(redis_process.url, decode_responses=True) as raw:
+            for _ in range(100):  # written when the guard ends the outage
+                if int(raw.get(f"segment-bot:quota:{day}:global") or 0) >= len(kling.received):
+                    break
+                await asyncio.sleep(0.05)
+            used = int(raw.get(f"segment-bot:quota:{day}:global") or 0)
+            users = sum(
+                int(raw.get(key) or 0) for key in raw.keys(f"segment-bot:quota:{day}:user:*")
+            )
+
+    assert len(kling.received) == photos, "distinct images, no cache: one call each"
+    assert used == photos, "every call counted in Redis, the outage's included"
+    assert users == photos
+    assert len(_outage_lines(log_records, "storage (Redis) is unavailable")) == 1, (
+        "back means back: no second outage on dead pooled connections"
+    )

@@ -12,9 +12,8 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
-from bot.tg import application, web
 from tests.conftest import free_port
-from tests.e2e.harness import running
+from tests.e2e.harness import running, settled
 from tests.fakes.recognizer import FakeRecognizer, Reply
 from tests.fakes.telegram import FakeBotApi, Fault
 from tests.imagegen import jpeg
@@ -98,10 +97,9 @@ async def test_a_saturated_bot_answers_503_and_serves_the_retries(
     port: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(application, "UPDATE_QUEUE_SIZE", 1)
-    monkeypatch.setattr(web, "QUEUE_WAIT_SECONDS", 0.2)
     kling.default = Reply(delay=1.0)
-    busy = settings.model_copy(update={"max_concurrent_updates": 1})
+    # Two unanswered updates fill the intake: the third is refused until one is answered.
+    busy = settings.model_copy(update={"max_concurrent_updates": 1, "intake_max_backlog": 2})
     refused: list[dict[str, object]] = []
     async with (
         _webhook_bot(busy, port),
@@ -146,6 +144,10 @@ NOT_UPDATES = {
     "message without its fields": b'{"update_id": 6, "message": {"chat": 5}}',
     "fields of the wrong type": b'{"update_id": 7, "message": {"message_id": 1, "date": "b",'
     b' "chat": {"id": 1, "type": "private"}}}',
+    "message without a chat": b'{"update_id": 8, "message": {"message_id": 1, "date": 0,'
+    b' "text": "hi"}}',
+    "member change without a chat": b'{"update_id": 9, "my_chat_member": {"date": 0}}',
+    "update_id past 64 bits": b'{"update_id": 18446744073709551616}',
     "not JSON": b"\xff\xfe{",
     "empty": b"",
 }
@@ -210,3 +212,39 @@ async def test_without_polling_failed_requests_tell_that_telegram_is_down(
     assert ended.startswith("Telegram is back after")
     assert ended.endswith("(3 failed calls)"), "three in a row make an outage in webhook mode"
     assert health["telegram"] == {"state": "up"}
+
+
+async def test_a_valid_update_the_bot_does_not_use_is_taken_and_dropped(
+    webhook_bot: BotService, telegram: FakeBotApi, port: int
+) -> None:
+    """A 400 would make Telegram send it again and again."""
+    chatter = telegram.message(-100777, text="hello everyone", chat_type="supergroup")
+    chatter["update_id"] = 31
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        answer = await http.post("/telegram/hook", json=chatter, headers=_SECRET)
+        await settled(webhook_bot, telegram)
+    assert answer.status_code == 200
+    assert telegram.delivered == []
+    assert await webhook_bot.durable.unanswered() == 0, "acknowledged: nothing left to do"
+
+
+async def test_a_chat_id_that_does_not_fit_sqlite_is_that_updates_problem(
+    webhook_bot: BotService,
+    telegram: FakeBotApi,
+    port: int,
+    log_records: list[logging.LogRecord],
+) -> None:
+    huge = -(2**70)
+    telegram.admins[huge] = {11}
+    update = telegram.command(huge, "/moderate on", user_id=11, chat_type="supergroup")
+    update["update_id"] = 41
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        answer = await http.post("/telegram/hook", json=update, headers=_SECRET)
+        await settled(webhook_bot, telegram)
+        health = await http.get("/healthz")
+    assert answer.status_code == 200
+    assert health.status_code == 200, health.json()
+    refused = [r.getMessage() for r in log_records if r.name == "bot.guarded_storage"]
+    assert refused
+    assert all("OverflowError" in line for line in refused)
+    assert not [r for r in log_records if r.name == "bot.health"], "no storage outage"

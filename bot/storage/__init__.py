@@ -1,8 +1,13 @@
 """What outlives a process: chat settings, quota counters, cached results, daily counts,
 and moderation state (images seen per message, allowed images, warnings, reports).
 
-`Storage` is the interface the rest of the bot uses; `SqliteStorage` is the
-default backend (one file, created on first start).
+One protocol per concern, each in its module here: settings, quotas, results (and calls
+in flight), counts, images, warnings, reports, and the durable intake; moderation's own
+state is `ModerationStore` (bot/moderation/store.py). Each part of the bot is typed
+against the concerns it uses; `Storage` is all of them, `Backend` what a backend
+implements. `SqliteStorage` is the default backend (one file, created on first start);
+`RedisStorage` (bot/redis_storage.py) serves replicas; `GuardedStorage`
+(bot/guarded_storage.py) wraps either with timeouts and fallbacks.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, Self
 
@@ -21,6 +26,16 @@ import aiosqlite
 
 from bot.moderation import ChatSettings
 from bot.moderation.store import ModerationStore
+from bot.storage import sqlite_intake
+from bot.storage.counts import CountStore
+from bot.storage.images import ImageStore
+from bot.storage.intake import Intake
+from bot.storage.quotas import QuotaStore
+from bot.storage.reports import ReportStore
+from bot.storage.results import ResultStore
+from bot.storage.settings import SettingsStore
+from bot.storage.sqlite_intake import SqliteIntake
+from bot.storage.warnings import WarningStore
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +49,11 @@ CREATE TABLE IF NOT EXISTS quota (
     subject TEXT NOT NULL,
     used INTEGER NOT NULL,
     PRIMARY KEY (day, subject)
+);
+CREATE TABLE IF NOT EXISTS quota_charges (
+    day TEXT NOT NULL,
+    once TEXT NOT NULL,
+    PRIMARY KEY (day, once)
 );
 CREATE TABLE IF NOT EXISTS result_cache (
     key TEXT PRIMARY KEY,
@@ -84,6 +104,10 @@ CREATE TABLE IF NOT EXISTS migrations (
     old_chat_id INTEGER PRIMARY KEY,
     new_chat_id INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS started (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS daily_counts (
     day TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -97,6 +121,12 @@ _SETTINGS_CACHE_SIZE = 10_000
 # Quota counters held in memory: one per person (and group) active today, about
 # 150 bytes each; past this many the least recently used are read again.
 _QUOTA_MEMORY_SIZE = 100_000
+# The longest a failed connection's thread is waited for (it stops in microseconds).
+CALL_JOIN_SECONDS = 5.0
+# Quota writes that failed are tried again this often; at most this many statements wait
+# (a day of a busy bot's photos), the oldest dropped past it.
+QUOTA_RETRY_SECONDS = 1.0
+_QUOTA_WRITES_KEPT = 100_000
 
 
 class StorageOpenError(Exception):
@@ -108,132 +138,18 @@ class StorageUnreachable(StorageOpenError):
     """The storage server did not answer, or the database is locked: it may come back."""
 
 
-class Storage(Protocol):
-    """The bot's persistent state; every method is safe to call concurrently."""
-
-    async def chat_settings(self, chat_id: int) -> ChatSettings:
-        """The chat's settings, or the defaults."""
-        ...
-
-    async def update_chat_settings(
-        self, chat_id: int, change: Callable[[ChatSettings], ChatSettings | None]
-    ) -> ChatSettings:
-        """Apply `change` to the chat's current settings atomically and store the result.
-
-        `change` returns None to leave them as they are; the settings in force are returned.
-        """
-        ...
-
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
-        """Count one use against each (subject, limit), all or none.
-
-        Returns None when counted, or the first subject already at its limit.
-        """
-        ...
-
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
-        """Give back one use of each subject (a call that failed costs nothing)."""
-        ...
-
-    async def quota_used(self, day: str, subject: str) -> int:
-        """Uses of `subject` counted on `day`."""
-        ...
-
-    async def cached_result(self, key: str, now: float) -> str | None:
-        """The cached result under `key` unless expired."""
-        ...
-
-    async def cache_result(
-        self, keys: Sequence[str], result: str, *, now: float, expires_at: float
-    ) -> None:
-        """Cache `result` under every key until `expires_at`; may drop rows expired by `now`."""
-        ...
-
-    async def add_count(self, day: str, name: str, count: int) -> None:
-        """Add `count` to the day's counter `name`."""
-        ...
-
-    async def counts(self, day: str) -> dict[str, int]:
-        """Every counter of `day`."""
-        ...
-
-    async def claim_update(self, update_id: int) -> bool:
-        """True for the one process that takes this update (replicas share a webhook)."""
-        ...
-
-    async def claim_flight(self, key: str, seconds: float) -> bool:
-        """True if this process may make the API call for `key` now."""
-        ...
-
-    async def end_flight(self, key: str) -> None:
-        """The call for `key` is over (its result cached, or failed)."""
-        ...
-
-    async def remember_image(
-        self, chat_id: int, message_id: int, image_key: str, expires_at: float
-    ) -> bool:
-        """Record the image a message carries; True if it is new or replaced another
-        (an edited message whose photo was swapped), False if it is the one recorded."""
-        ...
-
-    async def allow_image(self, chat_id: int, keys: Sequence[str]) -> None:
-        """Put one image on the chat's allow list under all its keys (a Telegram file,
-        the hash of its bytes)."""
-        ...
-
-    async def is_allowed(self, chat_id: int, keys: Sequence[str]) -> bool:
-        """Whether any of the keys is on the chat's allow list."""
-        ...
-
-    async def allowed_count(self, chat_id: int) -> int:
-        """How many images the chat's allow list holds."""
-        ...
-
-    async def reset_allowed(self, chat_id: int) -> None:
-        """Empty the chat's allow list."""
-        ...
-
-    async def add_warning(self, chat_id: int, author_id: int, at: float, since: float) -> int:
-        """Count a warning given at `at`; return the author's warnings since `since`, this
-        one included (older ones are forgotten)."""
-        ...
-
-    async def remove_warning(self, chat_id: int, author_id: int, at: float) -> None:
-        """Withdraw the warning given at `at`, if it is still counted."""
-        ...
-
-    async def warning_count(self, chat_id: int, author_id: int, since: float) -> int:
-        """The author's warnings since `since`."""
-        ...
-
-    async def reset_warnings(self, chat_id: int, author_id: int) -> None:
-        """Forget every warning of the author in the chat."""
-        ...
-
-    async def save_report(self, report_id: str, report: str, expires_at: float) -> None:
-        """Keep (or replace) a moderation report until `expires_at`."""
-        ...
-
-    async def load_report(self, report_id: str, now: float) -> str | None:
-        """The report unless unknown or expired."""
-        ...
-
-    async def claim_press(self, report_id: str, verb: str, record: str) -> str | None:
-        """Record the first press of `verb` on a report, once across every process: None
-        when this press is the one that counts, else the record of the one that did."""
-        ...
-
-    async def presses(self, report_id: str) -> dict[str, str]:
-        """Every press recorded on a report, by verb."""
-        ...
-
-    async def release_press(self, report_id: str, verb: str) -> None:
-        """Forget a press that could not take effect, so it can be tried again."""
-        ...
-
-    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """Move a group's settings, allow list and warnings to its new (supergroup) id."""
-        ...
+class Storage(
+    SettingsStore,
+    QuotaStore,
+    ResultStore,
+    CountStore,
+    ImageStore,
+    WarningStore,
+    ReportStore,
+    Protocol,
+):
+    """The bot's persistent state, one protocol per concern (each consumer is typed
+    against the ones it uses); every method is safe to call concurrently."""
 
     async def ping(self) -> None:
         """Return if the backend can be read; raise its error if not."""
@@ -244,9 +160,38 @@ class Storage(Protocol):
         ...
 
 
-class Backend(Storage, ModerationStore, Protocol):
-    """What a backend implements: the bot's state and moderation's own (a protocol each,
-    so neither grows the other)."""
+class State(Storage, ModerationStore, Protocol):
+    """The bot's state and moderation's own (a protocol each, so neither grows the other):
+    what the bot's parts are given, guarded (bot/guarded_storage.py)."""
+
+
+class Backend(State, Protocol):
+    """What a backend implements: the state, and the durable intake on the same
+    connection."""
+
+    async def intake(self) -> Intake:
+        """The durable intake (bot/storage/intake.py) kept in this backend."""
+        ...
+
+    async def add_quota(self, day: str, uses: Mapping[str, int]) -> None:
+        """Add uses counted elsewhere (in memory during an outage), past any limit."""
+        ...
+
+    async def reconnect(self) -> None:
+        """Drop pooled connections (after an outage they may be dead), so the next call
+        makes a fresh one."""
+        ...
+
+
+async def _held_settings(connection: aiosqlite.Connection) -> dict[int, ChatSettings] | None:
+    """Every stored chat's settings when there are few enough to hold (see
+    `SqliteStorage.__init__`), else None."""
+    async with connection.execute("SELECT COUNT(*) FROM chat_settings") as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] > _SETTINGS_CACHE_SIZE:
+        return None
+    async with connection.execute("SELECT chat_id, settings FROM chat_settings") as cursor:
+        return {int(chat): ChatSettings.from_json(raw) async for chat, raw in cursor}
 
 
 def _make_room_for(file: Path) -> None:
@@ -262,7 +207,8 @@ def _make_room_for(file: Path) -> None:
 def _open_error(exc: sqlite3.Error) -> StorageOpenError:
     """SQLite's own words ("file is not a database", "attempt to write a readonly
     database"); a lock held by another process may be released, so that one is retried."""
-    cause = str(exc) or type(exc).__name__
+    # One line: SQLite's integrity report spans several.
+    cause = " ".join(str(exc).split()) or type(exc).__name__
     if "locked" in cause:
         return StorageUnreachable(cause)
     if "unable to open" in cause or "readonly" in cause:
@@ -291,8 +237,17 @@ class SqliteStorage:
         # run behind the callers, in order, one transaction per batch (`_write_quota`).
         self._quota: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._quota_day = ""
+        # Charges counted under a name (an update's image), so a re-run counts none.
+        self._charged: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._quota_writes: list[tuple[str, list[tuple[str, ...]]]] = []
         self._quota_writer: asyncio.Task[None] | None = None
+        self._intake: SqliteIntake | None = None
+
+    async def intake(self) -> SqliteIntake:
+        """The durable intake in this file, on this connection (opened with the file)."""
+        if self._intake is None:
+            self._intake = await SqliteIntake.open(self._db, self._lock)
+        return self._intake
 
     @classmethod
     async def open(cls, path: str) -> Self:
@@ -300,35 +255,45 @@ class SqliteStorage:
         it writable; raise `StorageOpenError` saying why not."""
         if path != ":memory:":
             _make_room_for(Path(path))
+        connection = aiosqlite.connect(path)
         try:
-            connection = await aiosqlite.connect(path)
+            await connection
         except sqlite3.Error as exc:
+            # aiosqlite stops its thread on a failed connect, and the thread then hands
+            # the loop a result: wait for it, or it finds the loop closed at exit and
+            # prints two "Event loop is closed" tracebacks under the one-line refusal.
+            await asyncio.to_thread(connection._thread.join, CALL_JOIN_SECONDS)
             raise _open_error(exc) from None
         try:
             await connection.execute("PRAGMA journal_mode=WAL")
             await connection.execute("PRAGMA synchronous=NORMAL")
-            await connection.executescript(_SCHEMA)
+            # Corrupt pages anywhere (not only in the schema) are found now, not by a
+            # person's photo: quick_check reads every page, about 10 ms per MB here.
+            async with connection.execute("PRAGMA quick_check(1)") as cursor:
+                checked = await cursor.fetchone()
+            if checked is None or checked[0] != "ok":
+                raise sqlite3.DatabaseError(
+                    f"database disk image is malformed ({checked[0] if checked else '?'})"
+                )
+            await connection.executescript(_SCHEMA + sqlite_intake.SCHEMA)
+            # A real write, committed: the schema may exist already, and the write lock
+            # alone (BEGIN IMMEDIATE) is granted on a read-only file in WAL mode, which
+            # then failed on the first photo and flapped.
+            await connection.execute(
+                "INSERT OR REPLACE INTO started (id, at) VALUES (1, ?)", (time.time(),)
+            )
             await connection.commit()
-            # The schema may exist already, so nothing above had to write: take the write
-            # lock once, or a read-only file would first fail on a person's photo.
-            await connection.execute("BEGIN IMMEDIATE")
-            await connection.rollback()
+            storage = cls(connection, await _held_settings(connection))
+            storage._intake = await SqliteIntake.open(connection, storage._lock)
         except BaseException as exc:
             # The connection's thread is not a daemon: left open, it keeps the process
-            # from exiting.
-            with contextlib.suppress(sqlite3.Error):
+            # from exiting (and from honouring SIGTERM).
+            with contextlib.suppress(sqlite3.Error, ValueError):
                 await connection.close()
             if isinstance(exc, sqlite3.Error):
                 raise _open_error(exc) from None
             raise
-        # Every stored chat's settings when there are few enough to hold (see __init__).
-        async with connection.execute("SELECT COUNT(*) FROM chat_settings") as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] > _SETTINGS_CACHE_SIZE:
-            return cls(connection)
-        async with connection.execute("SELECT chat_id, settings FROM chat_settings") as cursor:
-            held = {int(chat): ChatSettings.from_json(raw) async for chat, raw in cursor}
-        return cls(connection, held)
+        return storage
 
     async def close(self) -> None:
         """Write what is still behind, and close the connection."""
@@ -343,13 +308,13 @@ class SqliteStorage:
         async with self._db.execute("SELECT count(*) FROM sqlite_master") as cursor:
             await cursor.fetchone()
 
-    # One process owns a SQLite file: it sees each update once, and its calls in
-    # flight are shared in memory by ResultCache.
-    async def claim_update(self, update_id: int) -> bool:
+    # One process owns a SQLite file: its calls in flight are shared in memory by
+    # ResultCache.
+    async def claim_flight(self, key: str, seconds: float) -> bool:
         """Always this process's."""
         return True
 
-    async def claim_flight(self, key: str, seconds: float) -> bool:
+    async def renew_flight(self, key: str, seconds: float) -> bool:
         """Always this process's."""
         return True
 
@@ -400,13 +365,19 @@ class SqliteStorage:
             self._remember(chat_id, changed)
             return changed
 
-    async def take_quota(self, day: str, charges: Sequence[tuple[str, int]]) -> str | None:
-        """Count one use against each (subject, limit), all or none."""
+    async def take_quota(
+        self, day: str, charges: Sequence[tuple[str, int]], once: str | None = None
+    ) -> str | None:
+        """Count one use against each (subject, limit), all or none, once per `once`."""
         async with self._lock:
             if day != self._quota_day:
                 self._quota_day = day
                 self._quota.clear()
+                self._charged.clear()
                 self._write_quota_later("DELETE FROM quota WHERE day < ?", [(day,)])
+                self._write_quota_later("DELETE FROM quota_charges WHERE day < ?", [(day,)])
+            if once is not None and await self._charged_before(day, once):
+                return None
             for subject, limit in charges:
                 if await self._used(day, subject) >= limit:
                     return subject
@@ -417,11 +388,40 @@ class SqliteStorage:
                 "ON CONFLICT (day, subject) DO UPDATE SET used = used + 1",
                 [(day, subject) for subject, _ in charges],
             )
+            if once is not None:
+                self._remember_charge(day, once, True)
+                self._write_quota_later(
+                    "INSERT OR IGNORE INTO quota_charges (day, once) VALUES (?, ?)", [(day, once)]
+                )
             return None
 
-    async def refund_quota(self, day: str, subjects: Sequence[str]) -> None:
-        """Give back one use of each subject."""
+    async def _charged_before(self, day: str, once: str) -> bool:
+        """Whether a charge named `once` was counted on `day` (with the lock held)."""
+        key = (day, once)
+        if key not in self._charged:
+            await self._write_pending_quota()
+            async with self._db.execute(
+                "SELECT 1 FROM quota_charges WHERE day = ? AND once = ?", key
+            ) as cursor:
+                self._remember_charge(day, once, await cursor.fetchone() is not None)
+        return self._charged[key]
+
+    def _remember_charge(self, day: str, once: str, charged: bool) -> None:
+        self._charged[day, once] = charged
+        self._charged.move_to_end((day, once))
+        if len(self._charged) > _QUOTA_MEMORY_SIZE:
+            self._charged.popitem(last=False)
+
+    async def refund_quota(
+        self, day: str, subjects: Sequence[str], once: str | None = None
+    ) -> None:
+        """Give back one use of each subject, and forget the charge's name."""
         async with self._lock:
+            if once is not None:
+                self._remember_charge(day, once, False)
+                self._write_quota_later(
+                    "DELETE FROM quota_charges WHERE day = ? AND once = ?", [(day, once)]
+                )
             for subject in subjects:
                 self._quota[day, subject] = max(await self._used(day, subject) - 1, 0)
             self._write_quota_later(
@@ -433,6 +433,20 @@ class SqliteStorage:
         """Uses of `subject` counted on `day`."""
         async with self._lock:
             return await self._used(day, subject)
+
+    async def add_quota(self, day: str, uses: Mapping[str, int]) -> None:
+        """Add uses counted elsewhere, past any limit."""
+        async with self._lock:
+            for subject, count in uses.items():
+                self._quota[day, subject] = await self._used(day, subject) + count
+            self._write_quota_later(
+                "INSERT INTO quota (day, subject, used) VALUES (?, ?, ?) "
+                "ON CONFLICT (day, subject) DO UPDATE SET used = used + excluded.used",
+                [(day, subject, str(count)) for subject, count in uses.items()],
+            )
+
+    async def reconnect(self) -> None:
+        """One file, one connection: nothing pooled to drop."""
 
     async def _used(self, day: str, subject: str) -> int:
         """The count, from memory or else read (with the lock held)."""
@@ -458,22 +472,37 @@ class SqliteStorage:
     async def _write_quota(self) -> None:
         """Write the counts made so far in one transaction. A crash loses at most the
         few milliseconds of counts not yet written: a person may get a call or two
-        more that day, never fewer."""
-        try:
-            async with self._lock:
-                await self._write_pending_quota()
-        except sqlite3.Error as exc:
-            # The counts stay right in this process; only a restart would forget them.
-            logger.warning("quota write failed: %s", exc)
+        more that day, never fewer. A write that fails (a full disk, a lock held too
+        long) is kept and tried again every `QUOTA_RETRY_SECONDS` until it lands: dropped,
+        a person who used 3 of 3 had 1 left after a restart (issue 20)."""
+        while True:
+            try:
+                async with self._lock:
+                    await self._write_pending_quota()
+                return
+            except sqlite3.Error as exc:
+                # The counts stay right in this process meanwhile.
+                logger.warning(
+                    "quota write failed, tried again in %g s: %s", QUOTA_RETRY_SECONDS, exc
+                )
+            await asyncio.sleep(QUOTA_RETRY_SECONDS)
 
     async def _write_pending_quota(self) -> None:
-        """(With the lock held, so no other transaction is open on the connection.)"""
+        """(With the lock held, so no other transaction is open on the connection.) A
+        batch that fails is put back in front of the writes made since."""
         if not self._quota_writes:
             return
         batch, self._quota_writes = self._quota_writes, []
-        for statement, rows in batch:
-            await self._db.executemany(statement, rows)
-        await self._db.commit()
+        try:
+            for statement, rows in batch:
+                await self._db.executemany(statement, rows)
+            await self._db.commit()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self._db.rollback()
+            self._quota_writes[:0] = batch
+            del self._quota_writes[:-_QUOTA_WRITES_KEPT]
+            raise
 
     async def cached_result(self, key: str, now: float) -> str | None:
         """The cached result under `key` unless expired."""
@@ -587,9 +616,12 @@ class SqliteStorage:
                 "DELETE FROM warnings WHERE chat_id = ? AND author_id = ? AND at < ?",
                 (chat_id, author_id, since),
             )
+            # The same warning again (an update run again after a crash) counts once,
+            # as a member of Redis's sorted set does.
             await self._db.execute(
-                "INSERT INTO warnings (chat_id, author_id, at) VALUES (?, ?, ?)",
-                (chat_id, author_id, at),
+                "INSERT INTO warnings (chat_id, author_id, at) SELECT ?, ?, ? WHERE NOT EXISTS "
+                "(SELECT 1 FROM warnings WHERE chat_id = ? AND author_id = ? AND at = ?)",
+                (chat_id, author_id, at, chat_id, author_id, at),
             )
             await self._db.commit()
             return await self.warning_count(chat_id, author_id, since)
