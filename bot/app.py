@@ -23,6 +23,8 @@ from bot.guarded_storage import CALL_TIMEOUT, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
+from bot.near import NearDuplicates
+from bot.near_store import NearStore, open_near_store
 from bot.pipeline import PhotoPipeline
 from bot.preparing import ImageWork
 from bot.quotas import Quotas
@@ -66,8 +68,15 @@ STATS_FLUSH_SECONDS = 10.0
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings, storage: Backend, health: Health) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Backend,
+        health: Health,
+        near_store: NearStore | None = None,
+    ) -> None:
         self.settings = settings
+        self.near_store = near_store
         self.storage = storage
         self.health = health
         self.ready = asyncio.Event()
@@ -119,9 +128,12 @@ class BotService:
             alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
             max_concurrent_downloads=settings.max_concurrent_downloads,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
-            images=ImageWork(decode_budget, self.decoders),
+            images=ImageWork(decode_budget, self.decoders, printed=near_store is not None),
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit,
+            near=None
+            if near_store is None
+            else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600),
         )
         admins = ChatAdmins(bot)
         rights = BotRights(bot)
@@ -234,7 +246,18 @@ class BotService:
             ),
             api=RecentOutcomes(),
         )
-        service = cls(settings, GuardedStorage(backend, storage), health)
+        near_store = None
+        if settings.near_duplicates:
+            try:
+                near_store = await open_near_store(
+                    settings.redis_url.get_secret_value() if settings.redis_url else None,
+                    settings.database_path,
+                    settings.cache_ttl_hours * 3600,
+                )
+            except BaseException:
+                await backend.close()
+                raise
+        service = cls(settings, GuardedStorage(backend, storage), health, near_store)
         try:
             await service.decoders.start()
         except WorkerFault as fault:
@@ -253,6 +276,8 @@ class BotService:
         await self.downloader.aclose()
         await self.recognizer.aclose()
         await self.storage.close()
+        if self.near_store is not None:
+            await self.near_store.close()
 
     def _load(self) -> Load:
         slots = self.updates.slots

@@ -24,6 +24,7 @@ from bot.budget import ByteBudget
 from bot.cache import ResultCache, file_key
 from bot.images import ImageRejected, PreparedImage, check_declared
 from bot.logs import FIELDS
+from bot.near import NearDuplicates
 from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -137,6 +138,7 @@ class PhotoPipeline:
         images: ImageWork,
         deadline: float,
         download_limit: int,
+        near: NearDuplicates | None = None,
     ) -> None:
         self._recognizer = recognizer
         self._download = download
@@ -149,6 +151,7 @@ class PhotoPipeline:
         self._images = images
         self._deadline = deadline
         self._download_limit = download_limit
+        self._near = near
 
     async def run(
         self, incoming: IncomingImage, requester: Requester, origin: Origin = PHOTO
@@ -229,6 +232,11 @@ class PhotoPipeline:
         described = steps.prepared = replace(prepared, data=b"")
         steps.bytes_out = len(prepared.data)
         this_file = file_key(incoming.file_unique_id)
+        if prepared.fingerprint is not None and self._near is not None:
+            with steps.timing("near"):
+                copy = await self._near_copy(prepared, sent_key, [this_file, sent_key])
+            if copy is not None:
+                return replace(copy, image=described)
         with steps.timing("api"):
             result, cached = await self._cache.shared(
                 sent_key, lambda: self._recognize(prepared.data), also=[this_file]
@@ -236,7 +244,28 @@ class PhotoPipeline:
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
+        elif prepared.fingerprint is not None and self._near is not None:
+            await self._near.add(sent_key, prepared.fingerprint)
         return Recognized(result, described, cached=cached, content_keys=(sent_key,))
+
+    async def _near_copy(
+        self, prepared: PreparedImage, sent_key: str, keys: list[str]
+    ) -> Recognized | None:
+        """The result of the stored picture this one is a copy of, kept under this one's
+        own keys too (its next exact copy is then an ordinary hit); None when the bytes
+        themselves are cached, or no stored picture is this one."""
+        assert self._near is not None
+        assert prepared.fingerprint is not None
+        if await self._cache.get(sent_key) is not None:
+            return None  # an exact hit: the shared call below answers it from the cache
+        match = await self._near.find(prepared.fingerprint)
+        if match is None or match.key == sent_key:
+            return None
+        result = await self._cache.get(match.key)
+        if result is None:
+            return None  # the original's result expired before its fingerprint did
+        await self._cache.put(keys, result)
+        return Recognized(result, cached=True, content_keys=(sent_key, match.key), near=True)
 
     async def _recognize(self, image: bytes) -> RecognitionResult:
         self._stats.count("api_calls")
@@ -275,9 +304,9 @@ class _Steps:
             else "",
         }
         match outcome:
-            case Recognized(result=result, cached=cached):
+            case Recognized(result=result, cached=cached, near=near):
                 fields |= {
-                    "cache": "hit" if cached else "miss",
+                    "cache": "near" if near else "hit" if cached else "miss",
                     "attempts": 0 if cached else result.attempts,
                     "request_id": result.request_id,
                 }
@@ -292,6 +321,8 @@ class _Steps:
 
 def _stat_name(outcome: Outcome) -> str:
     match outcome:
+        case Recognized(near=True):
+            return "cache=near"
         case Recognized(cached=True):
             return "cache_hits"
         case Recognized():
