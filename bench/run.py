@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
+import random
 import statistics
 import struct
 import sys
+import tempfile
+import time
 import zlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -31,7 +35,9 @@ from bot import images
 from bot.budget import ByteBudget
 from bot.config import Settings
 from bot.decoding import DecodePool
-from bot.preparing import ImageWork
+from bot.near import NearDuplicates
+from bot.near_store import SqliteNearStore
+from bot.preparing import ImageWork, _inspect_or_prepare
 from tests import hostile
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import jpeg, png, textured, textured_jpeg
@@ -157,21 +163,31 @@ WARM_UP = 3
 
 
 async def overhead() -> list[Result]:
-    """Bot overhead and CPU per photo and per 9.9 MB PNG document."""
+    """Bot overhead and CPU per photo and per 9.9 MB PNG document. The photos are distinct
+    textured pictures, so each takes the whole path a new picture takes: fingerprint,
+    near-duplicate lookup (a miss), the API call, and its fingerprint stored."""
     latency = 0.1
-    base = jpeg(1280, 960)
-    async with running_bot(api_latency=latency) as rig:
-        ms, cpu = await sequential_overhead(
-            rig,
-            lambda n: push_photo(rig.telegram, 100 + n, jpeg_variant(base, n), (1280, 960)),
-            60,
-            latency,
-        )
-    figures: list[Result] = [
-        Figure("overhead, 1280 px JPEG photo, p50", percentile(ms, 0.5), "ms"),
-        Figure("overhead, 1280 px JPEG photo, p95", percentile(ms, 0.95), "ms", "<= 10"),
-        Figure("bot CPU per 1280 px JPEG photo", cpu, "ms"),
-    ]
+    photos = [textured_jpeg(n) for n in range(WARM_UP + 60)]
+    figures: list[Result] = []
+    for near in ("on", "off"):
+        async with running_bot(api_latency=latency, extra_env={"NEAR_DUPLICATES": near}) as rig:
+            ms, cpu = await sequential_overhead(
+                rig,
+                lambda n: push_photo(rig.telegram, 100 + n, photos[n], (1280, 960)),
+                60,
+                latency,
+            )
+        label = "" if near == "on" else ", near-duplicates off"
+        figures += [
+            Figure(f"overhead, 1280 px JPEG photo{label}, p50", percentile(ms, 0.5), "ms"),
+            Figure(
+                f"overhead, 1280 px JPEG photo{label}, p95",
+                percentile(ms, 0.95),
+                "ms",
+                "<= 10",
+            ),
+            Figure(f"bot CPU per 1280 px JPEG photo{label}", cpu, "ms"),
+        ]
     document = big_png(9_900_000)
     async with running_bot(api_latency=latency) as rig:
         ms, cpu = await sequential_overhead(
@@ -187,6 +203,68 @@ async def overhead() -> list[Result]:
         Figure(f"overhead, {size}, p95", percentile(ms, 0.95), "ms", "<= 80"),
         Figure(f"bot CPU per {size}", cpu, "ms"),
     ]
+
+
+async def near() -> list[Result]:
+    """The near-duplicate share of a photo's overhead, in one process (medians of 40):
+    the fingerprint's CPU in the photo's check, and the lookup against a store holding
+    1,000 or 100,000 pictures, for a new picture (a miss) and for a copy (a hit)."""
+    photos = [textured_jpeg(n) for n in range(40)]
+    limit = 600 * 1024 * 1024
+
+    def check_ms(printed: bool) -> float:
+        spent = []
+        for data in photos:
+            began = time.process_time()
+            _inspect_or_prepare(data, (1280, 960), limit, printed)
+            spent.append(time.process_time() - began)
+        return 1000 * statistics.median(spent)
+
+    check_ms(True)  # imports, first allocations
+    plain, printed = check_ms(False), check_ms(True)
+    results: list[Result] = [
+        Figure("1280 px photo check, thread CPU, without fingerprint", plain, "ms", digits=2),
+        Figure("1280 px photo check, thread CPU, with fingerprint", printed, "ms", digits=2),
+    ]
+    prints = [
+        _inspect_or_prepare(data, (1280, 960), limit, True)[1][0].fingerprint  # type: ignore[index]
+        for data in photos
+    ]
+    copy = _inspect_or_prepare(_copy_of(0, 0)[0], (800, 600), limit, True)[1][0].fingerprint  # type: ignore[index]
+    rng = random.Random(5)
+    for stored in (1_000, 100_000):
+        with tempfile.TemporaryDirectory() as folder:
+            store = await SqliteNearStore.open(f"{folder}/near.sqlite3")
+            near_index = NearDuplicates(store, ttl=86400.0, max_entries=stored + 100)
+            filler = prints[1]
+            for n in range(stored - len(prints)):
+                fake = dataclasses.replace(filler, phash=rng.getrandbits(64))
+                await store.add_print(f"sha256:fill{n}", fake, time.time(), time.time() + 86400)
+            for n, print_ in enumerate(prints):
+                await near_index.add(f"sha256:{n}", print_)
+            await near_index.drain()
+            await near_index.load()  # as the bot does at start
+            for label, probe in (("a new picture", textured_print(prints, rng)), ("a copy", copy)):
+                spent = []
+                for _ in range(40):
+                    began = time.perf_counter()
+                    await near_index.find(probe)
+                    spent.append(time.perf_counter() - began)
+                results.append(
+                    Figure(
+                        f"lookup, {stored:,} stored, {label}",
+                        1000 * statistics.median(spent),
+                        "ms",
+                        digits=3,
+                    )
+                )
+            await store.close()
+    return results
+
+
+def textured_print(prints: list[Any], rng: random.Random) -> Any:
+    """A fingerprint of a picture not stored: another's, with a hash of its own."""
+    return dataclasses.replace(prints[0], phash=rng.getrandbits(64))
 
 
 @dataclass
@@ -511,6 +589,7 @@ SCENARIOS: dict[str, Callable[[], Coroutine[Any, Any, list[Result]]]] = {
     "flood": flood,
     "decoding": decoding,
     "handoff": handoff,
+    "near": near,
 }
 
 

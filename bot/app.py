@@ -117,6 +117,11 @@ class BotService:
         )
         self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
         decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
+        self.near = (
+            None
+            if near_store is None
+            else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600)
+        )
         DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
         DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
         pipeline = PhotoPipeline(
@@ -131,9 +136,7 @@ class BotService:
             images=ImageWork(decode_budget, self.decoders, printed=near_store is not None),
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit,
-            near=None
-            if near_store is None
-            else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600),
+            near=self.near,
         )
         admins = ChatAdmins(bot)
         rights = BotRights(bot)
@@ -258,6 +261,8 @@ class BotService:
                 await backend.close()
                 raise
         service = cls(settings, GuardedStorage(backend, storage), health, near_store)
+        if service.near is not None:
+            await service.near.load()
         try:
             await service.decoders.start()
         except WorkerFault as fault:
@@ -276,6 +281,8 @@ class BotService:
         await self.downloader.aclose()
         await self.recognizer.aclose()
         await self.storage.close()
+        if self.near is not None:
+            await self.near.drain()
         if self.near_store is not None:
             await self.near_store.close()
 

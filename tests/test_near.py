@@ -112,6 +112,7 @@ async def test_a_copy_is_found_in_another_replica_and_a_different_picture_is_not
     here = NearDuplicates(store, TTL, clock)
     original = textured(3, (1280, 960))
     await here.add("sha256:original", print_of(jpeg(original)))
+    await here.drain()
     # Another replica on the same store learns of it on its next lookup.
     there = NearDuplicates(store, TTL, clock)
     copy = print_of(jpeg(original.resize((800, 600)), 70))
@@ -156,6 +157,8 @@ async def test_a_failing_store_makes_lookups_misses_not_errors() -> None:
     near = NearDuplicates(BrokenStore(), TTL, Clock())
     picture = print_of(jpeg(textured(5)))
     await near.add("sha256:x", picture)
+    await near.drain()
+    # Known in this process (the write failed, the lookup's sync fails: a miss).
     assert await near.find(picture) is None
 
 
