@@ -157,6 +157,17 @@ class ResultCache:
             # Other replicas wait for the claim to lapse (`flight_seconds`), then call.
             logger.warning("ending a shared call's claim failed: %s", type(exc).__name__)
 
+    async def in_flight(self, key: str) -> RecognitionResult | None:
+        """The result of this process's call for `key` when one is running (waited for),
+        else None; None too when that call fails (the caller makes its own)."""
+        flight = self._flights.get(key)
+        if flight is None:
+            return None
+        try:
+            return await asyncio.shield(flight)
+        except Exception:
+            return None
+
     async def drain(self) -> None:
         """Wait for the writes still running behind their replies (before closing storage)."""
         while self._writes:

@@ -45,6 +45,9 @@ MAX_ASPECT = 2.5
 # files of up to 2000 MB through, so this is what bounds decoding there).
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 90
+# A PNG sent as it is gets a fingerprint only up to this size: it is decoded for nothing
+# else, and a 9.8 MB one took 150 ms of a worker. A phone's screenshot is 1-3 MB.
+PRINTED_PNG_BYTES = 4_000_000
 # Real encoders write about 10 scans (libjpeg's default progression: 10 for colour,
 # 6 for grey; mozjpeg's searched scripts stay under 64). Each scan walks every block
 # of its components, so a file that repeats one scan 200,000 times cost 138 s of CPU
@@ -247,6 +250,7 @@ class Inspection:
     isolated: bool
     scale: int = 1
     layout: JpegLayout | None = None
+    printed: bool = False  # a fingerprint is made (asked for, and worth its decode)
 
 
 @dataclass(frozen=True)
@@ -341,7 +345,7 @@ def prepare(
                 "image/png" if plan.source_format == "PNG" else "image/jpeg"
             )
             changes = frozenset({Change.FIRST_FRAME}) if _animated(image) else frozenset()
-            if printed:
+            if printed and plan.printed:
                 # The integrity decode and the fingerprint's pixels are one decode.
                 print_ = _check_and_print(data, image, plan)
                 return PreparedImage(
@@ -405,9 +409,11 @@ def _inspect_open(
         scale = 8 if layout is not None else 0
         isolated = layout is not None and not layout.single_pass
         working_memory = cost.check(scale)
+        if layout is None and len(data) > PRINTED_PNG_BYTES:
+            printed = False
         if printed:
-            # A fingerprint decodes a JPEG at the scale its thumbnail needs (1/8 unless the
-            # photo is under 1024 px), a PNG whole. What fits the most a check on a thread
+            # A fingerprint decodes a JPEG at the largest DCT scale that keeps 256 px (1/2
+            # for a 1280x960 photo), a PNG whole. What fits the most a check on a thread
             # may hold stays there (a 1280 px photo: 2.5 MB); more goes to a worker.
             working_memory = cost.printed(layout)
             isolated = isolated or working_memory > check_memory(len(data))
@@ -420,6 +426,7 @@ def _inspect_open(
             working_memory=working_memory,
             isolated=isolated,
             layout=layout,
+            printed=printed,
         )
     rotated = orientation != 1
     scale = _scale_for_upload(image, layout, len(data))
@@ -440,6 +447,7 @@ def _inspect_open(
         isolated=True,
         scale=scale,
         layout=layout,
+        printed=printed,
     )
 
 

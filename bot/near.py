@@ -174,24 +174,40 @@ class NearDuplicates:
                 return NearMatch(candidate.key)
         return None
 
-    async def add(self, key: str, print_: Fingerprint) -> None:
-        """Keep a recognized picture's fingerprint under its result key, for the TTL.
-        A picture under the information gate is not kept: it could never be matched.
-
-        Known in this process at once; the store's write runs behind the reply (0.3-1 ms
-        of SQLite a photo), unless `MAX_PENDING_WRITES` are running already."""
-        if not print_.informative:
-            return
-        now = self._clock()
-        expires_at = now + self._ttl
+    def begin(self, key: str, print_: Fingerprint) -> bool:
+        """Know a picture whose call is about to be made, in this process at once, so a
+        copy arriving during the call finds it (and waits for its result, not paying a
+        second call); True if this caller registered it and is to `commit` or `abandon`
+        it. A picture under the information gate is never kept: it could not be matched.
+        """
+        if not print_.informative or key in self._thumbs:
+            return False
         self._thumbs[key] = print_.thumb
+        expires_at = self._clock() + self._ttl
         self._index.add(NearEntry(key, print_.phash, print_.aspect, expires_at))
-        write = asyncio.create_task(self._write(key, print_, now, expires_at))
+        return True
+
+    def abandon(self, key: str) -> None:
+        """The call for a `begin`-registered picture failed: forget it."""
+        self._thumbs.pop(key, None)
+        self._index.discard(key)
+
+    async def commit(self, key: str, print_: Fingerprint) -> None:
+        """Store a `begin`-registered picture's fingerprint, its result now cached, for
+        the TTL. The store's write runs behind the reply (0.3-1 ms of SQLite a photo),
+        unless `MAX_PENDING_WRITES` are running already."""
+        now = self._clock()
+        write = asyncio.create_task(self._write(key, print_, now, now + self._ttl))
         if len(self._writes) >= MAX_PENDING_WRITES:
             await asyncio.shield(write)
             return
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
+
+    async def add(self, key: str, print_: Fingerprint) -> None:
+        """`begin` and `commit` at once: a picture whose result is cached already."""
+        if self.begin(key, print_):
+            await self.commit(key, print_)
 
     async def _write(self, key: str, print_: Fingerprint, now: float, expires_at: float) -> None:
         try:

@@ -232,20 +232,29 @@ class PhotoPipeline:
         described = steps.prepared = replace(prepared, data=b"")
         steps.bytes_out = len(prepared.data)
         this_file = file_key(incoming.file_unique_id)
-        if prepared.fingerprint is not None and self._near is not None:
+        near, print_ = self._near, prepared.fingerprint
+        registered = False
+        if print_ is not None and near is not None:
             with steps.timing("near"):
                 copy = await self._near_copy(prepared, sent_key, [this_file, sent_key])
             if copy is not None:
                 return replace(copy, image=described)
-        with steps.timing("api"):
-            result, cached = await self._cache.shared(
-                sent_key, lambda: self._recognize(prepared.data), also=[this_file]
-            )
+            # Known before its call: a copy arriving meanwhile waits for this answer.
+            registered = near.begin(sent_key, print_)
+        try:
+            with steps.timing("api"):
+                result, cached = await self._cache.shared(
+                    sent_key, lambda: self._recognize(prepared.data), also=[this_file]
+                )
+        except BaseException:
+            if registered and near is not None:
+                near.abandon(sent_key)
+            raise
+        if registered and near is not None and print_ is not None:
+            await near.commit(sent_key, print_)
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
-        elif prepared.fingerprint is not None and self._near is not None:
-            await self._near.add(sent_key, prepared.fingerprint)
         return Recognized(result, described, cached=cached, content_keys=(sent_key,))
 
     async def _near_copy(
@@ -261,9 +270,10 @@ class PhotoPipeline:
         match = await self._near.find(prepared.fingerprint)
         if match is None or match.key == sent_key:
             return None
-        result = await self._cache.get(match.key)
+        # Stored, or being asked for by this process now (the copy came during its call).
+        result = await self._cache.get(match.key) or await self._cache.in_flight(match.key)
         if result is None:
-            return None  # the original's result expired before its fingerprint did
+            return None  # expired before its fingerprint did, or its call failed
         await self._cache.put(keys, result)
         return Recognized(result, cached=True, content_keys=(sent_key, match.key), near=True)
 

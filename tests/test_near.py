@@ -3,6 +3,7 @@ lookup's rules (gate, candidates, confirmation, expiry, failures)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import random
@@ -291,5 +292,55 @@ async def test_the_pipeline_answers_a_copy_from_its_original_without_a_call(
     assert isinstance(again, Recognized)
     assert again.cached
     assert not again.near
+    await near_store.close()
+    await storage.close()
+
+
+async def test_a_copy_arriving_during_its_originals_call_waits_for_that_answer(
+    tmp_path: Path,
+) -> None:
+    """Two uploads of one picture at once (a burst of reposts): one API call."""
+    storage = await SqliteStorage.open(str(tmp_path / "bot.sqlite3"))
+    near_store = await SqliteNearStore.open(str(tmp_path / "bot.sqlite3"))
+    calls: list[bytes] = []
+
+    class Slow:
+        async def recognize(self, image: bytes) -> RecognitionResult:
+            calls.append(image)
+            await asyncio.sleep(0.5)
+            return RecognitionResult({"face_seg": True}, "req-1")
+
+    original = textured(13, (1280, 960))
+    files = {"a": jpeg(original), "b": jpeg(original, 70)}
+
+    async def download(incoming: IncomingImage) -> bytes:
+        return files[incoming.file_id]
+
+    pipeline = PhotoPipeline(
+        Slow(),
+        download,
+        cache=ResultCache(storage, ttl=TTL),
+        quotas=Quotas(storage, per_user=0, overall=0),
+        stats=Stats(storage),
+        alerts=OperatorAlerts(None),
+        max_concurrent_downloads=2,
+        memory=ByteBudget(100_000_000),
+        images=ImageWork(ByteBudget(100_000_000), DecodePool(1, 5.0), printed=True),
+        deadline=10.0,
+        download_limit=MAX_DOWNLOAD_BYTES,
+        near=NearDuplicates(near_store, TTL),
+    )
+
+    async def run(name: str, after: float) -> object:
+        await asyncio.sleep(after)
+        incoming = IncomingImage(name, f"u-{name}", None, 1280, 960, reencoded=True)
+        return await pipeline.run(incoming, Requester(user_id=1))
+
+    first, copy = await asyncio.gather(run("a", 0), run("b", 0.2))
+    assert isinstance(copy, Recognized)
+    assert copy.near
+    assert isinstance(first, Recognized)
+    assert copy.result == first.result
+    assert len(calls) == 1
     await near_store.close()
     await storage.close()
