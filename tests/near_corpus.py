@@ -37,7 +37,8 @@ _MEMORY = 600 * 1024 * 1024
 def fetch() -> Path:
     """The corpus folder, fetched first if it is not there."""
     if not (CORPUS / ".complete").exists():
-        subprocess.run([str(ROOT / "scripts" / "near-corpus")], check=True)
+        env = os.environ | {"PYTHON": sys.executable}
+        subprocess.run([str(ROOT / "scripts" / "near-corpus")], check=True, env=env)
     return CORPUS / "photos"
 
 
