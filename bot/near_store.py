@@ -149,8 +149,10 @@ class SqliteNearStore:
         await self._db.close()
 
 
-_STREAM = "near:prints"
-_THUMB = "near:thumb:"
+# The bot's own namespace on a Redis server it may share (as bot/redis_storage.py's keys).
+_PREFIX = "segment-bot:"
+_STREAM = f"{_PREFIX}near:prints"
+_THUMB = f"{_PREFIX}near:thumb:"
 
 
 class RedisNearStore:
