@@ -261,12 +261,11 @@ class PhotoPipeline:
         self, prepared: PreparedImage, sent_key: str, keys: list[str]
     ) -> Recognized | None:
         """The result of the stored picture this one is a copy of, kept under this one's
-        own keys too (its next exact copy is then an ordinary hit); None when the bytes
-        themselves are cached, or no stored picture is this one."""
+        own keys too (its next exact copy is then an ordinary hit); None when no stored
+        picture is this one, or the nearest is these very bytes (the shared call below
+        answers those from the cache: no storage read is spent on it here)."""
         assert self._near is not None
         assert prepared.fingerprint is not None
-        if await self._cache.get(sent_key) is not None:
-            return None  # an exact hit: the shared call below answers it from the cache
         match = await self._near.find(prepared.fingerprint)
         if match is None or match.key == sent_key:
             return None
