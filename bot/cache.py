@@ -78,7 +78,11 @@ class ResultCache:
         if raw is None:
             return None
         data = json.loads(raw)
-        return RecognitionResult(MappingProxyType(dict(data["segments"])), data["request_id"])
+        return RecognitionResult(
+            MappingProxyType(dict(data["segments"])),
+            data["request_id"],
+            cutouts=MappingProxyType(dict(data.get("cutouts") or {})),
+        )
 
     def _in_front(self, key: str, now: float) -> RecognitionResult | None:
         kept = self._front.get(key)
@@ -142,7 +146,13 @@ class ResultCache:
     async def _write(
         self, keys: Sequence[str], result: RecognitionResult, now: float, flight: str | None
     ) -> None:
-        raw = json.dumps({"segments": dict(result.segments), "request_id": result.request_id})
+        raw = json.dumps(
+            {
+                "segments": dict(result.segments),
+                "request_id": result.request_id,
+                "cutouts": dict(result.cutouts),
+            }
+        )
         try:
             await self._storage.cache_result(keys, raw, now=now, expires_at=now + self._ttl)
         except Exception as exc:
