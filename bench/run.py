@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import json
+import random
 import statistics
 import struct
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
+from PIL import Image
 
 from bench.harness import Rig, now, running_bot, tree_rss
 from bot import images
@@ -33,13 +37,15 @@ from bot.__main__ import return_large_buffers_to_the_os
 from bot.budget import ByteBudget
 from bot.config import Settings
 from bot.decoding import DecodePool
-from bot.preparing import ImageWork
+from bot.near import NearDuplicates
+from bot.near_store import SqliteNearStore
+from bot.preparing import ImageWork, _inspect_or_prepare
 from bot.redis_storage import RedisStorage
 from bot.storage import SqliteStorage
 from bot.storage.intake import Intake
 from tests import hostile
 from tests.fakes.telegram import FakeBotApi
-from tests.imagegen import jpeg, png
+from tests.imagegen import jpeg, png, textured, textured_jpeg
 from tests.redis_process import RedisProcess
 
 MB = 1_000_000
@@ -163,21 +169,31 @@ WARM_UP = 3
 
 
 async def overhead() -> list[Result]:
-    """Bot overhead and CPU per photo and per 9.9 MB PNG document."""
+    """Bot overhead and CPU per photo and per 9.9 MB PNG document. The photos are distinct
+    textured pictures, so each takes the whole path a new picture takes: fingerprint,
+    near-duplicate lookup (a miss), the API call, and its fingerprint stored."""
     latency = 0.1
-    base = jpeg(1280, 960)
-    async with running_bot(api_latency=latency) as rig:
-        ms, cpu = await sequential_overhead(
-            rig,
-            lambda n: push_photo(rig.telegram, 100 + n, jpeg_variant(base, n), (1280, 960)),
-            60,
-            latency,
-        )
-    figures: list[Result] = [
-        Figure("overhead, 1280 px JPEG photo, p50", percentile(ms, 0.5), "ms"),
-        Figure("overhead, 1280 px JPEG photo, p95", percentile(ms, 0.95), "ms", "<= 10"),
-        Figure("bot CPU per 1280 px JPEG photo", cpu, "ms"),
-    ]
+    photos = [textured_jpeg(n) for n in range(WARM_UP + 60)]
+    figures: list[Result] = []
+    for near in ("on", "off"):
+        async with running_bot(api_latency=latency, extra_env={"NEAR_DUPLICATES": near}) as rig:
+            ms, cpu = await sequential_overhead(
+                rig,
+                lambda n: push_photo(rig.telegram, 100 + n, photos[n], (1280, 960)),
+                60,
+                latency,
+            )
+        label = "" if near == "on" else ", near-duplicates off"
+        figures += [
+            Figure(f"overhead, 1280 px JPEG photo{label}, p50", percentile(ms, 0.5), "ms"),
+            Figure(
+                f"overhead, 1280 px JPEG photo{label}, p95",
+                percentile(ms, 0.95),
+                "ms",
+                "<= 10",
+            ),
+            Figure(f"bot CPU per 1280 px JPEG photo{label}", cpu, "ms"),
+        ]
     document = big_png(9_900_000)
     async with running_bot(api_latency=latency) as rig:
         ms, cpu = await sequential_overhead(
@@ -193,6 +209,68 @@ async def overhead() -> list[Result]:
         Figure(f"overhead, {size}, p95", percentile(ms, 0.95), "ms", "<= 80"),
         Figure(f"bot CPU per {size}", cpu, "ms"),
     ]
+
+
+async def near() -> list[Result]:
+    """The near-duplicate share of a photo's overhead, in one process (medians of 40):
+    the fingerprint's CPU in the photo's check, and the lookup against a store holding
+    1,000 or 100,000 pictures, for a new picture (a miss) and for a copy (a hit)."""
+    photos = [textured_jpeg(n) for n in range(40)]
+    limit = 600 * 1024 * 1024
+
+    def check_ms(printed: bool) -> float:
+        spent = []
+        for data in photos:
+            began = time.process_time()
+            _inspect_or_prepare(data, (1280, 960), limit, printed)
+            spent.append(time.process_time() - began)
+        return 1000 * statistics.median(spent)
+
+    check_ms(True)  # imports, first allocations
+    plain, printed = check_ms(False), check_ms(True)
+    results: list[Result] = [
+        Figure("1280 px photo check, thread CPU, without fingerprint", plain, "ms", digits=2),
+        Figure("1280 px photo check, thread CPU, with fingerprint", printed, "ms", digits=2),
+    ]
+    prints = [
+        _inspect_or_prepare(data, (1280, 960), limit, True)[1][0].fingerprint  # type: ignore[index]
+        for data in photos
+    ]
+    copy = _inspect_or_prepare(_copy_of(0, 0)[0], (800, 600), limit, True)[1][0].fingerprint  # type: ignore[index]
+    rng = random.Random(5)
+    for stored in (1_000, 100_000):
+        with tempfile.TemporaryDirectory() as folder:
+            store = await SqliteNearStore.open(f"{folder}/near.sqlite3")
+            near_index = NearDuplicates(store, ttl=86400.0, max_entries=stored + 100)
+            filler = prints[1]
+            for n in range(stored - len(prints)):
+                fake = dataclasses.replace(filler, phash=rng.getrandbits(64))
+                await store.add_print(f"sha256:fill{n}", fake, time.time(), time.time() + 86400)
+            for n, print_ in enumerate(prints):
+                await near_index.add(f"sha256:{n}", print_)
+            await near_index.drain()
+            await near_index.load()  # as the bot does at start
+            for label, probe in (("a new picture", textured_print(prints, rng)), ("a copy", copy)):
+                spent = []
+                for _ in range(40):
+                    began = time.perf_counter()
+                    await near_index.find(probe)
+                    spent.append(time.perf_counter() - began)
+                results.append(
+                    Figure(
+                        f"lookup, {stored:,} stored, {label}",
+                        1000 * statistics.median(spent),
+                        "ms",
+                        digits=3,
+                    )
+                )
+            await store.close()
+    return results
+
+
+def textured_print(prints: list[Any], rng: random.Random) -> Any:
+    """A fingerprint of a picture not stored: another's, with a hash of its own."""
+    return dataclasses.replace(prints[0], phash=rng.getrandbits(64))
 
 
 @dataclass
@@ -307,35 +385,72 @@ async def memory15() -> list[Result]:
 
 
 async def cache() -> list[Result]:
-    """API calls for 1000 photos of which 40 % repeat earlier ones."""
-    base = jpeg(1280, 960)
+    """API calls for 1000 textured photos: 600 distinct pictures, 200 exact repeats (a
+    forward of the same file, or the same bytes under a new file id) and 200 copies
+    re-encoded as people make them (resized, recompressed, greyscale, a PNG screenshot):
+    with near-duplicates on, only the 600 pictures are paid for."""
+    pictures = [textured_jpeg(n) for n in range(600)]
+    copies = [_copy_of(k, k) for k in range(200)]
     async with running_bot(api_latency=0.8) as rig:
         telegram = rig.telegram
         originals: list[dict[str, Any]] = []
+        repeats = 0
         for n in range(1000):
             chat = 3000 + n % 100
             if n % 5 in (1, 3) and originals:
-                # Every other repeat forwards the same Telegram file; the rest re-upload
-                # the same bytes under a new file id.
                 earlier = originals[(n * 7) % len(originals)]
-                if n % 2:
+                if repeats % 2 == 0:
+                    # A re-encoded copy of an earlier picture: new file, new bytes.
+                    data, size, document = copies[(repeats // 2) % len(copies)]
+                    if document:
+                        telegram.push(telegram.document_update(chat, data, file_name="s.png"))
+                    else:
+                        telegram.push(telegram.photo_update(chat, data, *size))
+                elif repeats % 4 == 1:
                     telegram.push(telegram.message(chat, photo=earlier["message"]["photo"]))
                 else:
                     data = telegram.files[earlier["message"]["photo"][-1]["file_id"]]
                     telegram.push(telegram.photo_update(chat, data, 1280, 960))
+                repeats += 1
             else:
-                update = telegram.photo_update(chat, jpeg_variant(base, n), 1280, 960)
+                update = telegram.photo_update(chat, pictures[len(originals)], 1280, 960)
                 telegram.push(update)
                 originals.append(update)
         await telegram.wait_delivered(1000, within=900)
     return [
         Figure(
-            "API calls for 1000 photos, 40 % repeats",
+            "API calls for 1000 textured photos, 600 distinct, 200 re-encoded copies",
             len(rig.kling.received),
             target=f"= {len(originals)}",
             digits=0,
         ),
     ]
+
+
+def _copy_of(picture: int, n: int) -> tuple[bytes, tuple[int, int], bool]:
+    """A Telegram-like copy of picture `picture`, the kind chosen by `n`. The k-th copy
+    is of picture k, sent long before it (pictures go out three times as fast)."""
+    original = textured(picture)
+    kind = n % 5
+    if kind == 0:
+        size = (800, 600)
+        return _jpeg(original.resize(size, Image.Resampling.LANCZOS), 75), size, False
+    if kind == 1:
+        return _jpeg(original, 70), original.size, False
+    if kind == 2:
+        return _jpeg(original.convert("L"), 85), original.size, False
+    if kind == 3:
+        size = (400, 300)
+        return _jpeg(original.resize(size, Image.Resampling.LANCZOS), 80), size, False
+    out = io.BytesIO()
+    original.resize((1080, 810), Image.Resampling.LANCZOS).save(out, "PNG", compress_level=1)
+    return out.getvalue(), (1080, 810), True
+
+
+def _jpeg(picture: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=quality)
+    return out.getvalue()
 
 
 async def fairness() -> list[Result]:
@@ -548,6 +663,7 @@ SCENARIOS: dict[str, Callable[[], Coroutine[Any, Any, list[Result]]]] = {
     "decoding": decoding,
     "handoff": handoff,
     "intake": intake,
+    "near": near,
 }
 
 

@@ -23,6 +23,8 @@ from bot.guarded_storage import GuardedIntake, GuardedStorage, StorageUnavailabl
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
+from bot.near import NearDuplicates
+from bot.near_store import NearStore, open_near_store
 from bot.pipeline import PhotoPipeline
 from bot.preparing import ImageWork
 from bot.quotas import Quotas
@@ -68,8 +70,16 @@ STATS_FLUSH_SECONDS = 10.0
 class BotService:
     """The whole bot: settings in; `run` serves updates until told to stop."""
 
-    def __init__(self, settings: Settings, storage: State, health: Health, intake: Intake) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: State,
+        health: Health,
+        intake: Intake,
+        near_store: NearStore | None = None,
+    ) -> None:
         self.settings = settings
+        self.near_store = near_store
         self.storage = storage
         self.health = health
         self.ready = asyncio.Event()
@@ -108,6 +118,11 @@ class BotService:
         )
         self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
         decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
+        self.near = (
+            None
+            if near_store is None
+            else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600)
+        )
         DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
         DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
         pipeline = PhotoPipeline(
@@ -119,9 +134,10 @@ class BotService:
             alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
             max_concurrent_downloads=settings.max_concurrent_downloads,
             memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
-            images=ImageWork(decode_budget, self.decoders),
+            images=ImageWork(decode_budget, self.decoders, printed=near_store is not None),
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit,
+            near=self.near,
         )
         admins = ChatAdmins(bot)
         rights = BotRights(bot)
@@ -254,7 +270,20 @@ class BotService:
         except BaseException:
             await backend.close()
             raise
-        service = cls(settings, guarded, health, intake)
+        near_store = None
+        if settings.near_duplicates:
+            try:
+                near_store = await open_near_store(
+                    settings.redis_url.get_secret_value() if settings.redis_url else None,
+                    settings.database_path,
+                    settings.cache_ttl_hours * 3600,
+                )
+            except BaseException:
+                await backend.close()
+                raise
+        service = cls(settings, guarded, health, intake, near_store)
+        if service.near is not None:
+            await service.near.load()
         try:
             await service.decoders.start()
         except WorkerFault as fault:
@@ -274,6 +303,10 @@ class BotService:
         await self.downloader.aclose()
         await self.recognizer.aclose()
         await self.storage.close()
+        if self.near is not None:
+            await self.near.drain()
+        if self.near_store is not None:
+            await self.near_store.close()
 
     def _load(self) -> Load:
         slots = self.updates.slots

@@ -85,7 +85,11 @@ class ResultCache:
         if raw is None:
             return None
         data = json.loads(raw)
-        return RecognitionResult(MappingProxyType(dict(data["segments"])), data["request_id"])
+        return RecognitionResult(
+            MappingProxyType(dict(data["segments"])),
+            data["request_id"],
+            cutouts=MappingProxyType(dict(data.get("cutouts") or {})),
+        )
 
     def _in_front(self, key: str, now: float) -> RecognitionResult | None:
         kept = self._front.get(key)
@@ -168,7 +172,13 @@ class ResultCache:
     async def _write(
         self, keys: Sequence[str], result: RecognitionResult, now: float, flight: str | None
     ) -> None:
-        raw = json.dumps({"segments": dict(result.segments), "request_id": result.request_id})
+        raw = json.dumps(
+            {
+                "segments": dict(result.segments),
+                "request_id": result.request_id,
+                "cutouts": dict(result.cutouts),
+            }
+        )
         try:
             await self._storage.cache_result(keys, raw, now=now, expires_at=now + self._ttl)
         except Exception as exc:
@@ -182,6 +192,17 @@ class ResultCache:
         except Exception as exc:
             # Other replicas wait for the claim to lapse (`lease_seconds`), then call.
             logger.warning("ending a shared call's claim failed: %s", type(exc).__name__)
+
+    async def in_flight(self, key: str) -> RecognitionResult | None:
+        """The result of this process's call for `key` when one is running (waited for),
+        else None; None too when that call fails (the caller makes its own)."""
+        flight = self._flights.get(key)
+        if flight is None:
+            return None
+        try:
+            return await asyncio.shield(flight)
+        except Exception:
+            return None
 
     async def drain(self) -> None:
         """Wait for the writes still running behind their replies (before closing storage)."""

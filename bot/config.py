@@ -105,6 +105,10 @@ class Settings(ApiSettings):
     database_path: str = "data/bot.sqlite3"
     redis_url: SecretStr | None = None
     cache_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    # A re-encoded, resized or screenshotted copy of a picture recognized within the TTL
+    # gets its answer without an API call (bot/near.py): on, every photo's fingerprint
+    # is computed in its decode and a 64x64 grey thumbnail of it kept for the TTL.
+    near_duplicates: bool = True
     user_daily_limit: int = Field(default=50, ge=0)
     global_daily_limit: int = Field(default=2000, ge=0)
     # A tenth of the overall limit: one busy group cannot use up the bot's day.

@@ -67,9 +67,10 @@ def _prepare(header: dict[str, object], data: bytes) -> tuple[WorkerReply, bytes
         if isinstance(photo_size, list) and len(photo_size) == 2
         else None
     )
+    printed = header.get("printed") is True
     with _limits(reserve, cpu_seconds) as start:
         try:
-            prepared = images.prepare(data, size, memory_limit=memory_limit)
+            prepared = images.prepare(data, size, memory_limit=memory_limit, printed=printed)
         except images.ImageRejected as reason:
             return _reply(start, rejected=encode_rejection(reason)), b""
         except MemoryError:
@@ -84,6 +85,7 @@ def _prepare(header: dict[str, object], data: bytes) -> tuple[WorkerReply, bytes
         height=prepared.height,
         source_format=prepared.source_format,
         changes=sorted(change.value for change in prepared.changes),
+        fingerprint=prepared.fingerprint.to_json() if prepared.fingerprint else None,
     ), prepared.data
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 from bot import images
+from bot.fingerprint import Fingerprint
 from bot.metrics import DECODE_WORKERS_REPLACED
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class WorkerReply:
     changes: list[str] = field(default_factory=list)
     rejected: dict[str, Any] | None = None
     crashed: str | None = None
+    fingerprint: dict[str, Any] | None = None
 
 
 def write_frame(stream: BinaryIO, header: dict[str, Any], payload: bytes) -> None:
@@ -263,6 +265,7 @@ class DecodePool:
         memory_limit: int,
         reserve: int,
         owner: Hashable = None,
+        printed: bool = False,
     ) -> tuple[images.PreparedImage, DecodeStats]:
         """Prepare `data` in a worker allowed `reserve` bytes and `cpu_seconds`; raise
         `ImageRejected` for what the image is (`TooMuchWork` when a limit ended it)."""
@@ -271,6 +274,7 @@ class DecodePool:
             "memory_limit": memory_limit,
             "reserve": reserve,
             "cpu_seconds": self.cpu_seconds,
+            "printed": printed,
         }
         began = time.perf_counter()
         async with self._worker(owner) as worker:
@@ -403,6 +407,8 @@ def _prepared(reply: WorkerReply, payload: bytes) -> images.PreparedImage:
         changes = None
     if reply.mime not in ("image/jpeg", "image/png") or not payload or changes is None:
         raise images.CorruptImage("the decoder's answer could not be read")
+    # A fingerprint that does not read is left out: the image is still good to send.
+    fingerprint = Fingerprint.from_json(reply.fingerprint) if reply.fingerprint else None
     return images.PreparedImage(
-        payload, mime, reply.width, reply.height, reply.source_format, changes
+        payload, mime, reply.width, reply.height, reply.source_format, changes, fingerprint
     )

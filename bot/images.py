@@ -26,6 +26,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 from typing_extensions import Buffer
 
+from bot.fingerprint import Fingerprint, draft_box, fingerprint
+
 MAX_UPLOAD_BYTES = 10_000_000
 # What a bot may download: Telegram's "20 MB" are MiB; a local Bot API server
 # (TELEGRAM_LOCAL_MODE) serves files of up to 2000 MB. The rules below hold either way.
@@ -43,6 +45,9 @@ MAX_ASPECT = 2.5
 # files of up to 2000 MB through, so this is what bounds decoding there).
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 90
+# A PNG sent as it is gets a fingerprint only up to this size: it is decoded for nothing
+# else, and a 9.8 MB one took 150 ms of a worker. A phone's screenshot is 1-3 MB.
+PRINTED_PNG_BYTES = 4_000_000
 # Real encoders write about 10 scans (libjpeg's default progression: 10 for colour,
 # 6 for grey; mozjpeg's searched scripts stay under 64). Each scan walks every block
 # of its components, so a file that repeats one scan 200,000 times cost 138 s of CPU
@@ -245,6 +250,7 @@ class Inspection:
     isolated: bool
     scale: int = 1
     layout: JpegLayout | None = None
+    printed: bool = False  # a fingerprint is made (asked for, and worth its decode)
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,8 @@ class PreparedImage:
     height: int
     source_format: str
     changes: frozenset[Change] = field(default_factory=frozenset)
+    # The picture's perceptual fingerprint, when it was asked for (near-duplicates).
+    fingerprint: Fingerprint | None = None
 
 
 def check_dimensions(width: int, height: int) -> None:
@@ -289,14 +297,15 @@ def _believable(value: int | None) -> TypeGuard[int]:
     return value is not None and 0 < value <= MAX_DECLARED
 
 
-def inspect(data: bytes, memory_limit: int) -> Inspection:
+def inspect(data: bytes, memory_limit: int, *, printed: bool = False) -> Inspection:
     """Read only the header: refuse what breaks a rule, and tell what `prepare` will cost
     (`TooMuchWork` when that is over `memory_limit` bytes even decoded reduced).
+    `printed`: the cost includes decoding enough for a fingerprint.
 
     Blocking but cheap; nothing is decoded.
     """
     with _reading(data) as image:
-        return _inspect_open(data, image, memory_limit)
+        return _inspect_open(data, image, memory_limit, printed=printed)
 
 
 def check_memory(size: int) -> int:
@@ -312,6 +321,7 @@ def prepare(
     *,
     memory_limit: int,
     plan: Inspection | None = None,
+    printed: bool = False,
 ) -> PreparedImage:
     """Return bytes the API accepts, or raise `ImageRejected`. Blocking: may decode, within
     `memory_limit` bytes by the cost model (`inspect` tells beforehand how much).
@@ -320,26 +330,35 @@ def prepare(
     (a `message.photo`, never a file): such a photo skips the integrity decode
     when its bytes look like Telegram's own output (see `_made_by_telegram`).
     `plan`: what `inspect` said of these same bytes, so the header is not read twice.
+    `printed`: also compute the picture's fingerprint, from the pixels this path decodes
+    anyway (a JPEG's integrity decode, made at the scale the thumbnail needs; a PNG's
+    pixels, decoded for it only; a re-encode's upright pixels).
     """
     with _reading(data) as image:
-        plan = plan or _inspect_open(data, image, memory_limit)
+        plan = plan or _inspect_open(data, image, memory_limit, printed=printed)
         if not plan.reencode:
             whole = len(data)
             end = plan.layout.end if plan.layout else _png_end(data)
             data = _strip_trailer(data, end)
             trimmed = len(data) != whole
+            mime: Literal["image/jpeg", "image/png"] = (
+                "image/png" if plan.source_format == "PNG" else "image/jpeg"
+            )
+            changes = frozenset({Change.FIRST_FRAME}) if _animated(image) else frozenset()
+            if printed and plan.printed:
+                # The integrity decode and the fingerprint's pixels are one decode.
+                print_ = _check_and_print(data, image, plan)
+                return PreparedImage(
+                    data, mime, plan.width, plan.height, plan.source_format, changes, print_
+                )
             if not (
                 plan.layout is not None
                 and _made_by_telegram(plan, photo_size, trimmed=trimmed)
                 and _checked_without_decoding(data, plan.layout)
             ):
                 _check_integrity(data, image, plan.source_format)
-            mime: Literal["image/jpeg", "image/png"] = (
-                "image/png" if plan.source_format == "PNG" else "image/jpeg"
-            )
-            changes = frozenset({Change.FIRST_FRAME}) if _animated(image) else frozenset()
             return PreparedImage(data, mime, plan.width, plan.height, plan.source_format, changes)
-        return _reencode(image, plan, source_bytes=len(data))
+        return _reencode(image, plan, source_bytes=len(data), printed=printed)
 
 
 @contextlib.contextmanager
@@ -365,7 +384,9 @@ def _open(data: bytes) -> Image.Image:
         raise NotAnImage("unrecognized bytes") from None
 
 
-def _inspect_open(data: bytes, image: Image.Image, memory_limit: int) -> Inspection:
+def _inspect_open(
+    data: bytes, image: Image.Image, memory_limit: int, *, printed: bool = False
+) -> Inspection:
     source_format = image.format or "unknown"
     width, height = image.size
     if width * height > MAX_PIXELS:
@@ -387,15 +408,25 @@ def _inspect_open(data: bytes, image: Image.Image, memory_limit: int) -> Inspect
         # The integrity check: PNG by its CRCs (nothing decoded), JPEG at 1/8 scale.
         scale = 8 if layout is not None else 0
         isolated = layout is not None and not layout.single_pass
+        working_memory = cost.check(scale)
+        if layout is None and len(data) > PRINTED_PNG_BYTES:
+            printed = False
+        if printed:
+            # A fingerprint decodes a JPEG at the largest DCT scale that keeps 256 px (1/2
+            # for a 1280x960 photo), a PNG whole. What fits the most a check on a thread
+            # may hold stays there (a 1280 px photo: 2.5 MB); more goes to a worker.
+            working_memory = cost.printed(layout)
+            isolated = isolated or working_memory > check_memory(len(data))
         return Inspection(
             source_format,
             width,
             height,
             orientation,
             reencode=False,
-            working_memory=cost.check(scale),
+            working_memory=working_memory,
             isolated=isolated,
             layout=layout,
+            printed=printed,
         )
     rotated = orientation != 1
     scale = _scale_for_upload(image, layout, len(data))
@@ -416,6 +447,7 @@ def _inspect_open(data: bytes, image: Image.Image, memory_limit: int) -> Inspect
         isolated=True,
         scale=scale,
         layout=layout,
+        printed=printed,
     )
 
 
@@ -441,6 +473,17 @@ class _Cost:
         if not scale:
             return _FIXED_COST + self._size  # verify() reads each chunk whole
         return _FIXED_COST + self._size + self._decoder(scale)
+
+    def printed(self, layout: JpegLayout | None) -> int:
+        """The integrity check decoded at the fingerprint's scale (a PNG: whole), and the
+        thumbnail's own small buffers."""
+        if layout is None or layout.frame not in _SCALABLE_FRAMES:
+            # A palette or 16-bit PNG is converted to RGB (4 bytes a pixel) to be reduced.
+            return _FIXED_COST + self._size + self._decoder(1) + self._pixels(1) * 4
+        width, height = self._image.size
+        box = draft_box(width, height)
+        scale = next((s for s in (8, 4, 2) if width // s >= box[0] and height // s >= box[1]), 1)
+        return _FIXED_COST + self._size + self._decoder(scale) + self._pixels(scale)
 
     def reencode(self, scale: int, *, rotated: bool) -> int:
         """Decode at 1/`scale`, rotate, convert, check alpha, encode and shrink."""
@@ -566,7 +609,23 @@ def _check_integrity(data: bytes, image: Image.Image, source_format: str) -> Non
     image.load()
 
 
-def _reencode(image: Image.Image, plan: Inspection, *, source_bytes: int) -> PreparedImage:
+def _check_and_print(data: bytes, image: Image.Image, plan: Inspection) -> Fingerprint:
+    """Decode enough to catch damage and to fingerprint: a JPEG's grey channel at the
+    largest DCT scale that keeps `DRAFT_SIDE` (1/8 for a 1280 px photo: 1.6 ms), a PNG
+    by its CRCs and then whole (the cost model counted it)."""
+    if plan.source_format == "PNG":
+        _check_integrity(data, image, plan.source_format)
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as fresh:
+            fresh.load()
+            return fingerprint(fresh)
+    image.draft("RGB", draft_box(image.width, image.height))
+    image.load()
+    return fingerprint(image, (plan.width, plan.height))
+
+
+def _reencode(
+    image: Image.Image, plan: Inspection, *, source_bytes: int, printed: bool = False
+) -> PreparedImage:
     rotated = plan.orientation != 1
     changes = {Change.ROTATED} if rotated else set()
     if plan.source_format not in _PASS_THROUGH:
@@ -588,6 +647,7 @@ def _reencode(image: Image.Image, plan: Inspection, *, source_bytes: int) -> Pre
     mime: Literal["image/jpeg", "image/png"] = "image/png" if keep_alpha else "image/jpeg"
     if plan.source_format == "PNG" and not keep_alpha:
         changes.add(Change.CONVERTED)
+    print_ = fingerprint(pixels) if printed else None
 
     encoded = _encode(pixels, mime)
     while encoded is None or len(encoded) > MAX_UPLOAD_BYTES:
@@ -600,7 +660,9 @@ def _reencode(image: Image.Image, plan: Inspection, *, source_bytes: int) -> Pre
     elif source_bytes > MAX_UPLOAD_BYTES:
         changes.add(Change.RECOMPRESSED)
     check_dimensions(*pixels.size)
-    return PreparedImage(encoded, mime, *pixels.size, plan.source_format, frozenset(changes))
+    return PreparedImage(
+        encoded, mime, *pixels.size, plan.source_format, frozenset(changes), print_
+    )
 
 
 def _replace(old: Image.Image, new: Image.Image) -> Image.Image:

@@ -630,12 +630,21 @@ def report_caption(
     warnings: tuple[int, int] | None,
     shortfalls: Sequence[Shortfall],
     tr: Translations,
+    near: bool = False,
 ) -> str:
-    """A report for the admins: where, who, what is wrong, what was (or would be) done."""
+    """A report for the admins: where, who, what is wrong, what was (or would be) done;
+    `near`: the verdict is another upload's of the same picture (a near-duplicate)."""
     _ = tr.gettext
     lines = ["🚩 " + _("In {chat}, a photo by {author}").format(chat=chat, author=author), problem]
     if found:
         lines.append(found)
+    if near:
+        lines.append(
+            _(
+                "I judged it as a copy of a photo checked before: its answer was reused, "
+                "no new check was made."
+            )
+        )
     done = join((_(_DEED_NAMES[deed]) for deed in deeds), tr) or _("nothing")
     if warnings is not None:
         done += " · " + _("warning {count} of {limit}").format(count=warnings[0], limit=warnings[1])

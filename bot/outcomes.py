@@ -25,14 +25,17 @@ class DeadlineExceeded(Exception):
 @dataclass(frozen=True)
 class Recognized:
     """The API's result (perhaps from the cache), the image as sent if it was, the keys
-    of its content (the hash of the bytes sent; none on a Telegram-file cache hit), and
-    the check it cost the person (None when no call was made for them)."""
+    of its content (the hash of the bytes sent, and on a near-duplicate hit the key of the
+    picture it is a copy of; none on a Telegram-file cache hit), and the check it cost
+    the person (None when no call was made for them). `near`: the result is another
+    upload's of the same picture, found by its fingerprint (bot/near.py)."""
 
     result: RecognitionResult
     image: PreparedImage | None = None
     cached: bool = False
     content_keys: tuple[str, ...] = ()
     charge: Charge | None = None
+    near: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from bot.budget import ByteBudget
 from bot.cache import ResultCache, file_key
 from bot.images import ImageRejected, PreparedImage, check_declared
 from bot.logs import FIELDS
+from bot.near import NearDuplicates
 from bot.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -137,6 +138,7 @@ class PhotoPipeline:
         images: ImageWork,
         deadline: float,
         download_limit: int,
+        near: NearDuplicates | None = None,
     ) -> None:
         self._recognizer = recognizer
         self._download = download
@@ -149,6 +151,7 @@ class PhotoPipeline:
         self._images = images
         self._deadline = deadline
         self._download_limit = download_limit
+        self._near = near
 
     async def run(
         self, incoming: IncomingImage, requester: Requester, origin: Origin = PHOTO
@@ -237,14 +240,49 @@ class PhotoPipeline:
         described = steps.prepared = replace(prepared, data=b"")
         steps.bytes_out = len(prepared.data)
         this_file = file_key(incoming.file_unique_id)
-        with steps.timing("api"):
-            result, cached = await self._cache.shared(
-                sent_key, lambda: self._recognize(prepared.data), also=[this_file]
-            )
+        near, print_ = self._near, prepared.fingerprint
+        registered = False
+        if print_ is not None and near is not None:
+            with steps.timing("near"):
+                copy = await self._near_copy(prepared, sent_key, [this_file, sent_key])
+            if copy is not None:
+                return replace(copy, image=described)
+            # Known before its call: a copy arriving meanwhile waits for this answer.
+            registered = near.begin(sent_key, print_)
+        try:
+            with steps.timing("api"):
+                result, cached = await self._cache.shared(
+                    sent_key, lambda: self._recognize(prepared.data), also=[this_file]
+                )
+        except BaseException:
+            if registered and near is not None:
+                near.abandon(sent_key)
+            raise
+        if registered and near is not None and print_ is not None:
+            await near.commit(sent_key, print_)
         if cached:
             # Remember this Telegram file too, so its next copy needs no download.
             await self._cache.put([this_file], result)
         return Recognized(result, described, cached=cached, content_keys=(sent_key,))
+
+    async def _near_copy(
+        self, prepared: PreparedImage, sent_key: str, keys: list[str]
+    ) -> Recognized | None:
+        """The result of the stored picture this one is a copy of, kept under this one's
+        own keys too (its next exact copy is then an ordinary hit); None when no stored
+        picture is this one, or the nearest is these very bytes (the shared call below
+        answers those from the cache: no storage read is spent on it here)."""
+        assert self._near is not None
+        assert prepared.fingerprint is not None
+        match = await self._near.find(prepared.fingerprint)
+        if match is None or match.key == sent_key:
+            return None
+        # Stored, or being asked for by this process now (the copy came during its call).
+        result = await self._cache.get(match.key) or await self._cache.in_flight(match.key)
+        if result is None:
+            return None  # expired before its fingerprint did, or its call failed
+        await self._cache.put(keys, result)
+        return Recognized(result, cached=True, content_keys=(sent_key, match.key), near=True)
 
     async def _recognize(self, image: bytes) -> RecognitionResult:
         self._stats.count("api_calls")
@@ -283,9 +321,9 @@ class _Steps:
             else "",
         }
         match outcome:
-            case Recognized(result=result, cached=cached):
+            case Recognized(result=result, cached=cached, near=near):
                 fields |= {
-                    "cache": "hit" if cached else "miss",
+                    "cache": "near" if near else "hit" if cached else "miss",
                     "attempts": 0 if cached else result.attempts,
                     "request_id": result.request_id,
                 }
@@ -300,6 +338,8 @@ class _Steps:
 
 def _stat_name(outcome: Outcome) -> str:
     match outcome:
+        case Recognized(near=True):
+            return "cache=near"
         case Recognized(cached=True):
             return "cache_hits"
         case Recognized():

@@ -24,9 +24,12 @@ from bot.images import Inspection, PreparedImage, check_memory, inspect, prepare
 class ImageWork:
     """Prepares images under one decode budget, with one pool of decode workers."""
 
-    def __init__(self, budget: ByteBudget, decoders: DecodePool) -> None:
+    def __init__(self, budget: ByteBudget, decoders: DecodePool, *, printed: bool = False) -> None:
+        """`printed`: every prepared image carries its fingerprint (near-duplicates),
+        computed from the pixels its own decode has, in the thread or worker that has them."""
         self.budget = budget
         self.decoders = decoders
+        self.printed = printed
 
     async def prepare(
         self, data: bytes, photo_size: tuple[int, int] | None, *, owner: Hashable = None
@@ -37,7 +40,7 @@ class ImageWork:
         limit = self.budget.capacity
         async with self.budget.hold(check_memory(len(data))):
             inspection, ready = await asyncio.to_thread(
-                _inspect_or_prepare, data, photo_size, limit
+                _inspect_or_prepare, data, photo_size, limit, self.printed
             )
         if ready is not None:
             return ready
@@ -48,32 +51,45 @@ class ImageWork:
                 memory_limit=limit,
                 reserve=inspection.working_memory,
                 owner=owner,
+                printed=self.printed,
             )
         return prepared, await asyncio.to_thread(bytes_key, prepared.data)
 
 
 def _prepare_keyed(
-    data: bytes, photo_size: tuple[int, int] | None, inspection: Inspection
+    data: bytes, photo_size: tuple[int, int] | None, inspection: Inspection, printed: bool
 ) -> tuple[PreparedImage, str]:
     """Prepare, and hash the bytes to send (hashing 10 MB is worth keeping off the loop)."""
-    prepared = prepare(data, photo_size, memory_limit=inspection.working_memory, plan=inspection)
+    prepared = prepare(
+        data,
+        photo_size,
+        memory_limit=inspection.working_memory,
+        plan=inspection,
+        printed=printed,
+    )
     return prepared, bytes_key(prepared.data)
 
 
 def _inspect_or_prepare(
-    data: bytes, photo_size: tuple[int, int] | None, memory_limit: int
+    data: bytes, photo_size: tuple[int, int] | None, memory_limit: int, printed: bool = False
 ) -> tuple[Inspection, tuple[PreparedImage, str] | None]:
     """The header, and the prepared image when a check the header bounds is all it needs
     (None when it must go to a worker process)."""
-    inspection = inspect(data, memory_limit)
+    inspection = inspect(data, memory_limit, printed=printed)
     if inspection.isolated:
         return inspection, None
     if len(data) < _HASH_ALONGSIDE_BYTES:
-        return inspection, _prepare_keyed(data, photo_size, inspection)
+        return inspection, _prepare_keyed(data, photo_size, inspection, printed)
     # Bytes sent as they came are hashed while their integrity is checked: both release
     # the GIL, and for a 9.8 MB PNG they take about 5 ms each.
     hashing = _HASHING.submit(bytes_key, data)
-    prepared = prepare(data, photo_size, memory_limit=inspection.working_memory, plan=inspection)
+    prepared = prepare(
+        data,
+        photo_size,
+        memory_limit=inspection.working_memory,
+        plan=inspection,
+        printed=printed,
+    )
     key = hashing.result() if prepared.data is data else bytes_key(prepared.data)
     return inspection, (prepared, key)
 

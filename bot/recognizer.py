@@ -164,6 +164,7 @@ class _Item(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: str
     is_contain: bool
+    url: str | None = None
 
 
 class _TaskResult(BaseModel):
@@ -196,6 +197,10 @@ def _numeric(code: int | str | None) -> int | str | None:
     if isinstance(code, str) and code.strip().lstrip("-").isdigit():
         return int(code)
     return code
+
+
+# A cut-out's URL longer than this is no CDN's: it is not kept (nor cached).
+MAX_CUTOUT_URL = 2048
 
 
 def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> RecognitionResult:
@@ -232,8 +237,16 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> Recog
                 request_id=request_id,
                 detail="success without data.task_result",
             )
-        segments = {item.type: item.is_contain for item in envelope.data.task_result.images}
-        return RecognitionResult(MappingProxyType(segments), request_id)
+        items = envelope.data.task_result.images
+        segments = {item.type: item.is_contain for item in items}
+        cutouts = {
+            item.type: item.url
+            for item in items
+            if item.url and item.is_contain and len(item.url) <= MAX_CUTOUT_URL
+        }
+        return RecognitionResult(
+            MappingProxyType(segments), request_id, cutouts=MappingProxyType(cutouts)
+        )
 
     kind = classify(status, code)
     if status == 200 and kind == ErrorKind.BAD_RESPONSE and code is None:

@@ -70,3 +70,28 @@ def png_bomb(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
         + chunk(b"IEND", b"")
     )
+
+
+def textured(seed: int, size: tuple[int, int] = (1280, 960)) -> Image.Image:
+    """A picture with detail everywhere (random discs on a random ground), distinct for
+    each seed: what a photo looks like to a perceptual fingerprint, where the flat
+    images above would fall under its information gate."""
+    from PIL import ImageDraw
+
+    rng = random.Random(seed)
+    picture = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(picture)
+    scale = max(size) / 640
+    for _ in range(60):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        r = int(rng.randrange(10, 80) * scale)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    return picture
+
+
+def textured_jpeg(seed: int, size: tuple[int, int] = (1280, 960), quality: int = 87) -> bytes:
+    """`textured` as a JPEG, as Telegram would send it."""
+    out = io.BytesIO()
+    textured(seed, size).save(out, "JPEG", quality=quality)
+    return out.getvalue()

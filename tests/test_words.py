@@ -106,6 +106,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
             warnings=(count, count + 1),
             shortfalls=list(Shortfall),
             tr=tr,
+            near=bool(count % 3),
         )
     yield summarize(_result(0, 4), tr)
     settings = ChatSettings(action=Action.REPORT, on_error=OnError.ALLOW, mode=Mode.OFF)

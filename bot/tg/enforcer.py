@@ -90,6 +90,7 @@ class Enforcer:
                 warnings=plan.warnings,
                 shortfalls=shortfalls,
                 tr=report_tr,
+                near=item.near,
             )
             report = report_of(
                 item.message, item.incoming, author, item.keys, caption, report_language(settings)

@@ -183,7 +183,9 @@ class Moderator:
             if isinstance(plan(judged, poster, settings, bot, History()), Nothing):
                 continue
             found = summarize_line(outcome.result, report_tr)
-            flagged.append((Flagged(message, incoming, breaches, keys, found), poster))
+            flagged.append(
+                (Flagged(message, incoming, breaches, keys, found, near=outcome.near), poster)
+            )
         for poster, group in groupby(flagged, key=lambda pair: pair[1]):
             batch = [item for item, _ in group]
             decided, warned_at = await self._decide(

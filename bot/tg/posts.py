@@ -58,6 +58,7 @@ class Flagged:
     breaches: list[Breach]
     keys: tuple[str, ...]
     found: str
+    near: bool = False  # judged by a near-duplicate's answer (its report says so)
 
 
 def report_of(

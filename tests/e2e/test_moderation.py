@@ -4,11 +4,13 @@ with buttons, escalation, the bot's own rights, photos it cannot judge, and migr
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.app import BotService
 from bot.config import Settings
@@ -16,7 +18,7 @@ from bot.moderation.report import Report
 from tests.e2e.harness import running, settled
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
 from tests.fakes.telegram import BOT_USER, FakeBotApi
-from tests.imagegen import jpeg
+from tests.imagegen import jpeg, textured
 
 GROUP = -100500
 ADMIN = 11
@@ -576,3 +578,55 @@ async def test_a_group_over_its_daily_limit_gets_its_photos_reported_unchecked(
 
     assert len(kling.received) == 1
     assert "This group has used its 1 check for today." in report["caption"]
+
+
+# -- near-duplicates ---------------------------------------------------------------
+
+
+def textured_photo(telegram: FakeBotApi, data: bytes, size: tuple[int, int]) -> dict[str, Any]:
+    update = telegram.photo_update(GROUP, data, *size, user_id=MEMBER, chat_type="supergroup")
+    telegram.push(update)
+    return update
+
+
+async def test_a_near_copy_gets_its_originals_verdict_says_so_and_undo_works(
+    bot: BotService, telegram: FakeBotApi, kling: FakeRecognizer
+) -> None:
+    """A re-encoded, smaller copy of a forbidden photo costs no API call, is deleted like
+    its original, its report says the verdict was reused, and Undo posts it back. Allow
+    on the copy's report then covers the original picture too (README: the verifier
+    rejected every re-captioned variant, so a near match is the same picture)."""
+    await setup_policy(telegram, "/forbid face", "/action delete", "/moderate on")
+    kling.default = Reply(body=FACE)
+    original = textured(21, (1280, 960))
+    textured_photo(telegram, jpeg_bytes(original, 87), (1280, 960))
+    [first] = await telegram.wait_sent(REPORTS)
+    copy = textured_photo(telegram, jpeg_bytes(original.resize((800, 600)), 72), (800, 600))
+    second = (await telegram.wait_sent(REPORTS, 2))[-1]
+
+    assert len(kling.received) == 1, "the copy was judged without a call"
+    assert "copy of a photo checked before" not in first["caption"]
+    assert "copy of a photo checked before" in second["caption"]
+    assert "Done: deleted" in second["caption"]
+    assert telegram.deleted[-1] == (GROUP, copy["message"]["message_id"])
+
+    press(telegram, second, "undo")
+    await eventually(lambda: bool(telegram.edits))
+    restored = [m for m in telegram.sent_to(GROUP) if "photo" in m]
+    assert [m["photo"] for m in restored] == [copy["message"]["photo"][-1]["file_id"]]
+
+    press(telegram, second, "allow")
+    await eventually(lambda: len(telegram.answers) == 2)
+    deleted = len(telegram.deleted)
+    # Another copy (a greyscale one) of the allowed picture is left alone.
+    textured_photo(telegram, jpeg_bytes(original.convert("L"), 85), (1280, 960))
+    await settled(bot, telegram)
+    assert len(telegram.deleted) == deleted
+    assert len(telegram.sent_to(REPORTS)) == 2
+    assert len(kling.received) == 1
+
+
+def jpeg_bytes(picture: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=quality)
+    return out.getvalue()
