@@ -17,6 +17,11 @@ from bot.storage.intake import Intake, Received
 LEASE = 0.3
 
 
+@pytest.fixture(autouse=True)
+def look_for_lapsed_leases_at_every_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.storage.intake.LAPSED_LOOK_SECONDS", 0.0)
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 async def intake(request: pytest.FixtureRequest) -> AsyncIterator[Intake]:
     if request.param == "redis":

@@ -23,6 +23,11 @@ from typing import Protocol
 # Telegram keeps an update it could not deliver for 24 h: an id answered within that time
 # may still come again (a webhook retry, a poll after a crash), and is known as answered.
 SEEN_SECONDS = 24 * 3600
+# Updates whose lease lapsed are looked for at most this often per process: a lease lasts
+# 10 s, so a second more before a dead worker's updates are taken over costs little, and
+# each photo's take is then one round trip instead of two or three: the bench's intake
+# p95 went from 1.5 (Redis) and 1.6 ms (SQLite) to 0.78 and 0.70 ms.
+LAPSED_LOOK_SECONDS = 1.0
 
 
 class Received(Enum):

@@ -25,6 +25,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from bot.storage import intake
 from bot.storage.intake import SEEN_SECONDS, Backlog, Delivery, Received
 
 PREFIX = "segment-bot:"
@@ -74,6 +75,7 @@ class RedisIntake:
         self._put = client.register_script(_PUT)
         self._renew = client.register_script(_RENEW)
         self._takes = 0
+        self._next_lapsed_look = 0.0
 
     @classmethod
     async def open(cls, client: aioredis.Redis) -> RedisIntake:
@@ -139,9 +141,12 @@ class RedisIntake:
         # Entries idle past a lease (their consumer died), with their delivery counts:
         # XPENDING's IDLE filter, then XCLAIM of those chosen (XAUTOCLAIM cannot choose by
         # count). XCLAIM's own min-idle keeps an entry renewed meanwhile with its holder.
-        pending: Any = await self._redis.xpending_range(
-            STREAM, GROUP, "-", "+", _PENDING_SCAN, idle=lease_ms
-        )
+        pending: Any = []
+        if time.monotonic() >= self._next_lapsed_look:
+            self._next_lapsed_look = time.monotonic() + intake.LAPSED_LOOK_SECONDS
+            pending = await self._redis.xpending_range(
+                STREAM, GROUP, "-", "+", _PENDING_SCAN, idle=lease_ms
+            )
         chosen: list[Any] = []
         often_taken = 0
         for entry in pending:

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage import intake
 from bot.storage.intake import SEEN_SECONDS, Backlog, Delivery, Received
 
 SCHEMA = """
@@ -52,6 +53,7 @@ class SqliteIntake:
         self._puts = 0
         # Set by every update stored: this process is the only one that stores any.
         self._arrived = asyncio.Event()
+        self._next_lapsed_look = 0.0
 
     @classmethod
     async def open(cls, db: aiosqlite.Connection, lock: asyncio.Lock) -> SqliteIntake:
@@ -129,7 +131,15 @@ class SqliteIntake:
         limit = often_after if often_after is not None else 2**62
         # (fewest and most deliveries before, how many): taken again, then taken again
         # often, then new.
-        kinds = ((1, limit, count), (limit, 2**62, often), (0, 1, count))
+        kinds: tuple[tuple[int, int, int], ...] = (
+            (1, limit, count),
+            (limit, 2**62, often),
+            (0, 1, count),
+        )
+        if time.monotonic() < self._next_lapsed_look:
+            kinds = kinds[2:]
+        else:
+            self._next_lapsed_look = time.monotonic() + intake.LAPSED_LOOK_SECONDS
         rows: list[Any] = []
         async with self._lock:
             for least, most, wanted in kinds:

@@ -339,7 +339,8 @@ async def test_ban_bans_the_author(
     assert len(telegram.sent_to(GROUP)) == 3, "report only: nothing in the group"
 
     press(telegram, report, "ban")
-    await eventually(lambda: bool(telegram.answers))
+    # The press is answered first, then the report's caption edited.
+    await eventually(lambda: bool(telegram.answers) and bool(telegram.edits))
 
     assert (GROUP, MEMBER) in telegram.banned
     assert "⛔ Author banned by Admin 11" in telegram.edits[-1]["caption"]
