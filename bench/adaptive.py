@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.recognizer import RecognitionError, Recognizer, RetryPolicy
+from bot.recognition.client import RecognitionError, Recognizer, RetryPolicy
 from tests.fakes.recognizer import FakeRecognizer, lognormal
 
 CEILING: int = Settings.model_fields["api_max_concurrent_calls"].default

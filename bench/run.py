@@ -32,17 +32,17 @@ import psutil
 from PIL import Image
 
 from bench.harness import Rig, now, running_bot, tree_rss
-from bot import images
 from bot.__main__ import return_large_buffers_to_the_os
-from bot.budget import ByteBudget
 from bot.config import Settings
-from bot.decoding import DecodePool
-from bot.near import NearDuplicates
-from bot.near_store import SqliteNearStore
-from bot.preparing import ImageWork, _inspect_or_prepare
-from bot.redis_storage import RedisStorage
+from bot.photo import images
+from bot.photo.budget import ByteBudget
+from bot.photo.decoding import DecodePool
+from bot.photo.near import NearDuplicates
+from bot.photo.near_store import SqliteNearStore
+from bot.photo.preparing import ImageWork, _inspect_or_prepare
 from bot.storage import SqliteStorage
 from bot.storage.intake import Intake
+from bot.storage.redis_storage import RedisStorage
 from tests import hostile
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import jpeg, png, textured, textured_jpeg

@@ -11,28 +11,28 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot import images
 from bot.access import Access
-from bot.alerts import OperatorAlerts
-from bot.budget import ByteBudget
-from bot.cache import ResultCache
 from bot.config import Settings
-from bot.decoding import DecodePool, WorkerFault
-from bot.fairness import Fairness
-from bot.guarded_storage import GuardedIntake, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
-from bot.near import NearDuplicates
-from bot.near_store import NearStore, open_near_store
-from bot.pipeline import PhotoPipeline
-from bot.preparing import ImageWork
-from bot.quotas import Quotas
-from bot.recognizer import Recognizer
+from bot.photo import images
+from bot.photo.alerts import OperatorAlerts
+from bot.photo.budget import ByteBudget
+from bot.photo.cache import ResultCache
+from bot.photo.decoding import DecodePool, WorkerFault
+from bot.photo.fairness import Fairness
+from bot.photo.near import NearDuplicates
+from bot.photo.near_store import NearStore, open_near_store
+from bot.photo.pipeline import PhotoPipeline
+from bot.photo.preparing import ImageWork
+from bot.photo.quotas import Quotas
+from bot.recognition.client import Recognizer
 from bot.slots import WorkSlots
 from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
 from bot.storage import State
+from bot.storage.guarded import GuardedIntake, GuardedStorage, StorageUnavailable
 from bot.storage.intake import Intake
 from bot.tg import routes
 from bot.tg.admission import Admission
@@ -88,7 +88,7 @@ class BotService:
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
         self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
         # A process that waits for another's call (its claim renewed while it runs, see
-        # bot/cache.py) gives up in time to make its own before its photo's deadline (by
+        # bot/photo/cache.py) gives up in time to make its own before its photo's deadline (by
         # default after 30 s).
         wait_seconds = max(
             0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds

@@ -40,16 +40,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot import DISTRIBUTION, version
-from bot.budget import ByteBudget
 from bot.clock import utc_now
 from bot.config import ConfigError, load_api_settings
-from bot.decoding import DecodePool, WorkerFault
 from bot.i18n import Translations
-from bot.images import ImageRejected, PreparedImage, check_declared, download_limit
 from bot.messages import change_note, megabytes, refusal, reply_for
-from bot.outcomes import Failed, Recognized
-from bot.preparing import ImageWork
-from bot.recognizer import RecognitionError, Recognizer
+from bot.photo.budget import ByteBudget
+from bot.photo.decoding import DecodePool, WorkerFault
+from bot.photo.images import ImageRejected, PreparedImage, check_declared, download_limit
+from bot.photo.outcomes import Failed, Recognized
+from bot.photo.preparing import ImageWork
+from bot.recognition.client import RecognitionError, Recognizer
 from bot.startup import check_proxies
 
 EXIT_RECOGNIZED = 0

@@ -47,19 +47,19 @@ class ApiSettings(BaseSettings):
     api_attempt_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     api_max_attempts: int = Field(default=4, ge=1, le=10)
     # A ceiling: the recognizer learns the limit below it from the API's answers
-    # (bot/limiter.py); 128 is high enough not to bind (at 0.8 s, 160 calls/s).
+    # (bot/recognition/limiter.py); 128 is high enough not to bind (at 0.8 s, 160 calls/s).
     api_max_concurrent_calls: int = Field(default=128, ge=1, le=1024)
     api_retry_base_delay_seconds: float = Field(default=0.5, ge=0, le=30)
     api_total_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
     # python-telegram-bot's local mode, for a local telegram-bot-api server: files are
     # read from the paths it gives, up to its 2000 MB instead of Telegram's 20 MB.
     telegram_local_mode: bool = False
-    # Bytes that decoding images may hold at once, in every process (bot/preparing.py).
+    # Bytes that decoding images may hold at once, in every process (bot/photo/preparing.py).
     # A 48 MP HEIC, as iPhones write it, cannot be decoded reduced: the cost model
     # reserves 516 MB for it (385 MB measured), so 600 takes one with room beside it.
     # A JPEG over the budget decodes reduced instead, anything else is refused.
     decode_budget_mb: int = Field(default=600, ge=50, le=100_000)
-    # Worker processes for decodes the header cannot bound (bot/decoding.py): one per
+    # Worker processes for decodes the header cannot bound (bot/photo/decoding.py): one per
     # core of the 2-core machine the bot is measured on.
     decode_workers: int = Field(default=2, ge=1, le=64)
     # CPU seconds one image's decode may use: a 48 MP phone photo's re-encode took
@@ -106,7 +106,7 @@ class Settings(ApiSettings):
     redis_url: SecretStr | None = None
     cache_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     # A re-encoded, resized or screenshotted copy of a picture recognized within the TTL
-    # gets its answer without an API call (bot/near.py): on, every photo's fingerprint
+    # gets its answer without an API call (bot/photo/near.py): on, every photo's fingerprint
     # is computed in its decode and a 64x64 grey thumbnail of it kept for the TTL.
     near_duplicates: bool = True
     user_daily_limit: int = Field(default=50, ge=0)

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.pipeline import RecognizerLike
-from bot.recognizer import RecognitionError
-from bot.results import RecognitionResult
+from bot.photo.pipeline import RecognizerLike
+from bot.recognition.client import RecognitionError
+from bot.recognition.results import RecognitionResult
 
 logger = logging.getLogger(__name__)
 

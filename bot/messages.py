@@ -7,22 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from bot import images
 from bot.i18n import LANGUAGE_NAMES, N_, Translations, decimal, join
-from bot.images import (
-    BadAspectRatio,
-    Change,
-    CorruptImage,
-    HiddenPayload,
-    ImageRejected,
-    NotAnImage,
-    PreparedImage,
-    TooLargeToDownload,
-    TooManyPixels,
-    TooMuchWork,
-    TooSmall,
-    Work,
-)
 from bot.moderation import (
     Action,
     Breach,
@@ -36,7 +21,22 @@ from bot.moderation import (
 )
 from bot.moderation.commands import Problem, UnknownSegment, Usage
 from bot.moderation.rights import Right
-from bot.outcomes import (
+from bot.photo import images
+from bot.photo.images import (
+    BadAspectRatio,
+    Change,
+    CorruptImage,
+    HiddenPayload,
+    ImageRejected,
+    NotAnImage,
+    PreparedImage,
+    TooLargeToDownload,
+    TooManyPixels,
+    TooMuchWork,
+    TooSmall,
+    Work,
+)
+from bot.photo.outcomes import (
     DeadlineExceeded,
     DownloadError,
     Failed,
@@ -45,9 +45,9 @@ from bot.outcomes import (
     Recognized,
     Refused,
 )
-from bot.quotas import QuotaExceeded, Remaining
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.results import Segment
+from bot.photo.quotas import QuotaExceeded, Remaining
+from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 
 # Megapixels are millions of pixels; megabytes are MiB, as Telegram counts them (its

@@ -19,7 +19,7 @@ from typing import ClassVar, TypeVar
 import httpx
 
 from bot.config import ConfigError, Settings
-from bot.recognizer import RetryPolicy
+from bot.recognition.client import RetryPolicy
 from bot.storage import Backend, SqliteStorage, StorageOpenError, StorageUnreachable
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ async def open_storage(settings: Settings) -> Backend:
     if settings.redis_url is not None:
         # Imported only when used: the Redis client is 6 MB of resident memory that a
         # bot on SQLite never needs (the 50 x 15 MB JPEG peak is measured against 300 MB).
-        from bot.redis_storage import RedisStorage
+        from bot.storage.redis_storage import RedisStorage
 
         opening = RedisStorage.open(settings.redis_url.get_secret_value())
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.i18n import N_, Translations, join
-from bot.results import RecognitionResult, Segment
+from bot.recognition.results import RecognitionResult, Segment
 
 SEGMENT_NAMES: dict[Segment, str] = {
     Segment.HEAD: N_("Head (face with hair)"),

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from bot import fingerprint as fp
-from bot import images
+from bot.photo import fingerprint as fp
+from bot.photo import images
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / ".cache" / "near-corpus"

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from bot.albums import MAX_ALBUM_ITEMS, AlbumCollector
+from bot.photo.albums import MAX_ALBUM_ITEMS, AlbumCollector
 
 
 class _Batches:

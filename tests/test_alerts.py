@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.alerts import OperatorAlerts
-from bot.outcomes import Failed, Recognized
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.results import RecognitionResult
+from bot.photo.alerts import OperatorAlerts
+from bot.photo.outcomes import Failed, Recognized
+from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.results import RecognitionResult
 
 
 async def test_one_alert_per_incident() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.fairness import Fairness
+from bot.photo.fairness import Fairness
 from bot.slots import WorkSlots
 from bot.tg.application import BoundedUpdates, SendRateLimiter
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.budget import ByteBudget
+from bot.photo.budget import ByteBudget
 
 
 async def test_holds_wait_until_room_is_freed() -> None:

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from bot.cache import ResultCache
-from bot.redis_storage import RedisStorage
-from bot.results import RecognitionResult
+from bot.photo.cache import ResultCache
+from bot.recognition.results import RecognitionResult
 from bot.storage import SqliteStorage
+from bot.storage.redis_storage import RedisStorage
 
 RESULT = RecognitionResult({"head_seg": True}, "req-1")
 
@@ -189,7 +189,7 @@ async def test_a_failed_write_is_logged_and_the_answer_stands(
     assert await cache.shared("sha256:z", _Calls()) == (RESULT, False)
     await cache.drain()
     assert await cache.get("sha256:z") == RESULT
-    [line] = [r for r in log_records if r.name == "bot.cache"]
+    [line] = [r for r in log_records if r.name == "bot.photo.cache"]
     assert line.levelno == logging.WARNING
     assert line.getMessage() == "result cache write failed: OperationalError"
 

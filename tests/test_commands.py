@@ -10,7 +10,7 @@ from bot import messages
 from bot.i18n import Catalogs
 from bot.moderation import Action, ChatSettings, Mode, OnError, Penalty, commands
 from bot.moderation.commands import Change, UnknownSegment, Usage
-from bot.results import Segment
+from bot.recognition.results import Segment
 from bot.tg.routes import COMMANDS, Menu, menu
 
 CATALOGS = Catalogs()

@@ -13,12 +13,12 @@ import pytest
 import trustme
 from aiohttp import web
 
-from bot.budget import ByteBudget
-from bot.cache import ResultCache
-from bot.cutouts import CutoutFetcher, CutoutUnavailable, allowed
-from bot.decoding import DecodePool
-from bot.preparing import ImageWork
-from bot.recognizer import parse_response
+from bot.photo.budget import ByteBudget
+from bot.photo.cache import ResultCache
+from bot.photo.cutouts import CutoutFetcher, CutoutUnavailable, allowed
+from bot.photo.decoding import DecodePool
+from bot.photo.preparing import ImageWork
+from bot.recognition.client import parse_response
 from bot.storage import SqliteStorage
 from tests.fakes.recognizer import success
 from tests.fakes.server import LocalServer

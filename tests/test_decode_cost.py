@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import images
 from bot.config import ApiSettings
-from bot.decoding import DecodePool
+from bot.photo import images
+from bot.photo.decoding import DecodePool
 from tests import hostile
 
 DEFAULT_BUDGET = ApiSettings.model_fields["decode_budget_mb"].default * 1_000_000

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from bot import images
-from bot.budget import ByteBudget
-from bot.decoding import DecodePool
-from bot.preparing import ImageWork
+from bot.photo import images
+from bot.photo.budget import ByteBudget
+from bot.photo.decoding import DecodePool
+from bot.photo.preparing import ImageWork
 from tests import hostile
 
 SLACK = 60 * 1024 * 1024

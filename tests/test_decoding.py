@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Callable
 import psutil
 import pytest
 
-from bot import images
-from bot.decoding import DecodePool
+from bot.photo import images
+from bot.photo.decoding import DecodePool
 from tests import hostile
 from tests.imagegen import jpeg
 
@@ -152,7 +152,7 @@ def test_workers_end_with_a_parent_killed_by_sigkill() -> None:
     script = textwrap.dedent(
         """
         import asyncio, sys
-        from bot.decoding import DecodePool
+        from bot.photo.decoding import DecodePool
 
         async def main():
             pool = DecodePool(2, cpu_seconds=60.0)

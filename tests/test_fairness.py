@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.fairness import Fairness, Overloaded
+from bot.photo.fairness import Fairness, Overloaded
 
 
 async def test_a_burst_holds_only_its_own_slots() -> None:

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import redis
 
-from bot.cache import ResultCache
-from bot.guarded_storage import GuardedStorage, StorageUnavailable
 from bot.health import Dependency
 from bot.moderation import ChatSettings, Mode
-from bot.redis_storage import RedisStorage
-from bot.results import RecognitionResult
+from bot.photo.cache import ResultCache
+from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage, Storage
+from bot.storage.guarded import GuardedStorage, StorageUnavailable
+from bot.storage.redis_storage import RedisStorage
 from tests.redis_process import RedisProcess
 
 DAY = "2026-11-25"

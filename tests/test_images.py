@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bot import images
-from bot.images import (
+from bot.photo import images
+from bot.photo.images import (
     BadAspectRatio,
     Change,
     CorruptImage,

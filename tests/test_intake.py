@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.redis_storage import RedisStorage
 from bot.storage import SqliteStorage, redis_intake
 from bot.storage.intake import Intake, Received
+from bot.storage.redis_storage import RedisStorage
 
 LEASE = 0.3
 

@@ -29,7 +29,7 @@ def _ruff_findings(filename: str, source: str) -> str:
     ["from telegram import Bot\n\nBot\n", "import telegram.error\n\ntelegram.error\n"],
 )
 def test_telegram_outside_the_telegram_layer_fails_the_lint(source: str) -> None:
-    assert "TID251" in _ruff_findings("bot/pipeline.py", source)
+    assert "TID251" in _ruff_findings("bot/photo/pipeline.py", source)
 
 
 @pytest.mark.parametrize("filename", ["bot/tg/photos.py", "bot/app.py", "bot/__main__.py"])

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.limiter import AdaptiveLimiter, AimdLimit, AimdRules, Signal
+from bot.recognition.limiter import AdaptiveLimiter, AimdLimit, AimdRules, Signal
 
 LATENCY = 0.05
 

@@ -45,7 +45,9 @@ def test_http_client_request_lines_are_silenced() -> None:
 
 
 def _image_record() -> logging.LogRecord:
-    record = logging.LogRecord("bot.pipeline", logging.INFO, __file__, 1, "image %s", ("ok",), None)
+    record = logging.LogRecord(
+        "bot.photo.pipeline", logging.INFO, __file__, 1, "image %s", ("ok",), None
+    )
     record.fields = {
         "outcome": "recognized",
         "chat": 5,
@@ -63,7 +65,7 @@ def test_fields_follow_the_text_line_and_fill_a_json_object() -> None:
     entry = json.loads(JsonFormatter((API_KEY,)).format(_image_record()))
     assert entry["message"] == "image ok"
     assert entry["level"] == "INFO"
-    assert entry["logger"] == "bot.pipeline"
+    assert entry["logger"] == "bot.photo.pipeline"
     assert entry["outcome"] == "recognized"
     assert entry["chat"] == 5
     assert entry["k"] == REDACTED

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.moderation import Action, ChatSettings, Mode, OnError, Penalty
 from bot.moderation.callbacks import MAX_BYTES, MenuPress, encode, parse
 from bot.moderation.menu import DURATIONS, apply, rows
-from bot.results import Segment
+from bot.recognition.results import Segment
 
 PLAIN = ChatSettings()
 DAY, WEEK, MONTH = 86400, 7 * 86400, 30 * 86400

@@ -8,20 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.images import (
-    MAX_DOWNLOAD_BYTES,
-    BadAspectRatio,
-    Change,
-    CorruptImage,
-    HiddenPayload,
-    NotAnImage,
-    PreparedImage,
-    TooLargeToDownload,
-    TooManyPixels,
-    TooMuchWork,
-    TooSmall,
-    Work,
-)
 from bot.messages import (
     album_reply,
     apology,
@@ -35,10 +21,24 @@ from bot.messages import (
     settings_text,
 )
 from bot.moderation import Action, Breach, ChatSettings, Mode, Penalty
-from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
-from bot.quotas import QuotaExceeded, Remaining
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.results import RecognitionResult, Segment
+from bot.photo.images import (
+    MAX_DOWNLOAD_BYTES,
+    BadAspectRatio,
+    Change,
+    CorruptImage,
+    HiddenPayload,
+    NotAnImage,
+    PreparedImage,
+    TooLargeToDownload,
+    TooManyPixels,
+    TooMuchWork,
+    TooSmall,
+    Work,
+)
+from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
+from bot.photo.quotas import QuotaExceeded, Remaining
+from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.results import RecognitionResult, Segment
 
 EN = gettext.NullTranslations()
 NOW = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)

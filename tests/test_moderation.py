@@ -18,7 +18,7 @@ from bot.moderation import (
     parse_segment,
 )
 from bot.moderation.report import Report
-from bot.results import RecognitionResult, Segment
+from bot.recognition.results import RecognitionResult, Segment
 
 
 @pytest.mark.parametrize(

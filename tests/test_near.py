@@ -15,21 +15,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from bot import images
-from bot.alerts import OperatorAlerts
-from bot.budget import ByteBudget
-from bot.cache import ResultCache
-from bot.decoding import DecodePool
-from bot.fingerprint import CANDIDATE_BITS, Fingerprint, fingerprint
-from bot.images import MAX_DOWNLOAD_BYTES
 from bot.logs import FIELDS
-from bot.near import NearDuplicates, NearIndex
-from bot.near_store import NearEntry, NearStore, RedisNearStore, SqliteNearStore
-from bot.outcomes import Recognized
-from bot.pipeline import IncomingImage, PhotoPipeline, Requester
-from bot.preparing import ImageWork
-from bot.quotas import Quotas
-from bot.results import RecognitionResult
+from bot.photo import images
+from bot.photo.alerts import OperatorAlerts
+from bot.photo.budget import ByteBudget
+from bot.photo.cache import ResultCache
+from bot.photo.decoding import DecodePool
+from bot.photo.fingerprint import CANDIDATE_BITS, Fingerprint, fingerprint
+from bot.photo.images import MAX_DOWNLOAD_BYTES
+from bot.photo.near import NearDuplicates, NearIndex
+from bot.photo.near_store import NearEntry, NearStore, RedisNearStore, SqliteNearStore
+from bot.photo.outcomes import Recognized
+from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester
+from bot.photo.preparing import ImageWork
+from bot.photo.quotas import Quotas
+from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage
 
@@ -217,7 +217,7 @@ def test_every_path_prints_the_same_picture_alike() -> None:
     original.transpose(Image.Transpose.ROTATE_90).save(rotated, "JPEG", exif=exif.tobytes())
     png = io.BytesIO()
     original.save(png, "PNG")
-    from bot.fingerprint import same_picture
+    from bot.photo.fingerprint import same_picture
 
     for data in (progressive.getvalue(), rotated.getvalue(), png.getvalue()):
         assert same_picture(photo, print_of(data, photo=False))

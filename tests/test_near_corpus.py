@@ -13,7 +13,7 @@ import itertools
 
 import pytest
 
-from bot.fingerprint import CANDIDATE_BITS, same_picture
+from bot.photo.fingerprint import CANDIDATE_BITS, same_picture
 from tests import near_corpus
 from tests.near_corpus import COPIES, NEGATIVES, Prints
 

@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.alerts import OperatorAlerts
-from bot.budget import ByteBudget
-from bot.cache import ResultCache
-from bot.decoding import DecodePool
-from bot.images import MAX_DOWNLOAD_BYTES, TooMuchWork, TooSmall
-from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
-from bot.pipeline import IncomingImage, PhotoPipeline, Requester, memory_cost
-from bot.preparing import ImageWork
-from bot.quotas import Quotas
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.results import RecognitionResult
+from bot.photo.alerts import OperatorAlerts
+from bot.photo.budget import ByteBudget
+from bot.photo.cache import ResultCache
+from bot.photo.decoding import DecodePool
+from bot.photo.images import MAX_DOWNLOAD_BYTES, TooMuchWork, TooSmall
+from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
+from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester, memory_cost
+from bot.photo.preparing import ImageWork
+from bot.photo.quotas import Quotas
+from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage
 from tests import hostile
@@ -325,11 +325,11 @@ async def test_a_file_that_takes_too_much_work_is_a_refusal_of_its_own_kind(
     stats = Stats(storage)
     recognizer = _Recognizer()
     files = _Files({"file-1": hostile.scan_bomb(5000)})
-    caplog.set_level("INFO", logger="bot.pipeline")
+    caplog.set_level("INFO", logger="bot.photo.pipeline")
     outcome = await _pipeline(storage, recognizer, files, stats=stats).run(_image(1), PERSON)
     assert isinstance(outcome, Refused)
     assert isinstance(outcome.reason, TooMuchWork)
     assert not recognizer.calls
     assert stats.since_start["refused:TooMuchWork"] == 1
-    [line] = [r for r in caplog.records if r.name == "bot.pipeline"]
+    [line] = [r for r in caplog.records if r.name == "bot.photo.pipeline"]
     assert line.getMessage() == "image refused:TooMuchWork"

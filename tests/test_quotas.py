@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.quotas import QuotaExceeded, Quotas
+from bot.photo.quotas import QuotaExceeded, Quotas
 from bot.storage import SqliteStorage
 
 

@@ -13,7 +13,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from bot.recognizer import (
+from bot.recognition.client import (
     ErrorKind,
     RecognitionError,
     Recognizer,
@@ -22,7 +22,7 @@ from bot.recognizer import (
     parse_response,
     parse_retry_after,
 )
-from bot.results import Segment
+from bot.recognition.results import Segment
 from tests.conftest import API_KEY
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from bot.moderation import Action, ChatSettings, Mode
-from bot.redis_storage import RedisStorage
-from bot.results import Segment
+from bot.recognition.results import Segment
 from bot.storage import Backend, SqliteStorage
+from bot.storage.redis_storage import RedisStorage
 
 
 @pytest.fixture(params=["sqlite", "redis"])

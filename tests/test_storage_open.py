@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.redis_storage import RedisStorage
 from bot.storage import SqliteStorage, StorageOpenError, StorageUnreachable
+from bot.storage.redis_storage import RedisStorage
 from tests.conftest import free_port
 from tests.redis_process import RedisProcess
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gettext
 
-from bot.results import RecognitionResult
+from bot.recognition.results import RecognitionResult
 from bot.summary import summarize, summarize_line
 
 EN = gettext.NullTranslations()

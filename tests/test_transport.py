@@ -15,9 +15,9 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot import http_clients
 from bot.health import Dependency
-from bot.images import TooLargeToDownload
+from bot.http import clients as http_clients
+from bot.photo.images import TooLargeToDownload
 from bot.tg import application, download
 from bot.tg.application import ObservedRequest
 from bot.tg.transport import AiohttpRequest, PoolTimeout

@@ -22,9 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import images, messages
+from bot import messages
 from bot.i18n import Catalogs, Translations
-from bot.images import Change, PreparedImage
 from bot.moderation import (
     Action,
     Breach,
@@ -38,10 +37,12 @@ from bot.moderation import (
 )
 from bot.moderation.commands import UnknownSegment, Usage
 from bot.moderation.rights import Right
-from bot.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
-from bot.quotas import QuotaExceeded, Remaining
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.results import RecognitionResult, Segment
+from bot.photo import images
+from bot.photo.images import Change, PreparedImage
+from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
+from bot.photo.quotas import QuotaExceeded, Remaining
+from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.results import RecognitionResult, Segment
 from bot.summary import summarize
 
 CATALOGS = Catalogs()

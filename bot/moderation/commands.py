@@ -18,7 +18,7 @@ from bot.moderation.settings import (
     parse_duration,
     parse_segment,
 )
-from bot.results import Segment
+from bot.recognition.results import Segment
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from bot.moderation.settings import (
     parse_segment,
     segment_word,
 )
-from bot.results import Segment
+from bot.recognition.results import Segment
 
 # A menu acts for as long as a report does, and for the same reason: an admin may come
 # back to it within the week; after that the settings may have moved on.

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
-from bot.results import RecognitionResult, Segment
+from bot.recognition.results import RecognitionResult, Segment
 
 # A warning counts towards the limit for 30 days, as in the bots admins already know
 # (Rose, GroupButler): long enough to catch a pattern, short enough to forgive.

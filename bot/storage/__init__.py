@@ -6,8 +6,8 @@ in flight), counts, images, warnings, reports, and the durable intake; moderatio
 state is `ModerationStore` (bot/moderation/store.py). Each part of the bot is typed
 against the concerns it uses; `Storage` is all of them, `Backend` what a backend
 implements. `SqliteStorage` is the default backend (one file, created on first start);
-`RedisStorage` (bot/redis_storage.py) serves replicas; `GuardedStorage`
-(bot/guarded_storage.py) wraps either with timeouts and fallbacks.
+`RedisStorage` (bot/storage/redis_storage.py) serves replicas; `GuardedStorage`
+(bot/storage/guarded.py) wraps either with timeouts and fallbacks.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class Storage(
 
 class State(Storage, ModerationStore, Protocol):
     """The bot's state and moderation's own (a protocol each, so neither grows the other):
-    what the bot's parts are given, guarded (bot/guarded_storage.py)."""
+    what the bot's parts are given, guarded (bot/storage/guarded.py)."""
 
 
 class Backend(State, Protocol):

@@ -11,7 +11,7 @@ from bot import messages
 from bot.access import Access
 from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
-from bot.pipeline import Requester
+from bot.photo.pipeline import Requester
 from bot.storage.settings import SettingsStore
 from bot.tg.outbox import Outbox
 

@@ -17,7 +17,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.health import Dependency
-from bot.http_clients import proxied
+from bot.http.clients import proxied
 from bot.slots import WorkSlots
 from bot.tg.transport import AiohttpRequest, PoolTimeout
 

@@ -19,8 +19,8 @@ from bot.clock import utc_now
 from bot.i18n import Translations
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, commands
 from bot.moderation.rights import Denied, Granted, Unknown
-from bot.pipeline import Source
-from bot.quotas import Quotas
+from bot.photo.pipeline import Source
+from bot.photo.quotas import Quotas
 from bot.stats import Stats
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore

@@ -13,10 +13,10 @@ import httpx
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
 
-from bot import http_clients
-from bot.images import TooLargeToDownload
-from bot.outcomes import DownloadError
-from bot.pipeline import IncomingImage
+from bot.http import clients as http_clients
+from bot.photo.images import TooLargeToDownload
+from bot.photo.outcomes import DownloadError
+from bot.photo.pipeline import IncomingImage
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Translations
+from bot.storage.guarded import StorageUnavailable
 from bot.tg.admission import Admission
 from bot.tg.outbox import Outbox
 

@@ -17,7 +17,6 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.constants import ChatType
 
 from bot import messages
-from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Catalogs, pick_language
 from bot.moderation.callbacks import ConfirmPress, encode, parse
 from bot.moderation.rights import (
@@ -30,6 +29,7 @@ from bot.moderation.rights import (
     permit,
 )
 from bot.moderation.store import ModerationStore
+from bot.storage.guarded import StorageUnavailable
 from bot.tg.admission import Admission, Served
 from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox

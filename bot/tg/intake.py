@@ -37,13 +37,13 @@ from telegram import Bot, Update
 from telegram.constants import ChatType
 
 from bot import messages
-from bot.guarded_storage import StorageUnavailable
 from bot.metrics import (
     INTAKE_BACKLOG,
     INTAKE_OLDEST_SECONDS,
     INTAKE_REDELIVERIES,
     INTAKE_SET_ASIDE,
 )
+from bot.storage.guarded import StorageUnavailable
 from bot.storage.intake import Delivery, Intake, Received
 from bot.tg.admission import Admission
 from bot.tg.outbox import Outbox, Send

@@ -16,12 +16,8 @@ from typing import Protocol
 from telegram import Message
 
 from bot import messages
-from bot.alerts import Send
-from bot.cache import file_key
 from bot.clock import utc_now
-from bot.guarded_storage import StorageUnavailable
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
-from bot.images import NotAnImage
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
 from bot.moderation.plan import (
     Allowed,
@@ -43,9 +39,13 @@ from bot.moderation.plan import (
 )
 from bot.moderation.rights import Member
 from bot.moderation.store import ModerationStore
-from bot.outcomes import Limited, Outcome, Recognized, Refused
-from bot.pipeline import IncomingImage, PhotoPipeline, Requester
+from bot.photo.alerts import Send
+from bot.photo.cache import file_key
+from bot.photo.images import NotAnImage
+from bot.photo.outcomes import Limited, Outcome, Recognized, Refused
+from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.stats import Stats
+from bot.storage.guarded import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.storage.warnings import WarningStore

@@ -15,16 +15,16 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.albums import AlbumCollector, Spawn
-from bot.cache import file_key
 from bot.clock import utc_now
-from bot.fairness import Fairness, Overloaded
-from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Translations
 from bot.moderation import ChatSettings, Media, judged_in_group
-from bot.outcomes import Outcome
-from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
+from bot.photo.albums import AlbumCollector, Spawn
+from bot.photo.cache import file_key
+from bot.photo.fairness import Fairness, Overloaded
+from bot.photo.outcomes import Outcome
+from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
+from bot.storage.guarded import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id

@@ -10,7 +10,7 @@ from telegram import Message
 from bot.i18n import DEFAULT_LANGUAGE
 from bot.moderation import Breach, ChatSettings
 from bot.moderation.report import Report
-from bot.pipeline import IncomingImage, Origin, Source
+from bot.photo.pipeline import IncomingImage, Origin, Source
 
 # An image as it arrived: its message, what Telegram says of it, where it came from.
 Item = tuple[Message, IncomingImage, Origin]

@@ -17,13 +17,13 @@ from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import Deed
 from bot.moderation.callbacks import ReportPress, Verb, parse
 from bot.moderation.report import Report
 from bot.moderation.rights import Denied, Granted, Unknown, permit, press_rights
 from bot.moderation.store import ModerationStore
+from bot.storage.guarded import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.reports import ReportStore
 from bot.storage.warnings import WarningStore

@@ -21,13 +21,13 @@ from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.guarded_storage import StorageUnavailable
 from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation import ChatSettings
 from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, encode, parse
 from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown
 from bot.moderation.store import ModerationStore
+from bot.storage.guarded import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.tg.admission import Served

@@ -1,6 +1,6 @@
 """HTTP for the Bot API: aiohttp's client when the bot reaches Telegram directly, httpx's
 (python-telegram-bot's own HTTPXRequest) when proxy variables are set (why:
-bot/http_clients.py). Under cProfile python-telegram-bot's httpx requests (getUpdates,
+bot/http/clients.py). Under cProfile python-telegram-bot's httpx requests (getUpdates,
 getFile, sendMessage) took 46 % of the event loop's time per photo.
 """
 
@@ -13,7 +13,7 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.http_clients import describe, tls
+from bot.http.clients import describe, tls
 
 
 class PoolTimeout(Exception):

@@ -184,7 +184,9 @@ async def test_each_image_leaves_one_log_line_with_its_story(
     await telegram.wait_sent(CHAT, 2)
 
     lines = [
-        r for r in log_records if r.name == "bot.pipeline" and r.getMessage().startswith("image")
+        r
+        for r in log_records
+        if r.name == "bot.photo.pipeline" and r.getMessage().startswith("image")
     ]
     assert len(lines) == 2
     first, refused = (fields_of(record) for record in lines)

@@ -12,7 +12,7 @@ import pytest
 from bot.app import BotService
 from bot.config import Settings
 from bot.moderation import Action, ChatSettings, Mode
-from bot.results import Segment
+from bot.recognition.results import Segment
 from tests.e2e.harness import running
 from tests.fakes.telegram import FakeBotApi
 

@@ -18,11 +18,11 @@ import httpx
 import pybase64
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from bot import http_clients
 from bot.config import ApiSettings
-from bot.limiter import AdaptiveLimiter, Signal
+from bot.http import clients as http_clients
 from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
-from bot.results import RecognitionResult
+from bot.recognition.limiter import AdaptiveLimiter, Signal
+from bot.recognition.results import RecognitionResult
 
 ENDPOINT_PATH = "/kling/v1/videos/image-recognize"
 MAX_RESPONSE_BYTES = 1_000_000
@@ -311,7 +311,7 @@ class Recognizer:
         proxied: bool | None = None,
     ) -> None:
         """`proxied`: whether proxy variables are set (None: read the environment), which
-        picks the HTTP client (bot/http_clients.py)."""
+        picks the HTTP client (bot/http/clients.py)."""
         self._url = base_url.rstrip("/") + ENDPOINT_PATH
         self._policy = policy
         self._slots = AdaptiveLimiter(max_concurrent_calls, on_change=API_CONCURRENCY_LIMIT.set)
@@ -564,7 +564,7 @@ async def _paced(
 
 
 class _HttpxExchange:
-    """Over httpx, which reads the proxy variables (bot/http_clients.py)."""
+    """Over httpx, which reads the proxy variables (bot/http/clients.py)."""
 
     def __init__(
         self, headers: Mapping[str, str], attempt_timeout: float, connections: int

@@ -1,7 +1,7 @@
 """The data path from a received image to its outcome.
 
 check what Telegram declares → cached? → download → prepare within the decode budget
-(bot/preparing.py) → cached or in flight? → quota → recognize → cache; then count and
+(bot/photo/preparing.py) → cached or in flight? → quota → recognize → cache; then count and
 alert.
 
 Free of Telegram types: the Telegram layer hands in an `IncomingImage`, who
@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.alerts import OperatorAlerts
-from bot.budget import ByteBudget
-from bot.cache import ResultCache, file_key
-from bot.images import ImageRejected, PreparedImage, check_declared
 from bot.logs import FIELDS
-from bot.near import NearDuplicates
-from bot.outcomes import (
+from bot.photo.alerts import OperatorAlerts
+from bot.photo.budget import ByteBudget
+from bot.photo.cache import ResultCache, file_key
+from bot.photo.images import ImageRejected, PreparedImage, check_declared
+from bot.photo.near import NearDuplicates
+from bot.photo.outcomes import (
     DeadlineExceeded,
     DownloadError,
     Failed,
@@ -34,10 +34,10 @@ from bot.outcomes import (
     Recognized,
     Refused,
 )
-from bot.preparing import ImageWork
-from bot.quotas import Charge, QuotaExceeded, Quotas
-from bot.recognizer import RecognitionError
-from bot.results import RecognitionResult
+from bot.photo.preparing import ImageWork
+from bot.photo.quotas import Charge, QuotaExceeded, Quotas
+from bot.recognition.client import RecognitionError
+from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 
 logger = logging.getLogger(__name__)

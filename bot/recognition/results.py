@@ -26,7 +26,7 @@ class RecognitionResult:
     request_id: str | None = None
     attempts: int = field(default=1, compare=False)
     # The cut-out image the API keeps for 30 days, by segment type, when it gives one
-    # (Kling's documented `url` per item); fetched only from allowed hosts (bot/cutouts.py).
+    # (Kling's documented `url` per item); fetched only from allowed hosts (bot/photo/cutouts.py).
     cutouts: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def contains(self, segment: Segment) -> bool | None:

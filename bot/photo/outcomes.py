@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.images import ImageRejected, PreparedImage
-from bot.quotas import Charge, QuotaExceeded
-from bot.recognizer import RecognitionError
-from bot.results import RecognitionResult
+from bot.photo.images import ImageRejected, PreparedImage
+from bot.photo.quotas import Charge, QuotaExceeded
+from bot.recognition.client import RecognitionError
+from bot.recognition.results import RecognitionResult
 
 
 class DownloadError(Exception):
@@ -28,7 +28,7 @@ class Recognized:
     of its content (the hash of the bytes sent, and on a near-duplicate hit the key of the
     picture it is a copy of; none on a Telegram-file cache hit), and the check it cost
     the person (None when no call was made for them). `near`: the result is another
-    upload's of the same picture, found by its fingerprint (bot/near.py)."""
+    upload's of the same picture, found by its fingerprint (bot/photo/near.py)."""
 
     result: RecognitionResult
     image: PreparedImage | None = None

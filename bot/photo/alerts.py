@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.outcomes import Failed, Outcome, Recognized
-from bot.recognizer import ErrorKind, RecognitionError
+from bot.photo.outcomes import Failed, Outcome, Recognized
+from bot.recognition.client import ErrorKind, RecognitionError
 
 Send = Callable[[str], Awaitable[None]]
 

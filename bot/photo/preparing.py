@@ -5,7 +5,7 @@ holds its cost from the one decode budget while it runs. A check the header boun
 (the common case: a photo Telegram re-encoded, a plain JPEG or PNG sent as a file)
 runs on a thread in the same trip as the header, under the most such a check may
 hold (`images.check_memory`); any other decode runs in a worker process
-(`bot.decoding`), whose limits can end it. The bot's photo path and `python -m bot
+(`bot.photo.decoding`), whose limits can end it. The bot's photo path and `python -m bot
 check` both prepare images here.
 """
 
@@ -15,10 +15,10 @@ import asyncio
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.budget import ByteBudget
-from bot.cache import bytes_key
-from bot.decoding import DecodePool
-from bot.images import Inspection, PreparedImage, check_memory, inspect, prepare
+from bot.photo.budget import ByteBudget
+from bot.photo.cache import bytes_key
+from bot.photo.decoding import DecodePool
+from bot.photo.images import Inspection, PreparedImage, check_memory, inspect, prepare
 
 
 class ImageWork:

@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from types import MappingProxyType
 
-from bot.recognizer import ErrorKind, RecognitionError
-from bot.results import RecognitionResult
+from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.results import RecognitionResult
 from bot.storage.results import ResultStore
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from bot.images import ImageRejected, PreparedImage
-from bot.preparing import ImageWork
+from bot.photo.images import ImageRejected, PreparedImage
+from bot.photo.preparing import ImageWork
 
 logger = logging.getLogger(__name__)
 

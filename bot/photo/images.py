@@ -26,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 from typing_extensions import Buffer
 
-from bot.fingerprint import Fingerprint, draft_box, fingerprint
+from bot.photo.fingerprint import Fingerprint, draft_box, fingerprint
 
 MAX_UPLOAD_BYTES = 10_000_000
 # What a bot may download: Telegram's "20 MB" are MiB; a local Bot API server
@@ -237,7 +237,7 @@ class Inspection:
     pixels and their copies, the encoder's output, a copy of the file), so it is reserved
     from the decode budget before any pixel is decoded. `isolated`: the decode's CPU and
     memory depend on more than the header shows (scans, a codec's own buffers), so it runs
-    in a worker process whose limits end it (`bot.decoding`); else it is a check whose cost
+    in a worker process whose limits end it (`bot.photo.decoding`); else it is a check whose cost
     the header bounds, run on a thread. `scale`: a JPEG re-encode decodes at 1/scale.
     """
 

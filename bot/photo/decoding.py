@@ -4,7 +4,7 @@ A thread cannot be stopped, and a decoder that never returns to Python cannot be
 interrupted: a progressive JPEG that repeats one scan 200,000 times held a core for
 138 s. So every decode whose cost depends on more than the header shows (re-encodes,
 progressive and multi-scan JPEGs: see `images.Inspection.isolated`) runs in a worker
-(`bot.decode_worker`) that ends itself past its CPU limit (a timer, then the kernel),
+(`bot.photo.decode_worker`) that ends itself past its CPU limit (a timer, then the kernel),
 whose address space is limited to what the decode reserved from the budget, and that
 the pool kills when the photo's deadline passes or its wall-clock limit does. A worker
 that died is replaced; one whose memory did not come back after an image is replaced
@@ -31,9 +31,9 @@ from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-from bot import images
-from bot.fingerprint import Fingerprint
 from bot.metrics import DECODE_WORKERS_REPLACED
+from bot.photo import images
+from bot.photo.fingerprint import Fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class _Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.decode_worker",
+            "bot.photo.decode_worker",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, **_WORKER_ENV},

@@ -1,4 +1,5 @@
-"""A decode worker process: `python -m bot.decode_worker`, run by `bot.decoding.DecodePool`.
+"""A decode worker process: `python -m bot.photo.decode_worker`, run by
+`bot.photo.decoding.DecodePool`.
 
 It prepares one image at a time (`images.prepare`) under limits of its own process,
 set afresh for each image: the CPU seconds it may use (a profiling timer whose SIGPROF
@@ -7,7 +8,7 @@ second later as the backstop) and the address space it may map (`RLIMIT_AS`: its
 before the image plus the bytes reserved for it, so a decoder that asks for more gets
 a failed allocation, not the machine's memory).
 
-The protocol is framed by `bot.decoding`: a header in JSON and a payload of bytes each
+The protocol is framed by `bot.photo.decoding`: a header in JSON and a payload of bytes each
 way. What it sends back is never unpickled: a decoder exploited by a file could write
 anything here, and the parent reads only JSON and bytes from it.
 """
@@ -23,8 +24,8 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from bot import images
-from bot.decoding import (
+from bot.photo import images
+from bot.photo.decoding import (
     PEAK_UNKNOWN,
     WorkerReply,
     encode_rejection,

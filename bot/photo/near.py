@@ -2,7 +2,7 @@
 
 The result cache knows a picture by its Telegram file and the SHA-256 of its bytes; a
 re-encoded, resized or screenshotted copy has neither. Here its fingerprint
-(bot/fingerprint.py) finds the stored picture it is a copy of, whose result key the
+(bot/photo/fingerprint.py) finds the stored picture it is a copy of, whose result key the
 pipeline then reads from the cache. A false match would give someone another picture's
 answer, so a candidate counts only once its thumbnail confirms it (`same_picture`).
 
@@ -24,8 +24,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.fingerprint import CANDIDATE_BITS, MAX_ASPECT_DIFF, MIN_GRADIENT, Fingerprint, same_picture
-from bot.near_store import NearEntry, NearStore
+from bot.photo.fingerprint import (
+    CANDIDATE_BITS,
+    MAX_ASPECT_DIFF,
+    MIN_GRADIENT,
+    Fingerprint,
+    same_picture,
+)
+from bot.photo.near_store import NearEntry, NearStore
 
 logger = logging.getLogger(__name__)
 

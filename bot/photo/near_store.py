@@ -6,7 +6,7 @@ its own (SQLite's WAL lets two connections share the file; Redis needs a client 
 does not decode replies, since thumbnails are bytes). Entries expire with the result
 cache (`CACHE_TTL_HOURS`).
 
-Every replica keeps the 64-bit hashes in memory (bot/near.py) and reads here only what
+Every replica keeps the 64-bit hashes in memory (bot/photo/near.py) and reads here only what
 other replicas added since it last looked (`prints_since`, by a cursor) and the few
 thumbnails its candidates need (`thumbnails`).
 """
@@ -23,7 +23,7 @@ from typing import Any, Protocol, Self
 import aiosqlite
 import redis.asyncio as aioredis
 
-from bot.fingerprint import Fingerprint
+from bot.photo.fingerprint import Fingerprint
 
 # Entries read per `prints_since`: a replica that was away catches up over several looks.
 SYNC_BATCH = 2000
@@ -149,7 +149,7 @@ class SqliteNearStore:
         await self._db.close()
 
 
-# The bot's own namespace on a Redis server it may share (as bot/redis_storage.py's keys).
+# The bot's own namespace on a Redis server it may share (as bot/storage/redis_storage.py's keys).
 _PREFIX = "segment-bot:"
 _STREAM = f"{_PREFIX}near:prints"
 _THUMB = f"{_PREFIX}near:thumb:"

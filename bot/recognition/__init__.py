@@ -1,0 +1,1 @@
+"""The recognition API: its errors and answers, the client that retries, the adaptive limit."""
