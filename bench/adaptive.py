@@ -46,7 +46,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.recognition.client import RecognitionError, Recognizer, RetryPolicy
+from bot.recognition.client import Recognizer, RetryPolicy
+from bot.recognition.errors import RecognitionError
 from tests.fakes.recognizer import FakeRecognizer, lognormal
 
 CEILING: int = Settings.model_fields["api_max_concurrent_calls"].default

@@ -49,7 +49,8 @@ from bot.photo.decoding import DecodePool, WorkerFault
 from bot.photo.images import ImageRejected, PreparedImage, check_declared, download_limit
 from bot.photo.outcomes import Failed, Recognized
 from bot.photo.preparing import ImageWork
-from bot.recognition.client import RecognitionError, Recognizer
+from bot.recognition.client import Recognizer
+from bot.recognition.errors import RecognitionError
 from bot.startup import check_proxies
 
 EXIT_RECOGNIZED = 0

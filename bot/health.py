@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.photo.pipeline import RecognizerLike
-from bot.recognition.client import RecognitionError
+from bot.recognition.errors import RecognitionError
 from bot.recognition.results import RecognitionResult
 
 logger = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ from bot.photo.outcomes import (
     Refused,
 )
 from bot.photo.quotas import QuotaExceeded, Remaining
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 

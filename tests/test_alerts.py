@@ -6,7 +6,7 @@ import asyncio
 
 from bot.photo.alerts import OperatorAlerts
 from bot.photo.outcomes import Failed, Recognized
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult
 
 

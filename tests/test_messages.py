@@ -37,7 +37,7 @@ from bot.photo.images import (
 )
 from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.photo.quotas import QuotaExceeded, Remaining
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult, Segment
 
 EN = gettext.NullTranslations()

@@ -16,7 +16,7 @@ from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited,
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester, memory_cost
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Quotas
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage

@@ -13,15 +13,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from bot.recognition.client import (
-    ErrorKind,
-    RecognitionError,
-    Recognizer,
-    RetryPolicy,
-    classify,
-    parse_response,
-    parse_retry_after,
-)
+from bot.recognition.client import Recognizer, RetryPolicy
+from bot.recognition.errors import ErrorKind, RecognitionError, classify
+from bot.recognition.parsing import parse_response, parse_retry_after
 from bot.recognition.results import Segment
 from tests.conftest import API_KEY
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success

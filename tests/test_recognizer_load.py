@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import REGISTRY
 
-from bot.recognition.client import ErrorKind, RecognitionError, Recognizer, RetryPolicy
+from bot.recognition.client import Recognizer, RetryPolicy
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult
 from tests.conftest import API_KEY
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, lognormal

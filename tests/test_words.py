@@ -41,7 +41,7 @@ from bot.photo import images
 from bot.photo.images import Change, PreparedImage
 from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.photo.quotas import QuotaExceeded, Remaining
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult, Segment
 from bot.summary import summarize
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.photo.outcomes import Failed, Outcome, Recognized
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 
 Send = Callable[[str], Awaitable[None]]
 

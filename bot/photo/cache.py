@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from types import MappingProxyType
 
-from bot.recognition.client import ErrorKind, RecognitionError
+from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult
 from bot.storage.results import ResultStore
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.photo.images import ImageRejected, PreparedImage
 from bot.photo.quotas import Charge, QuotaExceeded
-from bot.recognition.client import RecognitionError
+from bot.recognition.errors import RecognitionError
 from bot.recognition.results import RecognitionResult
 
 

@@ -36,7 +36,7 @@ from bot.photo.outcomes import (
 )
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Charge, QuotaExceeded, Quotas
-from bot.recognition.client import RecognitionError
+from bot.recognition.errors import RecognitionError
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 

@@ -3,54 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Protocol, Self
+from typing import Self
 
-import aiohttp
-import httpx
-import pybase64
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import SecretStr
 
 from bot.config import ApiSettings
 from bot.http import clients as http_clients
 from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
+from bot.recognition.errors import ErrorKind, RecognitionError
+from bot.recognition.exchange import AiohttpExchange, Body, Exchange, HttpxExchange
 from bot.recognition.limiter import AdaptiveLimiter, Signal
+from bot.recognition.parsing import parse_response
 from bot.recognition.results import RecognitionResult
 
 ENDPOINT_PATH = "/kling/v1/videos/image-recognize"
-MAX_RESPONSE_BYTES = 1_000_000
-_REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "request-id")
 
 logger = logging.getLogger(__name__)
 
-
-class ErrorKind(enum.StrEnum):
-    """Why a recognition failed; decides retrying, logging level and the user's sentence."""
-
-    AUTH = "auth"
-    ACCOUNT = "account"
-    PERMISSION = "permission"
-    INVALID_REQUEST = "invalid_request"
-    NOT_FOUND = "not_found"
-    CONTENT_POLICY = "content_policy"
-    RATE_LIMITED = "rate_limited"
-    IP_BLOCKED = "ip_blocked"
-    SERVER = "server"
-    TIMEOUT = "timeout"
-    NETWORK = "network"
-    BAD_RESPONSE = "bad_response"
-
-
-_RETRYABLE = frozenset(
-    {ErrorKind.RATE_LIMITED, ErrorKind.SERVER, ErrorKind.TIMEOUT, ErrorKind.NETWORK}
-)
 # What a failed attempt tells the concurrency limiter; other kinds (a bad key, a
 # refused image) say nothing about the API's load and neither grow nor cut.
 _LOAD_SIGNALS: Mapping[ErrorKind, Signal] = MappingProxyType(
@@ -61,222 +36,6 @@ _LOAD_SIGNALS: Mapping[ErrorKind, Signal] = MappingProxyType(
         ErrorKind.NETWORK: Signal.ERROR,
     }
 )
-_OPERATOR_PROBLEMS = frozenset(
-    {
-        ErrorKind.AUTH,
-        ErrorKind.ACCOUNT,
-        ErrorKind.PERMISSION,
-        ErrorKind.NOT_FOUND,
-        ErrorKind.IP_BLOCKED,
-    }
-)
-# Kling's documented code ranges (inclusive) and what they mean.
-_KLING_CODES: tuple[tuple[int, int, ErrorKind], ...] = (
-    (1000, 1004, ErrorKind.AUTH),
-    (1100, 1102, ErrorKind.ACCOUNT),
-    (1103, 1103, ErrorKind.PERMISSION),
-    (1200, 1201, ErrorKind.INVALID_REQUEST),
-    (1202, 1203, ErrorKind.NOT_FOUND),
-    (1300, 1301, ErrorKind.CONTENT_POLICY),
-    (1302, 1303, ErrorKind.RATE_LIMITED),
-    (1304, 1304, ErrorKind.IP_BLOCKED),
-    (5000, 5002, ErrorKind.SERVER),
-)
-# Reseller gateways name errors with words; these are the ones that matter.
-_GATEWAY_WORDS: tuple[tuple[str, ErrorKind], ...] = (
-    ("quota", ErrorKind.ACCOUNT),
-    ("balance", ErrorKind.ACCOUNT),
-    ("insufficient", ErrorKind.ACCOUNT),
-    ("billing", ErrorKind.ACCOUNT),
-    ("api_key", ErrorKind.AUTH),
-    ("token", ErrorKind.AUTH),
-    ("unauthorized", ErrorKind.AUTH),
-)
-_STATUS_KINDS: Mapping[int, ErrorKind] = MappingProxyType(
-    {
-        400: ErrorKind.INVALID_REQUEST,
-        401: ErrorKind.AUTH,
-        402: ErrorKind.ACCOUNT,
-        403: ErrorKind.PERMISSION,
-        404: ErrorKind.NOT_FOUND,
-        408: ErrorKind.TIMEOUT,
-        413: ErrorKind.INVALID_REQUEST,
-        415: ErrorKind.INVALID_REQUEST,
-        422: ErrorKind.INVALID_REQUEST,
-        429: ErrorKind.RATE_LIMITED,
-    }
-)
-
-
-class RecognitionError(Exception):
-    """A failed recognition, with what an operator needs to follow it up."""
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        *,
-        status: int | None = None,
-        code: int | str | None = None,
-        request_id: str | None = None,
-        detail: str = "",
-        retry_after: float | None = None,
-    ) -> None:
-        self.kind = kind
-        self.status = status
-        self.code = code
-        self.request_id = request_id
-        self.detail = detail[:200]
-        self.retry_after = retry_after
-        super().__init__(
-            f"{kind.value} status={status} code={code} request_id={request_id} {self.detail}"
-        )
-
-    @property
-    def retryable(self) -> bool:
-        """Whether another attempt may succeed."""
-        return self.kind in _RETRYABLE
-
-    @property
-    def operator_problem(self) -> bool:
-        """Whether the fix lies with whoever runs the bot (key, balance, plan)."""
-        return self.kind in _OPERATOR_PROBLEMS
-
-
-def classify(status: int, code: int | str | None) -> ErrorKind:
-    """Map an HTTP status and a Kling or gateway code to an `ErrorKind`."""
-    if isinstance(code, int):
-        for low, high, kind in _KLING_CODES:
-            if low <= code <= high:
-                return kind
-    elif isinstance(code, str):
-        lowered = code.lower()
-        for word, kind in _GATEWAY_WORDS:
-            if word in lowered:
-                return kind
-    if status in _STATUS_KINDS:
-        return _STATUS_KINDS[status]
-    if status >= 500:
-        return ErrorKind.SERVER
-    return ErrorKind.BAD_RESPONSE
-
-
-class _Item(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    type: str
-    is_contain: bool
-    url: str | None = None
-
-
-class _TaskResult(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    images: list[_Item] = []
-
-
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    task_result: _TaskResult | None = None
-
-
-class _GatewayError(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    message: str | None = None
-    code: int | str | None = None
-    type: str | None = None
-
-
-class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    code: int | str | None = None
-    message: str | None = None
-    data: _Data | None = None
-    request_id: str | None = None
-    error: _GatewayError | str | None = None
-
-
-def _numeric(code: int | str | None) -> int | str | None:
-    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-        return int(code)
-    return code
-
-
-# A cut-out's URL longer than this is no CDN's: it is not kept (nor cached).
-MAX_CUTOUT_URL = 2048
-
-
-def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> RecognitionResult:
-    """Turn one HTTP answer into a result, or raise `RecognitionError`."""
-    header_request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    try:
-        envelope = _Envelope.model_validate_json(raw)
-    except ValidationError:
-        snippet = raw[:80].decode("utf-8", "replace").replace("\n", " ")
-        raise RecognitionError(
-            classify(status, None) if status != 200 else ErrorKind.BAD_RESPONSE,
-            status=status,
-            request_id=header_request_id,
-            detail=f"body is not the expected JSON: {snippet!r}",
-            retry_after=retry_after,
-        ) from None
-
-    request_id = envelope.request_id or header_request_id
-    code = _numeric(envelope.code)
-    detail = envelope.message or ""
-    if isinstance(envelope.error, _GatewayError):
-        code = code if code is not None else _numeric(envelope.error.code or envelope.error.type)
-        detail = envelope.error.message or detail
-    elif isinstance(envelope.error, str):
-        detail = envelope.error
-
-    if status == 200 and code == 0 and envelope.error is None:
-        if envelope.data is None or envelope.data.task_result is None:
-            raise RecognitionError(
-                ErrorKind.BAD_RESPONSE,
-                status=status,
-                code=code,
-                request_id=request_id,
-                detail="success without data.task_result",
-            )
-        items = envelope.data.task_result.images
-        segments = {item.type: item.is_contain for item in items}
-        cutouts = {
-            item.type: item.url
-            for item in items
-            if item.url and item.is_contain and len(item.url) <= MAX_CUTOUT_URL
-        }
-        return RecognitionResult(
-            MappingProxyType(segments), request_id, cutouts=MappingProxyType(cutouts)
-        )
-
-    kind = classify(status, code)
-    if status == 200 and kind == ErrorKind.BAD_RESPONSE and code is None:
-        detail = detail or "no code in the body"
-    raise RecognitionError(
-        kind,
-        status=status,
-        code=code,
-        request_id=request_id,
-        detail=detail,
-        retry_after=retry_after,
-    )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass(frozen=True)
@@ -323,10 +82,10 @@ class Recognizer:
         if proxied is None:
             proxied = http_clients.proxied()
         # The pool allows the ceiling, so the adaptive limit alone decides.
-        self._http: _Exchange = (
-            _HttpxExchange(headers, attempt_timeout, max_concurrent_calls)
+        self._http: Exchange = (
+            HttpxExchange(headers, attempt_timeout, max_concurrent_calls)
             if proxied
-            else _AiohttpExchange(headers, attempt_timeout, max_concurrent_calls)
+            else AiohttpExchange(headers, attempt_timeout, max_concurrent_calls)
         )
 
     @classmethod
@@ -361,7 +120,7 @@ class Recognizer:
 
     async def recognize(self, image: bytes) -> RecognitionResult:
         """Send raw JPEG/PNG bytes; return the result or raise `RecognitionError` (logged)."""
-        body = _Body(image)
+        body = Body(image)
         attempts = 0
         # Attempts that count against `max_attempts`: all but our own overshoots.
         charged = 0
@@ -414,7 +173,7 @@ class Recognizer:
             self._log_failure(error, attempts)
             raise
 
-    async def _attempt(self, body: _Body) -> RecognitionResult:
+    async def _attempt(self, body: Body) -> RecognitionResult:
         started = time.perf_counter()
         try:
             status, headers, raw = await self._http.post(self._url, body)
@@ -445,164 +204,3 @@ class Recognizer:
             attempts,
             error.detail,
         )
-
-
-# pybase64's SIMD encoder takes 7 ms for a 10 MB image where the standard library's
-# takes 17 ms. The image is encoded a piece at a time as the request is sent: the
-# 13 MB body of a 10 MB image is never whole in memory, and each piece (1 MB) goes
-# to the socket before the next is made, so asyncio's transport never buffers (and
-# copies) megabytes. An image over one piece is encoded on worker threads, each piece
-# while the one before it is sent, so the event loop keeps serving.
-_BASE64_PIECE = 3 * 256 * 1024
-_PREFIX = b'{"image":"'
-_SUFFIX = b'"}'
-
-
-@dataclass(frozen=True)
-class _Body:
-    """The JSON request body for `image`. Base64 has no characters JSON must escape, so
-    it is the encoded image between two byte strings: no JSON encoder, no joined copy."""
-
-    image: bytes
-
-    @property
-    def length(self) -> int:
-        return len(_PREFIX) + 4 * -(-len(self.image) // 3) + len(_SUFFIX)
-
-    async def parts(self) -> AsyncIterator[bytes]:
-        view = memoryview(self.image)
-        if len(view) <= _BASE64_PIECE:
-            # One write (one send on the socket) for a photo's whole body.
-            yield _PREFIX + pybase64.b64encode(view) + _SUFFIX
-            return
-        yield _PREFIX
-        # The next piece is encoded while this one is being sent.
-        pieces = [
-            view[start : start + _BASE64_PIECE] for start in range(0, len(view), _BASE64_PIECE)
-        ]
-        upcoming = asyncio.ensure_future(asyncio.to_thread(pybase64.b64encode, pieces[0]))
-        try:
-            for following in [*pieces[1:], None]:
-                encoded = await upcoming
-                if following is not None:
-                    upcoming = asyncio.ensure_future(
-                        asyncio.to_thread(pybase64.b64encode, following)
-                    )
-                yield encoded
-        finally:
-            upcoming.cancel()
-        yield _SUFFIX
-
-
-class _Exchange(Protocol):
-    """One POST of a request body: the answer's status, headers and body (at most
-    `MAX_RESPONSE_BYTES`), or `RecognitionError` (TIMEOUT, NETWORK or BAD_RESPONSE).
-    Timeouts count per step, as httpx counts them: connecting, each write of the body,
-    each read of the answer; a 10 MB image on a slow link may take longer in all."""
-
-    async def post(self, url: str, body: _Body) -> tuple[int, Mapping[str, str], bytes]: ...
-
-    async def aclose(self) -> None: ...
-
-
-class _AiohttpExchange:
-    """Over aiohttp, when the API is reached directly: a photo's 200 KB request cost
-    0.93 ms of CPU against httpx's 1.31 (client and server on one loop, median of 3 x
-    600 requests)."""
-
-    def __init__(
-        self, headers: Mapping[str, str], attempt_timeout: float, connections: int
-    ) -> None:
-        self._headers = dict(headers)
-        self._stall = attempt_timeout
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(attempt_timeout, 10.0), sock_read=attempt_timeout
-        )
-        self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
-
-    async def post(self, url: str, body: _Body) -> tuple[int, Mapping[str, str], bytes]:
-        if self._session is None:  # made inside the running loop, as aiohttp wants
-            self._session = aiohttp.ClientSession(
-                headers=self._headers,
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._connections, ssl=http_clients.tls()),
-            )
-        try:
-            # aiohttp's read timeout starts once the body is sent and it has no write
-            # timeout: `stall` bounds each write instead, as httpx's write timeout does.
-            async with asyncio.timeout(None) as stall:
-                async with self._session.post(
-                    url,
-                    data=_paced(body.parts(), stall, self._stall),
-                    headers={"Content-Length": str(body.length)},
-                    allow_redirects=False,
-                ) as response:
-                    raw = await _read_bounded(response.content.iter_any(), response.status)
-                    return response.status, response.headers, raw
-        except TimeoutError as exc:
-            detail = "write stalled" if stall.expired() else type(exc).__name__
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=f"aiohttp {detail}") from None
-        except aiohttp.ClientError as exc:
-            raise RecognitionError(ErrorKind.NETWORK, detail=http_clients.describe(exc)) from None
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-async def _paced(
-    parts: AsyncIterator[bytes], stall: asyncio.Timeout, seconds: float
-) -> AsyncIterator[bytes]:
-    """The body's parts, each given `seconds` to be written: aiohttp asks for the next
-    part once the one before is written (drained to the socket's buffer)."""
-    loop = asyncio.get_running_loop()
-    async for part in parts:
-        stall.reschedule(loop.time() + seconds)
-        yield part
-    stall.reschedule(None)
-
-
-class _HttpxExchange:
-    """Over httpx, which reads the proxy variables (bot/http/clients.py)."""
-
-    def __init__(
-        self, headers: Mapping[str, str], attempt_timeout: float, connections: int
-    ) -> None:
-        self._client = httpx.AsyncClient(
-            headers=dict(headers),
-            timeout=httpx.Timeout(attempt_timeout, connect=min(attempt_timeout, 10.0)),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            # No transport of its own: given one, httpx would ignore HTTPS_PROXY and the
-            # other proxy variables (tests/e2e/test_proxies.py).
-        )
-
-    async def post(self, url: str, body: _Body) -> tuple[int, Mapping[str, str], bytes]:
-        try:
-            async with self._client.stream(
-                "POST", url, content=body.parts(), headers={"Content-Length": str(body.length)}
-            ) as response:
-                raw = await _read_bounded(response.aiter_bytes(), response.status_code)
-                return response.status_code, response.headers, raw
-        except httpx.TimeoutException as exc:
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=type(exc).__name__) from None
-        except httpx.TransportError as exc:
-            raise RecognitionError(ErrorKind.NETWORK, detail=type(exc).__name__) from None
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-async def _read_bounded(chunks: AsyncIterator[bytes], status: int) -> bytes:
-    read: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise RecognitionError(
-                ErrorKind.BAD_RESPONSE,
-                status=status,
-                detail=f"response body over {MAX_RESPONSE_BYTES} bytes",
-            )
-        read.append(chunk)
-    return b"".join(read)

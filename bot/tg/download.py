@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +15,7 @@ from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.http import clients as http_clients
+from bot.http.bounded import BodyTooLarge, read_bounded
 from bot.photo.images import TooLargeToDownload
 from bot.photo.outcomes import DownloadError
 from bot.photo.pipeline import IncomingImage
@@ -133,22 +135,12 @@ def _check_status(status: int) -> None:
         raise BadRequest(f"file download answered HTTP {status}")
 
 
-class _Chunks:
+async def _read_file(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     """A download's chunks, refused as soon as they pass the limit; joined once."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._size = 0
-        self._chunks: list[bytes] = []
-
-    def add(self, chunk: bytes) -> None:
-        self._size += len(chunk)
-        if self._size > self._limit:
-            raise TooLargeToDownload(self._size, self._limit)
-        self._chunks.append(chunk)
-
-    def joined(self) -> bytes:
-        return b"".join(self._chunks)
+    try:
+        return await read_bounded(chunks, limit)
+    except BodyTooLarge as exc:
+        raise TooLargeToDownload(exc.size, exc.limit) from None
 
 
 class _AiohttpGetter:
@@ -167,15 +159,12 @@ class _AiohttpGetter:
                 # The bytes as served, like httpx's aiter_raw: nothing is inflated.
                 auto_decompress=False,
             )
-        chunks = _Chunks(limit)
         try:
             async with self._session.get(url, allow_redirects=False) as response:
                 _check_status(response.status)
-                async for chunk in response.content.iter_any():
-                    chunks.add(chunk)
+                return await _read_file(response.content.iter_any(), limit)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _TryAgain(type(exc).__name__) from None
-        return chunks.joined()
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -192,12 +181,10 @@ class _HttpxGetter:
         )
 
     async def __call__(self, url: str, limit: int) -> bytes:
-        chunks = _Chunks(limit)
         try:
             async with self._client.stream("GET", url) as response:
                 _check_status(response.status_code)
-                async for chunk in response.aiter_raw():
-                    chunks.add(chunk)
+                return await _read_file(response.aiter_raw(), limit)
         except httpx.TransportError as exc:
             raise _TryAgain(type(exc).__name__) from None
         except httpx.InvalidURL:
@@ -205,7 +192,6 @@ class _HttpxGetter:
             # carry it, so it is refused like a file Telegram has not got (aiohttp sends it
             # escaped and gets the 404). Not a TransportError: it escaped every handler.
             raise BadRequest("Telegram gave a file path no URL can hold") from None
-        return chunks.joined()
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -13,7 +13,13 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.http.bounded import BodyTooLarge, read_bounded
 from bot.http.clients import describe, tls
+
+# The Bot API's largest answer is getUpdates with its 100 updates: a few hundred KB, a
+# few MB at worst (4,096-character texts with entities). 32 MB is far past that, and
+# still a bound on what a broken or hostile endpoint can make the bot hold.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
 class PoolTimeout(Exception):
@@ -91,7 +97,11 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(
                 method, url, data=_body(request_data), timeout=timeout, allow_redirects=False
             ) as response:
-                return response.status, await response.read()
+                return response.status, await read_bounded(
+                    response.content.iter_any(), MAX_ANSWER_BYTES
+                )
+        except BodyTooLarge as exc:
+            raise NetworkError(f"the Bot API's answer passed {exc.limit} bytes") from None
         # Not chained (`from None`): aiohttp's text for a malformed answer or a connect
         # timeout holds the URL, and so the token, and a traceback logged with exc_info
         # would show it; httpx's never does. `describe` keeps what an operator needs.
