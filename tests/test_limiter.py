@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.recognition.limiter import AdaptiveLimiter, AimdLimit, AimdRules, Signal
+from bot.recognition.call_slots import AdaptiveLimiter
+from bot.recognition.limiter import AimdLimit, AimdRules, Signal
 
 LATENCY = 0.05
 

@@ -16,9 +16,10 @@ from pydantic import SecretStr
 from bot.config import ApiSettings
 from bot.http import clients as http_clients
 from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
+from bot.recognition.call_slots import AdaptiveLimiter
 from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.exchange import AiohttpExchange, Body, Exchange, HttpxExchange
-from bot.recognition.limiter import AdaptiveLimiter, Signal
+from bot.recognition.limiter import Signal
 from bot.recognition.parsing import parse_response
 from bot.recognition.results import RecognitionResult
 
