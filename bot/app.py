@@ -20,8 +20,9 @@ from bot.photo import images
 from bot.photo.alerts import OperatorAlerts
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
-from bot.photo.decoding import DecodePool, WorkerFault
+from bot.photo.decoding import DecodePool
 from bot.photo.fairness import Fairness
+from bot.photo.frames import WorkerFault
 from bot.photo.near import NearDuplicates
 from bot.photo.near_store import NearStore, open_near_store
 from bot.photo.pipeline import PhotoPipeline

@@ -45,7 +45,8 @@ from bot.config import ConfigError, load_api_settings
 from bot.i18n import Translations
 from bot.messages import change_note, megabytes, refusal, reply_for
 from bot.photo.budget import ByteBudget
-from bot.photo.decoding import DecodePool, WorkerFault
+from bot.photo.decoding import DecodePool
+from bot.photo.frames import WorkerFault
 from bot.photo.images import ImageRejected, PreparedImage, check_declared, download_limit
 from bot.photo.outcomes import Failed, Recognized
 from bot.photo.preparing import ImageWork

@@ -25,13 +25,8 @@ import sys
 from collections.abc import Iterator
 
 from bot.photo import images
-from bot.photo.decoding import (
-    PEAK_UNKNOWN,
-    WorkerReply,
-    encode_rejection,
-    read_frame,
-    write_frame,
-)
+from bot.photo.decoding import PEAK_UNKNOWN
+from bot.photo.frames import WorkerReply, encode_rejection, read_frame, write_frame
 
 # What the worker may map beyond its size before an image and the bytes reserved for
 # the image: Python's own small allocations while it runs (measured under 4 MB; the

@@ -18,22 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import os
 import signal
-import struct
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Hashable
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from bot.metrics import DECODE_WORKERS_REPLACED
 from bot.photo import images
-from bot.photo.fingerprint import Fingerprint
+from bot.photo.frames import (
+    WorkerFault,
+    WorkerReply,
+    decode_rejection,
+    prepared,
+    receive_frame,
+    send_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,81 +56,6 @@ _RESPAWN_PAUSE = 1.0
 # own (returned to the kernel when freed, instead of kept in the heap: its adaptive
 # threshold otherwise climbs to 32 MB after the first big image), and one arena.
 _WORKER_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "1"}
-_HEADER = struct.Struct(">I")
-_MAX_HEADER = 64 * 1024
-
-
-class WorkerFault(Exception):
-    """A worker broke the protocol or could not be started."""
-
-
-@dataclass(frozen=True)
-class WorkerReply:
-    """A worker's answer: RSS before the image, at its peak and after (bytes), and
-    either the prepared image's description, a refusal, or the name of what crashed."""
-
-    start: int
-    peak: int
-    rss: int
-    mime: str | None = None
-    width: int = 0
-    height: int = 0
-    source_format: str = ""
-    changes: list[str] = field(default_factory=list)
-    rejected: dict[str, Any] | None = None
-    crashed: str | None = None
-    fingerprint: dict[str, Any] | None = None
-
-
-def write_frame(stream: BinaryIO, header: dict[str, Any], payload: bytes) -> None:
-    """One message: its JSON header's length, the header (with the payload's size), the
-    payload. Blocking: the worker's side."""
-    encoded = json.dumps({**header, "size": len(payload)}).encode()
-    stream.write(_HEADER.pack(len(encoded)) + encoded)
-    stream.write(payload)
-    stream.flush()
-
-
-def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
-    """The next message, or None at the end of the stream. Blocking: the worker's side."""
-    prefix = stream.read(_HEADER.size)
-    if len(prefix) < _HEADER.size:
-        return None
-    header = json.loads(stream.read(_HEADER.unpack(prefix)[0]))
-    payload = stream.read(header["size"])
-    return header, payload
-
-
-def encode_rejection(reason: images.ImageRejected) -> dict[str, Any]:
-    """A refusal as JSON: its class name and its numbers (or its text)."""
-    if dataclasses.is_dataclass(reason):
-        return {"kind": type(reason).__name__, "fields": dataclasses.asdict(reason)}
-    return {"kind": type(reason).__name__, "text": str(reason)}
-
-
-def decode_rejection(value: object) -> images.ImageRejected:
-    """The refusal a worker sent; anything unexpected reads as a damaged file."""
-    kinds: dict[str, type[images.ImageRejected]] = {
-        kind.__name__: kind for kind in _subclasses(images.ImageRejected)
-    }
-    try:
-        assert isinstance(value, dict)
-        kind = kinds[value["kind"]]
-        if "fields" in value:
-            fields = dict(value["fields"])
-            if kind is images.TooMuchWork:
-                fields["what"] = images.Work(fields["what"])
-            return kind(**fields)
-        return kind(str(value["text"]))
-    except (AssertionError, KeyError, TypeError, ValueError):
-        return images.CorruptImage("the decoder's answer could not be read")
-
-
-def _subclasses(kind: type[images.ImageRejected]) -> list[type[images.ImageRejected]]:
-    found = []
-    for sub in kind.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
 
 
 @dataclass(frozen=True)
@@ -171,10 +100,7 @@ class _Worker:
     async def run(self, header: dict[str, Any], data: bytes) -> tuple[WorkerReply, bytes]:
         stdin = self.process.stdin
         assert stdin is not None
-        encoded = json.dumps({**header, "size": len(data)}).encode()
-        stdin.write(_HEADER.pack(len(encoded)) + encoded)
-        stdin.write(data)
-        await stdin.drain()
+        await send_frame(stdin, header, data)
         fields, payload = await self._read(self.process)
         try:
             reply = WorkerReply(**{k: v for k, v in fields.items() if k != "size"})
@@ -186,14 +112,7 @@ class _Worker:
     async def _read(process: asyncio.subprocess.Process) -> tuple[dict[str, Any], bytes]:
         stdout = process.stdout
         assert stdout is not None
-        (length,) = _HEADER.unpack(await stdout.readexactly(_HEADER.size))
-        if length > _MAX_HEADER:
-            raise WorkerFault(f"a header of {length} bytes")
-        header = json.loads(await stdout.readexactly(length))
-        size = header.get("size") if isinstance(header, dict) else None
-        if not isinstance(size, int) or not 0 <= size <= images.MAX_UPLOAD_BYTES:
-            raise WorkerFault("a reply of no valid size")
-        return header, await stdout.readexactly(size)
+        return await receive_frame(stdout)
 
     def kill(self) -> None:
         self.retired = True
@@ -287,7 +206,7 @@ class DecodePool:
         if reply.crashed is not None:
             logger.warning("a decoder raised %s; the image is refused as damaged", reply.crashed)
             raise images.CorruptImage(reply.crashed)
-        return _prepared(reply, payload), stats
+        return prepared(reply, payload), stats
 
     async def _run(
         self, worker: _Worker, header: dict[str, Any], data: bytes
@@ -395,20 +314,3 @@ class DecodePool:
             worker.kill()
         await asyncio.gather(*(w.stop() for w in (*self._idle, *self._busy)))
         self._idle.clear()
-
-
-def _prepared(reply: WorkerReply, payload: bytes) -> images.PreparedImage:
-    mime: Literal["image/jpeg", "image/png"] = (
-        "image/png" if reply.mime == "image/png" else "image/jpeg"
-    )
-    try:
-        changes = frozenset(images.Change(value) for value in reply.changes)
-    except (TypeError, ValueError):
-        changes = None
-    if reply.mime not in ("image/jpeg", "image/png") or not payload or changes is None:
-        raise images.CorruptImage("the decoder's answer could not be read")
-    # A fingerprint that does not read is left out: the image is still good to send.
-    fingerprint = Fingerprint.from_json(reply.fingerprint) if reply.fingerprint else None
-    return images.PreparedImage(
-        payload, mime, reply.width, reply.height, reply.source_format, changes, fingerprint
-    )
