@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
-from bot.photo import images
+from bot.photo import rules
 from bot.photo.alerts import OperatorAlerts
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
@@ -105,7 +105,7 @@ class BotService:
         )
         stats = self.stats = Stats(storage)
         admin = settings.admin_chat_id
-        download_limit = images.download_limit(settings.telegram_local_mode)
+        download_limit = rules.download_limit(settings.telegram_local_mode)
         self.cache = ResultCache(
             storage,
             ttl=settings.cache_ttl_hours * 3600,

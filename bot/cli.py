@@ -47,9 +47,10 @@ from bot.messages import change_note, megabytes, refusal, reply_for
 from bot.photo.budget import ByteBudget
 from bot.photo.decoding import DecodePool
 from bot.photo.frames import WorkerFault
-from bot.photo.images import ImageRejected, PreparedImage, check_declared, download_limit
+from bot.photo.images import PreparedImage
 from bot.photo.outcomes import Failed, Recognized
 from bot.photo.preparing import ImageWork
+from bot.photo.rules import ImageRejected, check_declared, download_limit
 from bot.recognition.client import Recognizer
 from bot.recognition.errors import RecognitionError
 from bot.startup import check_proxies

@@ -21,21 +21,8 @@ from bot.moderation import (
 )
 from bot.moderation.commands import Problem, UnknownSegment, Usage
 from bot.moderation.rights import Right
-from bot.photo import images
-from bot.photo.images import (
-    BadAspectRatio,
-    Change,
-    CorruptImage,
-    HiddenPayload,
-    ImageRejected,
-    NotAnImage,
-    PreparedImage,
-    TooLargeToDownload,
-    TooManyPixels,
-    TooMuchWork,
-    TooSmall,
-    Work,
-)
+from bot.photo import rules
+from bot.photo.images import Change, PreparedImage
 from bot.photo.outcomes import (
     DeadlineExceeded,
     DownloadError,
@@ -46,6 +33,18 @@ from bot.photo.outcomes import (
     Refused,
 )
 from bot.photo.quotas import QuotaExceeded, Remaining
+from bot.photo.rules import (
+    BadAspectRatio,
+    CorruptImage,
+    HiddenPayload,
+    ImageRejected,
+    NotAnImage,
+    TooLargeToDownload,
+    TooManyPixels,
+    TooMuchWork,
+    TooSmall,
+    Work,
+)
 from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import Segment
 from bot.summary import SEGMENT_NAMES, summarize, summarize_line
@@ -54,7 +53,7 @@ from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 # "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
 _MEGAPIXEL = 1_000_000
 _MB = 1024 * 1024
-_MEGAPIXELS = images.MAX_PIXELS // _MEGAPIXEL
+_MEGAPIXELS = rules.MAX_PIXELS // _MEGAPIXEL
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
@@ -166,7 +165,7 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
             return _(
                 "This image is {width} x {height} px; each side must be at least "
                 "{minimum} px. Please send a larger image."
-            ).format(width=w, height=h, minimum=images.MIN_SIDE)
+            ).format(width=w, height=h, minimum=rules.MIN_SIDE)
         case BadAspectRatio(width=w, height=h):
             return _(
                 "This image is {width} x {height} px, an aspect ratio of {ratio}; it must "

@@ -23,7 +23,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.photo import fingerprint as fp
-from bot.photo import images
+from bot.photo import images, rules
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / ".cache" / "near-corpus"
@@ -73,7 +73,7 @@ def load(path: Path) -> Image.Image | None:
         picture = ImageOps.exif_transpose(opened).convert("RGB")
     picture.thumbnail((_WORKING_SIDE, _WORKING_SIDE), Image.Resampling.LANCZOS)
     width, height = picture.size
-    if min(width, height) < images.MIN_SIDE or not 0.4 <= width / height <= 2.5:
+    if min(width, height) < rules.MIN_SIDE or not 0.4 <= width / height <= 2.5:
         return None
     return picture
 
@@ -210,7 +210,7 @@ def printed(data: bytes, photo_size: tuple[int, int] | None) -> fp.Fingerprint |
     """The fingerprint the bot computes for these bytes, on the path it ships."""
     try:
         prepared = images.prepare(data, photo_size, memory_limit=_MEMORY, printed=True)
-    except images.ImageRejected:
+    except rules.ImageRejected:
         return None
     return prepared.fingerprint
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import ApiSettings
-from bot.photo import images
+from bot.photo import cost, images, inspection, rules
 from bot.photo.decoding import DecodePool
 from tests import hostile
 
@@ -41,7 +41,7 @@ MEASURED = {
 DRIFT = 0.12
 
 
-async def _measure(data: bytes) -> tuple[images.Inspection, int]:
+async def _measure(data: bytes) -> tuple[inspection.Inspection, int]:
     """The plan for `data`, and the peak RSS of preparing it in a fresh worker."""
     plan = images.inspect(data, UNLIMITED)
     # Reserve more than the model says, so that the address-space limit cannot end a
@@ -64,7 +64,7 @@ async def test_the_model_bounds_the_measured_peak(name: str) -> None:
     if expected is None:
         plan = images.inspect(data, UNLIMITED)
         assert not plan.isolated
-        assert plan.working_memory <= images.check_memory(len(data))
+        assert plan.working_memory <= cost.check_memory(len(data))
         return
     plan, peak = await _measure(data)
     ratio = peak / plan.working_memory
@@ -101,8 +101,8 @@ def test_a_jpeg_over_the_budget_is_decoded_reduced(name: str) -> None:
 def test_other_formats_over_the_budget_are_refused_with_the_numbers(name: str) -> None:
     data = hostile.CORPUS[name]()
     assert data is not None
-    with pytest.raises(images.TooMuchWork) as refused:
+    with pytest.raises(rules.TooMuchWork) as refused:
         images.inspect(data, 150_000_000)
-    assert refused.value.what is images.Work.MEMORY
+    assert refused.value.what is rules.Work.MEMORY
     assert refused.value.needed is not None
     assert refused.value.needed > refused.value.limit == 150_000_000

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from bot.photo import images
+from bot.photo import rules
 from bot.photo.budget import ByteBudget
 from bot.photo.decoding import DecodePool
 from bot.photo.preparing import ImageWork
@@ -95,7 +95,7 @@ async def test_many_hostile_files_at_once_stay_within_the_budget(
         async def one(data: bytes) -> str:
             try:
                 await work.prepare(data, None, owner=len(data) % 7)
-            except images.ImageRejected as reason:
+            except rules.ImageRejected as reason:
                 return type(reason).__name__
             return "prepared"
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 import psutil
 import pytest
 
-from bot.photo import images
+from bot.photo import images, rules
 from bot.photo.decoding import DecodePool
 from tests import hostile
 from tests.imagegen import jpeg
@@ -75,7 +75,7 @@ async def test_a_worker_prepares_what_a_thread_would(pool: DecodePool) -> None:
 async def test_refusals_come_back_with_their_numbers(pool: DecodePool) -> None:
     # Too small once upright: refused in the worker as in a thread, numbers and all.
     data = hostile.png_flat(900, 200, "RGB", orientation=6)
-    with pytest.raises(images.TooSmall) as refused:
+    with pytest.raises(rules.TooSmall) as refused:
         await pool.prepare(data, None, memory_limit=LIMIT, reserve=100_000_000)
     assert (refused.value.width, refused.value.height) == (200, 900)
 
@@ -85,9 +85,9 @@ async def test_a_decode_past_its_cpu_limit_is_ended_and_its_worker_replaced() ->
     try:
         await pool.start()
         (first,) = pool.pids
-        with pytest.raises(images.TooMuchWork) as refused:
+        with pytest.raises(rules.TooMuchWork) as refused:
             await _prepare(pool, HEAVY)
-        assert refused.value.what is images.Work.CPU
+        assert refused.value.what is rules.Work.CPU
         assert _gone(first)
         # The replacement takes the next image.
         prepared, _ = await _prepare(pool, ROTATED)
@@ -100,9 +100,9 @@ async def test_a_decode_past_its_cpu_limit_is_ended_and_its_worker_replaced() ->
 
 async def test_a_decoder_that_wants_more_than_its_reserve_is_refused(pool: DecodePool) -> None:
     # The address-space limit, not the cost model, stops it: 1 MB for a 49 MP decode.
-    with pytest.raises(images.TooMuchWork) as refused:
+    with pytest.raises(rules.TooMuchWork) as refused:
         await pool.prepare(HEAVY, None, memory_limit=LIMIT, reserve=1_000_000)
-    assert refused.value.what is images.Work.MEMORY
+    assert refused.value.what is rules.Work.MEMORY
     # The worker lives on: a failed allocation is an answer, not a crash.
     assert pool.replaced == 0
     assert (await _prepare(pool, ROTATED))[0].height == 900
@@ -187,8 +187,8 @@ async def test_a_worker_killed_mid_decode_answers_its_image_and_is_replaced(
     await _until(lambda: bool(pool.busy_pids))
     (working,) = pool.busy_pids
     os.kill(working, signal.SIGKILL)
-    with pytest.raises(images.TooMuchWork) as refused:
+    with pytest.raises(rules.TooMuchWork) as refused:
         await task
-    assert refused.value.what is images.Work.MEMORY
+    assert refused.value.what is rules.Work.MEMORY
     assert pool.replaced == 1
     assert (await _prepare(pool, ROTATED))[0].width == 600

@@ -11,15 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bot.photo import images
-from bot.photo.images import (
+from bot.photo import cost, images, rules
+from bot.photo.images import Change, PreparedImage
+from bot.photo.rules import (
     BadAspectRatio,
-    Change,
     CorruptImage,
     HiddenPayload,
     ImageRejected,
     NotAnImage,
-    PreparedImage,
     TooLargeToDownload,
     TooManyPixels,
     TooSmall,
@@ -75,7 +74,7 @@ def test_dimension_rule_matches_its_definition(width: int, height: int) -> None:
 
 @pytest.mark.parametrize("local_mode", [False, True])
 def test_declared_size_over_the_download_limit_is_refused_early(local_mode: bool) -> None:
-    limit = images.download_limit(local_mode)
+    limit = rules.download_limit(local_mode)
     assert limit == (2000 if local_mode else 20) * 1024 * 1024
     with pytest.raises(TooLargeToDownload) as caught:
         check_declared(file_size=limit + 1, width=None, height=None, limit=limit)
@@ -128,29 +127,29 @@ def test_exif_rotation_is_applied_and_checked_upright() -> None:
 
 def test_png_over_10_mb_is_made_to_fit() -> None:
     data = png(2000, 2000, noise=True)
-    assert len(data) > images.MAX_UPLOAD_BYTES
+    assert len(data) > rules.MAX_UPLOAD_BYTES
     prepared = prepare(data)
-    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert len(prepared.data) <= rules.MAX_UPLOAD_BYTES
     assert prepared.mime == "image/jpeg"
-    assert min(prepared.width, prepared.height) >= images.MIN_SIDE
+    assert min(prepared.width, prepared.height) >= rules.MIN_SIDE
 
 
 def test_jpeg_over_10_mb_is_recompressed_when_that_suffices() -> None:
     data = jpeg(3000, 3000, noise=True, quality=100)
-    assert len(data) > images.MAX_UPLOAD_BYTES
+    assert len(data) > rules.MAX_UPLOAD_BYTES
     prepared = prepare(data)
-    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert len(prepared.data) <= rules.MAX_UPLOAD_BYTES
     assert prepared.changes == {Change.RECOMPRESSED}
     assert (prepared.width, prepared.height) == (3000, 3000)
 
 
 def test_jpeg_over_10_mb_is_shrunk_when_recompressing_is_not_enough() -> None:
     data = jpeg(3600, 3400, noise=True, quality=95)
-    assert len(data) > images.MAX_UPLOAD_BYTES
+    assert len(data) > rules.MAX_UPLOAD_BYTES
     prepared = prepare(data)
-    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert len(prepared.data) <= rules.MAX_UPLOAD_BYTES
     assert prepared.changes == {Change.SHRUNK}
-    assert 3400 > prepared.height >= images.MIN_SIDE
+    assert 3400 > prepared.height >= rules.MIN_SIDE
     assert abs(prepared.width / prepared.height - 3600 / 3400) < 0.01
 
 
@@ -228,7 +227,7 @@ def test_damaged_images_are_refused_or_prepared_never_crash(
         except ImageRejected:
             continue
         assert prepared.mime in ("image/jpeg", "image/png")
-        assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+        assert len(prepared.data) <= rules.MAX_UPLOAD_BYTES
 
 
 _PHOTO = jpeg(1280, 960)
@@ -316,11 +315,11 @@ def test_a_damaged_photo_gets_the_verdict_the_decode_would_give(
 
 
 def test_a_scan_bomb_is_refused_by_its_count_before_any_decode() -> None:
-    with pytest.raises(images.TooMuchWork) as refused:
+    with pytest.raises(rules.TooMuchWork) as refused:
         images.inspect(hostile.scan_bomb(5000), BUDGET)
     # The walk stops at the first scan over the cap: the count says where it stopped.
-    assert refused.value.what is images.Work.SCANS
-    assert (refused.value.needed, refused.value.limit) == (images.MAX_SCANS + 1, images.MAX_SCANS)
+    assert refused.value.what is rules.Work.SCANS
+    assert (refused.value.needed, refused.value.limit) == (rules.MAX_SCANS + 1, rules.MAX_SCANS)
 
 
 def test_scans_are_counted_against_the_image_size() -> None:
@@ -329,7 +328,7 @@ def test_scans_are_counted_against_the_image_size() -> None:
     assert within.isolated
     assert within.layout is not None
     assert len(within.layout.scans) == 30
-    with pytest.raises(images.TooMuchWork) as refused:
+    with pytest.raises(rules.TooMuchWork) as refused:
         images.inspect(hostile.scan_bomb(31, side=7000), BUDGET)
     assert (refused.value.needed, refused.value.limit) == (31, 30)
 
@@ -350,7 +349,7 @@ def test_only_checks_the_header_bounds_stay_out_of_a_worker(
     plan = images.inspect(data, BUDGET)
     assert (plan.isolated, plan.reencode) == (isolated, reencode)
     if not isolated:
-        assert plan.working_memory <= images.check_memory(len(data))
+        assert plan.working_memory <= cost.check_memory(len(data))
 
 
 def test_an_encode_past_twice_the_upload_limit_is_stopped_and_the_image_shrunk() -> None:
@@ -358,7 +357,7 @@ def test_an_encode_past_twice_the_upload_limit_is_stopped_and_the_image_shrunk()
     data = image_bytes(2800, 2800, "PNG", mode="RGBA", noise=True, orientation=6)
     prepared = prepare(data)
     assert prepared.mime == "image/png"
-    assert len(prepared.data) <= images.MAX_UPLOAD_BYTES
+    assert len(prepared.data) <= rules.MAX_UPLOAD_BYTES
     assert Change.SHRUNK in prepared.changes
 
 

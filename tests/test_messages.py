@@ -21,22 +21,21 @@ from bot.messages import (
     settings_text,
 )
 from bot.moderation import Action, Breach, ChatSettings, Mode, Penalty
-from bot.photo.images import (
+from bot.photo.images import Change, PreparedImage
+from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
+from bot.photo.quotas import QuotaExceeded, Remaining
+from bot.photo.rules import (
     MAX_DOWNLOAD_BYTES,
     BadAspectRatio,
-    Change,
     CorruptImage,
     HiddenPayload,
     NotAnImage,
-    PreparedImage,
     TooLargeToDownload,
     TooManyPixels,
     TooMuchWork,
     TooSmall,
     Work,
 )
-from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
-from bot.photo.quotas import QuotaExceeded, Remaining
 from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult, Segment
 

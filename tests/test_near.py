@@ -22,13 +22,13 @@ from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
 from bot.photo.decoding import DecodePool
 from bot.photo.fingerprint import CANDIDATE_BITS, Fingerprint, fingerprint
-from bot.photo.images import MAX_DOWNLOAD_BYTES
 from bot.photo.near import NearDuplicates, NearIndex
 from bot.photo.near_store import NearEntry, NearStore, RedisNearStore, SqliteNearStore
 from bot.photo.outcomes import Recognized
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Quotas
+from bot.photo.rules import MAX_DOWNLOAD_BYTES
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import SqliteStorage

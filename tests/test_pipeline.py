@@ -11,11 +11,11 @@ from bot.photo.alerts import OperatorAlerts
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
 from bot.photo.decoding import DecodePool
-from bot.photo.images import MAX_DOWNLOAD_BYTES, TooMuchWork, TooSmall
 from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester, memory_cost
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Quotas
+from bot.photo.rules import MAX_DOWNLOAD_BYTES, TooMuchWork, TooSmall
 from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats

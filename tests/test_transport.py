@@ -17,7 +17,7 @@ from telegram.request._requestparameter import RequestParameter
 
 from bot.health import Dependency
 from bot.http import clients as http_clients
-from bot.photo.images import TooLargeToDownload
+from bot.photo.rules import TooLargeToDownload
 from bot.tg import application, download
 from bot.tg.application import ObservedRequest
 from bot.tg.transport import AiohttpRequest, PoolTimeout

@@ -20,7 +20,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.health import Dependency
-from bot.photo.images import TooLargeToDownload
+from bot.photo.rules import TooLargeToDownload
 from bot.tg import download
 from bot.tg.application import ObservedRequest
 from bot.tg.transport import AiohttpRequest

@@ -37,7 +37,7 @@ from bot.moderation import (
 )
 from bot.moderation.commands import UnknownSegment, Usage
 from bot.moderation.rights import Right
-from bot.photo import images
+from bot.photo import rules
 from bot.photo.images import Change, PreparedImage
 from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused
 from bot.photo.quotas import QuotaExceeded, Remaining
@@ -81,7 +81,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
         yield messages.duration(count * 3600, tr)
         yield messages.duration(count * 86400 + count * 60, tr)
         yield summarize(_result(min(count, 4), max(count, 4)), tr)
-        outcomes = [Recognized(_result(1, 4)), Refused(images.TooSmall(count, 400))] * count
+        outcomes = [Recognized(_result(1, 4)), Refused(rules.TooSmall(count, 400))] * count
         yield messages.album_reply(outcomes[:count], tr, wait)
         settings = ChatSettings(
             mode=Mode.DRY,
@@ -119,18 +119,18 @@ def _everyday(tr: Translations) -> Iterator[str]:
     yield messages.removal_notice(AUTHOR, breaches, tr)
     yield messages.breach_problem(breaches, tr)
     for reason in (
-        images.TooSmall(250, 400),
-        images.BadAspectRatio(300, 1000),
-        images.BadAspectRatio(1000, 300),
-        images.TooLargeToDownload(25_300_000, images.MAX_DOWNLOAD_BYTES),
-        images.TooManyPixels(8000, 8000),
-        images.TooManyPixels(),
-        images.TooLargeToDownload(10**30, images.MAX_DOWNLOAD_BYTES),
-        images.TooMuchWork(images.Work.SCANS, 200_000, images.MAX_SCANS),
-        images.TooMuchWork(images.Work.MEMORY, 800_000_000, 512_000_000),
-        images.HiddenPayload(),
-        images.CorruptImage(),
-        images.NotAnImage(),
+        rules.TooSmall(250, 400),
+        rules.BadAspectRatio(300, 1000),
+        rules.BadAspectRatio(1000, 300),
+        rules.TooLargeToDownload(25_300_000, rules.MAX_DOWNLOAD_BYTES),
+        rules.TooManyPixels(8000, 8000),
+        rules.TooManyPixels(),
+        rules.TooLargeToDownload(10**30, rules.MAX_DOWNLOAD_BYTES),
+        rules.TooMuchWork(rules.Work.SCANS, 200_000, rules.MAX_SCANS),
+        rules.TooMuchWork(rules.Work.MEMORY, 800_000_000, 512_000_000),
+        rules.HiddenPayload(),
+        rules.CorruptImage(),
+        rules.NotAnImage(),
     ):
         yield messages.refusal(reason, tr)
     for changes in (
@@ -271,8 +271,8 @@ def test_the_leak_check_would_catch_english() -> None:
     ("language", "units"),
     [
         ("ru", ["МБ", "пикс.", "мегапиксел"]),
-        ("zh", ["MB", "像素", f"{images.MAX_PIXELS // 10_000} 万像素"]),
-        ("zh-hant", ["MB", "像素", f"{images.MAX_PIXELS // 10_000} 萬像素"]),
+        ("zh", ["MB", "像素", f"{rules.MAX_PIXELS // 10_000} 万像素"]),
+        ("zh-hant", ["MB", "像素", f"{rules.MAX_PIXELS // 10_000} 萬像素"]),
     ],
 )
 def test_units_as_decided(language: str, units: list[str]) -> None:
@@ -280,8 +280,8 @@ def test_units_as_decided(language: str, units: list[str]) -> None:
     text = "\n".join(
         [
             messages.help_text(tr),
-            messages.refusal(images.TooLargeToDownload(25_300_000, images.MAX_DOWNLOAD_BYTES), tr),
-            messages.refusal(images.TooManyPixels(8000, 8000), tr),
+            messages.refusal(rules.TooLargeToDownload(25_300_000, rules.MAX_DOWNLOAD_BYTES), tr),
+            messages.refusal(rules.TooManyPixels(8000, 8000), tr),
         ]
     )
     assert all(unit in text for unit in units), text
@@ -364,7 +364,7 @@ def test_english_counts_read_right_for_one(count: int, english: str) -> None:
     )
     summary = summarize(_result(1, 4), tr)
     assert summary.startswith("Found 1 of 4 segments")
-    assert messages.album_reply([Refused(images.NotAnImage())], tr, MIDNIGHT).startswith(
+    assert messages.album_reply([Refused(rules.NotAnImage())], tr, MIDNIGHT).startswith(
         "Results for 1 image:"
     )
 

@@ -20,8 +20,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from bot.photo.images import ImageRejected, PreparedImage
+from bot.photo.images import PreparedImage
 from bot.photo.preparing import ImageWork
+from bot.photo.rules import ImageRejected
 
 logger = logging.getLogger(__name__)
 

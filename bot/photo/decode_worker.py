@@ -24,7 +24,7 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from bot.photo import images
+from bot.photo import images, rules
 from bot.photo.decoding import PEAK_UNKNOWN
 from bot.photo.frames import WorkerReply, encode_rejection, read_frame, write_frame
 
@@ -67,10 +67,10 @@ def _prepare(header: dict[str, object], data: bytes) -> tuple[WorkerReply, bytes
     with _limits(reserve, cpu_seconds) as start:
         try:
             prepared = images.prepare(data, size, memory_limit=memory_limit, printed=printed)
-        except images.ImageRejected as reason:
+        except rules.ImageRejected as reason:
             return _reply(start, rejected=encode_rejection(reason)), b""
         except MemoryError:
-            over = images.TooMuchWork(images.Work.MEMORY, None, reserve)
+            over = rules.TooMuchWork(rules.Work.MEMORY, None, reserve)
             return _reply(start, rejected=encode_rejection(over)), b""
         except Exception as exc:  # one hostile file must not end the worker
             return _reply(start, crashed=type(exc).__name__), b""

@@ -3,7 +3,7 @@
 A thread cannot be stopped, and a decoder that never returns to Python cannot be
 interrupted: a progressive JPEG that repeats one scan 200,000 times held a core for
 138 s. So every decode whose cost depends on more than the header shows (re-encodes,
-progressive and multi-scan JPEGs: see `images.Inspection.isolated`) runs in a worker
+progressive and multi-scan JPEGs: see `inspection.Inspection.isolated`) runs in a worker
 (`bot.photo.decode_worker`) that ends itself past its CPU limit (a timer, then the kernel),
 whose address space is limited to what the decode reserved from the budget, and that
 the pool kills when the photo's deadline passes or its wall-clock limit does. A worker
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.metrics import DECODE_WORKERS_REPLACED
-from bot.photo import images
+from bot.photo import images, rules
 from bot.photo.frames import (
     WorkerFault,
     WorkerReply,
@@ -205,7 +205,7 @@ class DecodePool:
             raise decode_rejection(reply.rejected)
         if reply.crashed is not None:
             logger.warning("a decoder raised %s; the image is refused as damaged", reply.crashed)
-            raise images.CorruptImage(reply.crashed)
+            raise rules.CorruptImage(reply.crashed)
         return prepared(reply, payload), stats
 
     async def _run(
@@ -217,7 +217,7 @@ class DecodePool:
                 reply, payload = await worker.run(header, data)
         except TimeoutError:
             worker.kill()
-            raise images.TooMuchWork(images.Work.TIME, None, wall) from None
+            raise rules.TooMuchWork(rules.Work.TIME, None, wall) from None
         except (asyncio.IncompleteReadError, ConnectionError, WorkerFault, ValueError):
             raise await self._ended(worker) from None
         except BaseException:
@@ -229,7 +229,7 @@ class DecodePool:
             worker.kill()
         return reply, payload
 
-    async def _ended(self, worker: _Worker) -> images.ImageRejected:
+    async def _ended(self, worker: _Worker) -> rules.ImageRejected:
         """Why a worker stopped answering, as the refusal its image gets. Its exit status is
         awaited before anything signals it: `Popen.send_signal` polls first, and a poll
         that reaps the process leaves asyncio's watcher to report status 255."""
@@ -241,12 +241,12 @@ class DecodePool:
             worker.kill()
             status = -signal.SIGKILL
         if status in (-signal.SIGPROF, -signal.SIGXCPU):
-            return images.TooMuchWork(images.Work.CPU, None, self.cpu_seconds)
+            return rules.TooMuchWork(rules.Work.CPU, None, self.cpu_seconds)
         if status == -signal.SIGKILL:
             # Killed from outside: the kernel's OOM killer, or an operator.
-            return images.TooMuchWork(images.Work.MEMORY, None, 0)
+            return rules.TooMuchWork(rules.Work.MEMORY, None, 0)
         logger.warning("a decode worker ended with status %s", status)
-        return images.CorruptImage(f"the decoder ended with status {status}")
+        return rules.CorruptImage(f"the decoder ended with status {status}")
 
     @contextlib.asynccontextmanager
     async def _worker(self, owner: Hashable) -> AsyncIterator[_Worker]:

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-from bot.photo import images
+from bot.photo import images, rules
 from bot.photo.fingerprint import Fingerprint
 
 _HEADER = struct.Struct(">I")
@@ -60,32 +60,32 @@ def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
     return header, payload
 
 
-def encode_rejection(reason: images.ImageRejected) -> dict[str, Any]:
+def encode_rejection(reason: rules.ImageRejected) -> dict[str, Any]:
     """A refusal as JSON: its class name and its numbers (or its text)."""
     if dataclasses.is_dataclass(reason):
         return {"kind": type(reason).__name__, "fields": dataclasses.asdict(reason)}
     return {"kind": type(reason).__name__, "text": str(reason)}
 
 
-def decode_rejection(value: object) -> images.ImageRejected:
+def decode_rejection(value: object) -> rules.ImageRejected:
     """The refusal a worker sent; anything unexpected reads as a damaged file."""
-    kinds: dict[str, type[images.ImageRejected]] = {
-        kind.__name__: kind for kind in _subclasses(images.ImageRejected)
+    kinds: dict[str, type[rules.ImageRejected]] = {
+        kind.__name__: kind for kind in _subclasses(rules.ImageRejected)
     }
     try:
         assert isinstance(value, dict)
         kind = kinds[value["kind"]]
         if "fields" in value:
             fields = dict(value["fields"])
-            if kind is images.TooMuchWork:
-                fields["what"] = images.Work(fields["what"])
+            if kind is rules.TooMuchWork:
+                fields["what"] = rules.Work(fields["what"])
             return kind(**fields)
         return kind(str(value["text"]))
     except (AssertionError, KeyError, TypeError, ValueError):
-        return images.CorruptImage("the decoder's answer could not be read")
+        return rules.CorruptImage("the decoder's answer could not be read")
 
 
-def _subclasses(kind: type[images.ImageRejected]) -> list[type[images.ImageRejected]]:
+def _subclasses(kind: type[rules.ImageRejected]) -> list[type[rules.ImageRejected]]:
     found = []
     for sub in kind.__subclasses__():
         found += [sub, *_subclasses(sub)]
@@ -107,7 +107,7 @@ async def receive_frame(stdout: asyncio.StreamReader) -> tuple[dict[str, Any], b
         raise WorkerFault(f"a header of {length} bytes")
     header = json.loads(await stdout.readexactly(length))
     size = header.get("size") if isinstance(header, dict) else None
-    if not isinstance(size, int) or not 0 <= size <= images.MAX_UPLOAD_BYTES:
+    if not isinstance(size, int) or not 0 <= size <= rules.MAX_UPLOAD_BYTES:
         raise WorkerFault("a reply of no valid size")
     return header, await stdout.readexactly(size)
 
@@ -122,7 +122,7 @@ def prepared(reply: WorkerReply, payload: bytes) -> images.PreparedImage:
     except (TypeError, ValueError):
         changes = None
     if reply.mime not in ("image/jpeg", "image/png") or not payload or changes is None:
-        raise images.CorruptImage("the decoder's answer could not be read")
+        raise rules.CorruptImage("the decoder's answer could not be read")
     # A fingerprint that does not read is left out: the image is still good to send.
     fingerprint = Fingerprint.from_json(reply.fingerprint) if reply.fingerprint else None
     return images.PreparedImage(

@@ -1,6 +1,5 @@
-"""The recognition API's image rules, and the work to meet them.
+"""The work to meet the recognition API's image rules (bot/photo/rules.py).
 
-`check_declared` refuses early from what Telegram tells before a download;
 `prepare` inspects the downloaded bytes (format by magic bytes, never by name or
 claimed MIME type) and returns bytes the API accepts: JPEG or PNG, at most
 10 MB, each side at least 300 px, aspect ratio within 1:2.5..2.5:1. What can be
@@ -16,48 +15,34 @@ import contextlib
 import enum
 import io
 import math
-import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, TypeGuard
+from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 from typing_extensions import Buffer
 
+from bot.photo.containers import (
+    JpegLayout,
+    png_end,
+    strip_trailer,
+)
+from bot.photo.cost import ENCODE_CAP
 from bot.photo.fingerprint import Fingerprint, draft_box, fingerprint
-
-MAX_UPLOAD_BYTES = 10_000_000
-# What a bot may download: Telegram's "20 MB" are MiB; a local Bot API server
-# (TELEGRAM_LOCAL_MODE) serves files of up to 2000 MB. The rules below hold either way.
-MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
-LOCAL_SERVER_MAX_DOWNLOAD_BYTES = 2000 * 1024 * 1024
-MIN_SIDE = 300
-# The largest number a declared size or dimension may be before it is no real file's:
-# 2^53 is where a float (JSON's numbers, as some Bot API servers write them) stops
-# counting whole units. Sizes over it are shown as "over the limit", not as 25 digits.
-MAX_DECLARED = 2**53
-MIN_ASPECT = 0.4
-MAX_ASPECT = 2.5
-# 50 MP covers every phone camera's default output; a bigger canvas is either a
-# panorama we cannot send or a decompression bomb (a local Bot API server lets
-# files of up to 2000 MB through, so this is what bounds decoding there).
-MAX_PIXELS = 50_000_000
-JPEG_QUALITY = 90
-# A PNG sent as it is gets a fingerprint only up to this size: it is decoded for nothing
-# else, and a 9.8 MB one took 150 ms of a worker. A phone's screenshot is 1-3 MB.
-PRINTED_PNG_BYTES = 4_000_000
-# Real encoders write about 10 scans (libjpeg's default progression: 10 for colour,
-# 6 for grey; mozjpeg's searched scripts stay under 64). Each scan walks every block
-# of its components, so a file that repeats one scan 200,000 times cost 138 s of CPU
-# in 5.6 MB; libjpeg-turbo's own tools cap scans for exactly this attack (-maxscans).
-MAX_SCANS = 100
-# Each scan walks every block: a progressive JPEG's decode CPU grows with scans x pixels.
-# 99 scans of a 49 MP image took 7 s here; a 48 MP photo of 10-20 scans (what encoders
-# write) is 0.5-1 G, so 1.5 G pixel-scans lets every real file through and refuses
-# anything near 100 scans at full size before it reaches a worker's CPU limit.
-MAX_SCAN_PIXELS = 1_500_000_000
+from bot.photo.inspection import PASS_THROUGH, Inspection, plan_for
+from bot.photo.rules import (
+    JPEG_QUALITY,
+    MAX_PIXELS,
+    MAX_UPLOAD_BYTES,
+    MIN_SIDE,
+    CorruptImage,
+    ImageRejected,
+    NotAnImage,
+    TooManyPixels,
+    check_dimensions,
+)
 
 register_heif_opener()
 Image.init()
@@ -68,140 +53,10 @@ Image.init()
 Image.MAX_IMAGE_PIXELS = 2 * MAX_PIXELS
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
-_PASS_THROUGH = frozenset({"JPEG", "MPO", "PNG"})
 _CONVERTIBLE = ("WEBP", "HEIF", "AVIF", "GIF", "BMP", "TIFF")
 READABLE_FORMATS: tuple[str, ...] = tuple(
     name for name in ("JPEG", "MPO", "PNG", *_CONVERTIBLE) if name in Image.OPEN
 )
-_ROTATING_ORIENTATIONS = frozenset({5, 6, 7, 8})
-_EXIF_ORIENTATION = 0x0112
-# A trailer after the image that starts like another file (or holds a ZIP
-# directory) makes the upload a polyglot; other trailers are vendor metadata.
-_FOREIGN_SIGNATURES = (
-    b"PK\x03\x04",
-    b"%PDF",
-    b"<",
-    b"\x7fELF",
-    b"MZ",
-    b"#!",
-    b"Rar!",
-    b"7z\xbc\xaf",
-    b"\x1f\x8b",
-)
-_ZIP_DIRECTORY_END = b"PK\x05\x06"
-# `\xff\xff*` rather than `\xff+`: the same matches, but a literal first byte lets
-# the regex engine jump between 0xFF bytes (0.15 ms instead of 0.95 for a 1280 px
-# photo, 0.4 instead of 6 for a noisy 740 KB one).
-_NEXT_MARKER = re.compile(rb"\xff\xff*[^\x00\xd0-\xd7\xff]")
-_DHT, _DQT, _SOS, _EOI = 0xC4, 0xDB, 0xDA, 0xD9
-# Start-of-frame markers: 0xC0-0xCF but DHT (C4), JPG (C8) and DAC (CC).
-_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_SEQUENTIAL_FRAMES = frozenset({0xC0, 0xC1})
-# Lossless frames (C3, CB and the differential ones) decode at full size only.
-_SCALABLE_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC9, 0xCA})
-_JPEG_FORMATS = frozenset({"JPEG", "MPO"})
-
-# The bytes Pillow keeps per pixel by mode: 1 for the one-byte modes, 2 for 16-bit grey,
-# else 4 (RGB is stored as four bytes, as are LA, I and F).
-_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
-# Decoders' own buffers per pixel of the full-size image, beside the pixels they fill
-# (tests/test_decode_cost.py keeps the measured peaks): libwebp's animation decoder
-# keeps two RGBA canvases and its lossless decoder an ARGB one, and Pillow copies the
-# frame once more (748 MB for 49 MP, 15.3 bytes a pixel in all); libheif decodes to
-# YCbCr planes (two bytes a sample when 10-bit) and converts them to interleaved RGB,
-# which Pillow copies (385 MB for a 48.8 MP HEIC, 427 MB for an AVIF); libtiff reads
-# a strip of raw samples; GIF keeps a frame copy.
-_DECODER_BYTES_PER_PIXEL = {"WEBP": 16, "HEIF": 6, "AVIF": 6, "TIFF": 4, "GIF": 1}
-# Libraries' tables, row buffers and the Python objects of one decode.
-_FIXED_COST = 8 * 1024 * 1024
-# An encode that passes twice the upload limit is stopped and the image shrunk.
-_ENCODE_CAP = 2 * MAX_UPLOAD_BYTES
-
-
-class ImageRejected(Exception):
-    """The image cannot be sent to the API; subclasses carry the numbers to show."""
-
-
-class NotAnImage(ImageRejected):
-    """The bytes are empty or no readable image format."""
-
-
-class CorruptImage(ImageRejected):
-    """The format is known but the file is truncated or damaged."""
-
-
-class HiddenPayload(ImageRejected):
-    """Another file is appended to the image (a polyglot)."""
-
-
-@dataclass
-class TooLargeToDownload(ImageRejected):
-    """Over the Bot API's download limit (`limit` bytes); `size` None when the size
-    declared was no real file's (over `MAX_DECLARED`), so only "over the limit" is told."""
-
-    size: int | None
-    limit: int
-
-    def __post_init__(self) -> None:
-        if self.size is not None and not 0 <= self.size <= MAX_DECLARED:
-            self.size = None
-        size = "a size no file has" if self.size is None else f"{self.size} bytes"
-        super().__init__(f"{size}, over {self.limit}")
-
-
-@dataclass
-class TooSmall(ImageRejected):
-    """A side is under `MIN_SIDE`."""
-
-    width: int
-    height: int
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.width}x{self.height}")
-
-
-@dataclass
-class BadAspectRatio(ImageRejected):
-    """Width/height is outside `MIN_ASPECT`..`MAX_ASPECT`."""
-
-    width: int
-    height: int
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.width}x{self.height}")
-
-
-@dataclass
-class TooManyPixels(ImageRejected):
-    """The canvas is over `MAX_PIXELS`; sizes are unknown when Pillow stopped it first."""
-
-    width: int | None = None
-    height: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.width}x{self.height}")
-
-
-class Work(enum.StrEnum):
-    """What an image needed too much of to be checked."""
-
-    SCANS = "scans"  # JPEG scans, over `MAX_SCANS` or `MAX_SCAN_PIXELS` at this size
-    MEMORY = "memory"  # bytes to decode, over the whole decode budget
-    CPU = "cpu"  # decoder CPU seconds, over the per-image limit
-    TIME = "time"  # seconds waited for the decoder, over its limit
-
-
-@dataclass
-class TooMuchWork(ImageRejected):
-    """Checking the image needs more `what` than one image may take: `needed` (None when
-    the decoder was stopped before it said) against `limit`, in scans, bytes or seconds."""
-
-    what: Work
-    needed: float | None
-    limit: float
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.what.value}: {self.needed} over {self.limit}")
 
 
 class Change(enum.Enum):
@@ -212,45 +67,6 @@ class Change(enum.Enum):
     RECOMPRESSED = "recompressed"
     ROTATED = "rotated"
     FIRST_FRAME = "first_frame"  # animated or multi-page: only the first frame is checked
-
-
-@dataclass(frozen=True)
-class JpegLayout:
-    """What one walk of a JPEG's segments found (see `_jpeg_segments`)."""
-
-    end: int  # just after the first image's EOI marker
-    scans: tuple[int, ...]  # where each scan's header ends
-    frame: int  # the SOF marker: 0xC0/0xC1 sequential, 0xC2 progressive, 0xC3 lossless, ...
-
-    @property
-    def single_pass(self) -> bool:
-        """One sequential Huffman scan: libjpeg decodes it row by row, with no buffer of the
-        whole image's coefficients, in time that grows with the file's bytes."""
-        return len(self.scans) == 1 and self.frame in _SEQUENTIAL_FRAMES
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """What the header tells: the upright size, and what preparing the image will cost.
-
-    `working_memory` bounds the bytes `prepare` holds at its peak (decoders' buffers, the
-    pixels and their copies, the encoder's output, a copy of the file), so it is reserved
-    from the decode budget before any pixel is decoded. `isolated`: the decode's CPU and
-    memory depend on more than the header shows (scans, a codec's own buffers), so it runs
-    in a worker process whose limits end it (`bot.photo.decoding`); else it is a check whose cost
-    the header bounds, run on a thread. `scale`: a JPEG re-encode decodes at 1/scale.
-    """
-
-    source_format: str
-    width: int
-    height: int
-    orientation: int
-    reencode: bool
-    working_memory: int
-    isolated: bool
-    scale: int = 1
-    layout: JpegLayout | None = None
-    printed: bool = False  # a fingerprint is made (asked for, and worth its decode)
 
 
 @dataclass(frozen=True)
@@ -267,36 +83,6 @@ class PreparedImage:
     fingerprint: Fingerprint | None = None
 
 
-def check_dimensions(width: int, height: int) -> None:
-    """Raise `TooSmall` or `BadAspectRatio` when the upright size breaks a rule."""
-    if min(width, height) < MIN_SIDE:
-        raise TooSmall(width, height)
-    if not MIN_ASPECT <= width / height <= MAX_ASPECT:
-        raise BadAspectRatio(width, height)
-
-
-def download_limit(local_mode: bool) -> int:
-    """Bytes the Bot API lets the bot download: 20 MB, or 2000 MB from a local server."""
-    return LOCAL_SERVER_MAX_DOWNLOAD_BYTES if local_mode else MAX_DOWNLOAD_BYTES
-
-
-def check_declared(
-    *, file_size: int | None, width: int | None, height: int | None, limit: int
-) -> None:
-    """Refuse from what Telegram declares, before anything is downloaded: more than
-    `limit` bytes, or a size that breaks a rule. A value no real file has (negative,
-    zero, past `MAX_DECLARED`) is not believed: the download's own limit and the
-    file's header decide instead."""
-    if file_size is not None and file_size > limit:
-        raise TooLargeToDownload(file_size, limit)
-    if _believable(width) and _believable(height):
-        check_dimensions(width, height)
-
-
-def _believable(value: int | None) -> TypeGuard[int]:
-    return value is not None and 0 < value <= MAX_DECLARED
-
-
 def inspect(data: bytes, memory_limit: int, *, printed: bool = False) -> Inspection:
     """Read only the header: refuse what breaks a rule, and tell what `prepare` will cost
     (`TooMuchWork` when that is over `memory_limit` bytes even decoded reduced).
@@ -305,14 +91,7 @@ def inspect(data: bytes, memory_limit: int, *, printed: bool = False) -> Inspect
     Blocking but cheap; nothing is decoded.
     """
     with _reading(data) as image:
-        return _inspect_open(data, image, memory_limit, printed=printed)
-
-
-def check_memory(size: int) -> int:
-    """The most a check that is not `isolated` may hold for a file of `size` bytes: the
-    fixed cost, a copy of the file (only files sent as they are, at most the upload
-    limit, are checked so), and a JPEG of `MAX_PIXELS` decoded at 1/8 scale."""
-    return _FIXED_COST + min(size, MAX_UPLOAD_BYTES) + MAX_PIXELS // 64 * 4
+        return plan_for(data, image, memory_limit, printed=printed)
 
 
 def prepare(
@@ -335,11 +114,11 @@ def prepare(
     pixels, decoded for it only; a re-encode's upright pixels).
     """
     with _reading(data) as image:
-        plan = plan or _inspect_open(data, image, memory_limit, printed=printed)
+        plan = plan or plan_for(data, image, memory_limit, printed=printed)
         if not plan.reencode:
             whole = len(data)
-            end = plan.layout.end if plan.layout else _png_end(data)
-            data = _strip_trailer(data, end)
+            end = plan.layout.end if plan.layout else png_end(data)
+            data = strip_trailer(data, end)
             trimmed = len(data) != whole
             mime: Literal["image/jpeg", "image/png"] = (
                 "image/png" if plan.source_format == "PNG" else "image/jpeg"
@@ -384,181 +163,10 @@ def _open(data: bytes) -> Image.Image:
         raise NotAnImage("unrecognized bytes") from None
 
 
-def _inspect_open(
-    data: bytes, image: Image.Image, memory_limit: int, *, printed: bool = False
-) -> Inspection:
-    source_format = image.format or "unknown"
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise TooManyPixels(width, height)
-    orientation = _orientation(image)
-    if orientation in _ROTATING_ORIENTATIONS:
-        width, height = height, width
-    # The rules first: a small image is told it is small, even if it is also damaged.
-    check_dimensions(width, height)
-    layout = _jpeg_layout(data) if source_format in _JPEG_FORMATS else None
-    if layout is not None and len(layout.scans) * width * height > MAX_SCAN_PIXELS:
-        # Said as scans: how many it has, and how many an image of its size may have.
-        raise TooMuchWork(Work.SCANS, len(layout.scans), MAX_SCAN_PIXELS // (width * height))
-    reencode = (
-        source_format not in _PASS_THROUGH or orientation != 1 or len(data) > MAX_UPLOAD_BYTES
-    )
-    cost = _Cost(image, source_format, layout, len(data))
-    if not reencode:
-        # The integrity check: PNG by its CRCs (nothing decoded), JPEG at 1/8 scale.
-        scale = 8 if layout is not None else 0
-        isolated = layout is not None and not layout.single_pass
-        working_memory = cost.check(scale)
-        if layout is None and len(data) > PRINTED_PNG_BYTES:
-            printed = False
-        if printed:
-            # A fingerprint decodes a JPEG at the largest DCT scale that keeps 256 px (1/2
-            # for a 1280x960 photo), a PNG whole. What fits the most a check on a thread
-            # may hold stays there (a 1280 px photo: 2.5 MB); more goes to a worker.
-            working_memory = cost.printed(layout)
-            isolated = isolated or working_memory > check_memory(len(data))
-        return Inspection(
-            source_format,
-            width,
-            height,
-            orientation,
-            reencode=False,
-            working_memory=working_memory,
-            isolated=isolated,
-            layout=layout,
-            printed=printed,
-        )
-    rotated = orientation != 1
-    scale = _scale_for_upload(image, layout, len(data))
-    while cost.reencode(scale, rotated=rotated) > memory_limit and _can_reduce(
-        image, layout, scale
-    ):
-        scale *= 2
-    needed = cost.reencode(scale, rotated=rotated)
-    if needed > memory_limit:
-        raise TooMuchWork(Work.MEMORY, needed, memory_limit)
-    return Inspection(
-        source_format,
-        width,
-        height,
-        orientation,
-        reencode=True,
-        working_memory=needed,
-        isolated=True,
-        scale=scale,
-        layout=layout,
-        printed=printed,
-    )
-
-
-class _Cost:
-    """The cost model: the bytes a path holds at its peak, from the header alone.
-
-    Every figure is an upper bound checked against the real peak RSS of a fresh worker
-    process (tests/test_decode_cost.py keeps the measured ratios): Pillow's C allocations
-    are invisible to tracemalloc, so only RSS tells.
-    """
-
-    def __init__(
-        self, image: Image.Image, source_format: str, layout: JpegLayout | None, size: int
-    ) -> None:
-        self._image = image
-        self._format = source_format
-        self._layout = layout
-        self._size = size
-        self._pixel_bytes = _PIXEL_BYTES.get(image.mode, 4)
-
-    def check(self, scale: int) -> int:
-        """The integrity check: a JPEG decoded at 1/`scale`, or a PNG's CRCs (scale 0)."""
-        if not scale:
-            return _FIXED_COST + self._size  # verify() reads each chunk whole
-        return _FIXED_COST + self._size + self._decoder(scale)
-
-    def printed(self, layout: JpegLayout | None) -> int:
-        """The integrity check decoded at the fingerprint's scale (a PNG: whole), and the
-        thumbnail's own small buffers."""
-        if layout is None or layout.frame not in _SCALABLE_FRAMES:
-            # A palette or 16-bit PNG is converted to RGB (4 bytes a pixel) to be reduced.
-            return _FIXED_COST + self._size + self._decoder(1) + self._pixels(1) * 4
-        width, height = self._image.size
-        box = draft_box(width, height)
-        scale = next((s for s in (8, 4, 2) if width // s >= box[0] and height // s >= box[1]), 1)
-        return _FIXED_COST + self._size + self._decoder(scale) + self._pixels(scale)
-
-    def reencode(self, scale: int, *, rotated: bool) -> int:
-        """Decode at 1/`scale`, rotate, convert, check alpha, encode and shrink."""
-        pixels = self._pixels(scale)
-        # After the decode at most these live at once: the decoded pixels and their
-        # rotated copy; or the decoded pixels, their RGB(A) conversion (4 bytes a pixel,
-        # one more for an alpha check, one more when a mode converts through L, as F and
-        # I do); or a shrink's input and its first pass (two RGB(A) buffers).
-        after = pixels * max(2 * self._pixel_bytes if rotated else 0, self._pixel_bytes + 6, 8)
-        return _FIXED_COST + self._size + max(self._decoder(scale), after) + _ENCODE_CAP
-
-    def _pixels(self, scale: int) -> int:
-        width, height = self._image.size
-        return -(-width // scale) * -(-height // scale)
-
-    def _decoder(self, scale: int) -> int:
-        """The decoder's own buffers at full size, and the pixels it decodes into."""
-        width, height = self._image.size
-        own = _DECODER_BYTES_PER_PIXEL.get(self._format, 0) * width * height
-        if self._layout is not None and not self._layout.single_pass:
-            own += _coefficient_bytes(self._image)
-        return own + self._pixels(scale) * self._pixel_bytes
-
-
-def _coefficient_bytes(image: Image.Image) -> int:
-    """libjpeg's whole-image coefficient buffers, which a progressive or multi-scan JPEG
-    needs whatever the output scale: 64 two-byte coefficients per 8x8 block of each
-    component, in whole MCUs (jdcoefct.c)."""
-    width, height = image.size
-    layers: list[tuple[int, int, int, int]] = getattr(image, "layer", [])
-    if not layers:
-        return 0
-    h_max = max(layer[2] for layer in layers) or 1
-    v_max = max(layer[1] for layer in layers) or 1
-    mcu_columns = -(-width // (8 * h_max))
-    mcu_rows = -(-height // (8 * v_max))
-    blocks = sum(mcu_columns * layer[2] * mcu_rows * layer[1] for layer in layers)
-    return blocks * 64 * 2
-
-
-def _scale_for_upload(image: Image.Image, layout: JpegLayout | None, source_bytes: int) -> int:
-    """The DCT scale a JPEG over the upload limit decodes at: re-encoded size tracks the
-    source size, so decode at the smallest scale that still leaves enough pixels for the
-    target, instead of full."""
-    if layout is None or layout.frame not in _SCALABLE_FRAMES or source_bytes <= MAX_UPLOAD_BYTES:
-        return 1
-    factor = math.sqrt(MAX_UPLOAD_BYTES / source_bytes)
-    width, height = image.size
-    target = (int(width * factor), int(height * factor))
-    if min(target) < MIN_SIDE:
-        return 1
-    fit = min(width // target[0], height // target[1])
-    return next(scale for scale in (8, 4, 2, 1) if scale <= fit)
-
-
-def _can_reduce(image: Image.Image, layout: JpegLayout | None, scale: int) -> bool:
-    """Whether a JPEG may decode at half the current scale and keep `MIN_SIDE`."""
-    if layout is None or layout.frame not in _SCALABLE_FRAMES or scale >= 8:
-        return False
-    return -(-min(image.size) // (2 * scale)) >= MIN_SIDE
-
-
 def _animated(image: Image.Image) -> bool:
     """Several frames or pages (GIF, APNG, WebP, TIFF), of which the API sees the first.
     An MPO's second picture is a camera's preview or depth map, not a frame anyone sees."""
     return image.format != "MPO" and bool(getattr(image, "is_animated", False))
-
-
-def _orientation(image: Image.Image) -> int:
-    if image.format == "PNG" and "exif" not in image.info:
-        # Pillow would decode the whole PNG looking for an eXIf chunk after the
-        # pixel data; one there is rare enough to ignore.
-        return 1
-    value = image.getexif().get(_EXIF_ORIENTATION, 1)
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _made_by_telegram(
@@ -628,7 +236,7 @@ def _reencode(
 ) -> PreparedImage:
     rotated = plan.orientation != 1
     changes = {Change.ROTATED} if rotated else set()
-    if plan.source_format not in _PASS_THROUGH:
+    if plan.source_format not in PASS_THROUGH:
         changes.add(Change.CONVERTED)
     if _animated(image):
         changes.add(Change.FIRST_FRAME)
@@ -651,7 +259,7 @@ def _reencode(
 
     encoded = _encode(pixels, mime)
     while encoded is None or len(encoded) > MAX_UPLOAD_BYTES:
-        too_big = _ENCODE_CAP if encoded is None else len(encoded)
+        too_big = ENCODE_CAP if encoded is None else len(encoded)
         del encoded  # 10+ MB that only its size is needed of
         pixels = _shrink(pixels, too_big)  # frees the pixels it shrinks
         encoded = _encode(pixels, mime)
@@ -690,21 +298,21 @@ def _shrink(pixels: Image.Image, encoded_size: int) -> Image.Image:
 
 
 class _EncodedTooLarge(Exception):
-    """The encoder's output passed `_ENCODE_CAP`."""
+    """The encoder's output passed `ENCODE_CAP`."""
 
 
 class _CappedOutput(io.BytesIO):
-    """An encoder's output that stops it past `_ENCODE_CAP` bytes: a 49 MP PNG of noise
+    """An encoder's output that stops it past `ENCODE_CAP` bytes: a 49 MP PNG of noise
     encodes to about 200 MB, which the cost model would otherwise have to reserve."""
 
     def write(self, chunk: Buffer, /) -> int:
-        if self.tell() + memoryview(chunk).nbytes > _ENCODE_CAP:
+        if self.tell() + memoryview(chunk).nbytes > ENCODE_CAP:
             raise _EncodedTooLarge
         return super().write(chunk)
 
 
 def _encode(pixels: Image.Image, mime: str) -> bytes | None:
-    """The encoded bytes, or None when they pass `_ENCODE_CAP`."""
+    """The encoded bytes, or None when they pass `ENCODE_CAP`."""
     out = _CappedOutput()
     try:
         if mime == "image/png":
@@ -723,133 +331,3 @@ def _has_visible_alpha(image: Image.Image) -> bool:
     if "transparency" in image.info:
         return _has_visible_alpha(image.convert("RGBA"))
     return False
-
-
-def _strip_trailer(data: bytes, end: int) -> bytes:
-    """Cut bytes after the image's `end`; refuse when they are another file."""
-    trailer = data[end:]
-    if not trailer.strip(b"\x00\r\n\t "):
-        return data
-    head = trailer.lstrip(b"\x00\r\n\t ")
-    if head.startswith(_FOREIGN_SIGNATURES) or _ZIP_DIRECTORY_END in trailer:
-        raise HiddenPayload(f"{len(trailer)} bytes after the image")
-    return data[:end]
-
-
-def _png_end(data: bytes) -> int:
-    pos = 8
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        chunk_type = data[pos + 4 : pos + 8]
-        pos += 12 + length
-        if chunk_type == b"IEND":
-            if pos > len(data):
-                break
-            return pos
-    raise CorruptImage("PNG ends before its IEND chunk")
-
-
-def _jpeg_layout(data: bytes) -> JpegLayout:
-    """The end of the first image, where each of its scans' headers ends, its frame.
-    `TooMuchWork` as soon as the walk passes `MAX_SCANS` (a scan bomb's 200,000 scans
-    are not walked to the end)."""
-    scans: list[int] = []
-    frame = None
-    for marker, end in _jpeg_segments(data):  # ends with the EOI, or raises
-        if marker == _SOS:
-            scans.append(end)
-            if len(scans) > MAX_SCANS:
-                raise TooMuchWork(Work.SCANS, len(scans), MAX_SCANS)
-        elif marker in _FRAMES and frame is None:
-            frame = marker
-        elif marker == _EOI:
-            if frame is None:
-                raise CorruptImage("JPEG has no frame header")
-            return JpegLayout(end, tuple(scans), frame)
-    raise CorruptImage("JPEG ends before its EOI marker")
-
-
-def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
-    """Walk JPEG segments up to the first image's EOI: yield each marker with the
-    offset where its segment (for a scan, its header) ends; check the tables on the
-    way. Raise `CorruptImage` if the image ends before its EOI marker."""
-    pos = 2
-    size = len(data)
-    while pos + 1 < size:
-        if data[pos] != 0xFF:
-            raise CorruptImage("JPEG segment does not start with a marker")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == _EOI:
-            yield marker, pos + 2
-            return
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if pos + 4 > size:
-            break
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        start, pos = pos + 4, pos + 2 + length
-        if length < 2 or pos > size:
-            break
-        if marker == _DHT:
-            _check_huffman_tables(data[start:pos])
-        elif marker == _DQT:
-            _check_quantization_tables(data[start:pos])
-        elif marker == _SOS:
-            _check_scan_header(data[start:pos])
-        yield marker, pos
-        if marker == _SOS:
-            pos = _entropy_end(data, pos)
-    raise CorruptImage("JPEG ends before its EOI marker")
-
-
-def _check_huffman_tables(segment: bytes) -> None:
-    """Refuse a DHT segment by libjpeg's own rules (jdmarker.c get_dht, jdhuff.c
-    jpeg_make_d_derived_tbl): a damaged table is what the integrity decode caught in
-    headers that otherwise walk cleanly (4 of 40 single-byte header faults)."""
-    pos = 0
-    while pos < len(segment):
-        if pos + 17 > len(segment):
-            raise CorruptImage("JPEG Huffman table is cut short")
-        index = segment[pos]
-        counts = segment[pos + 1 : pos + 17]
-        symbols = segment[pos + 17 : pos + 17 + sum(counts)]
-        if index & 0xEC or sum(counts) > 256 or len(symbols) != sum(counts):
-            raise CorruptImage("JPEG Huffman table is malformed")
-        if not index & 0x10 and any(symbol > 15 for symbol in symbols):
-            raise CorruptImage("JPEG DC Huffman table has an impossible symbol")
-        code = 0
-        for bits, count in enumerate(counts, start=1):
-            code += count
-            if code >= 1 << bits:  # libjpeg also refuses the all-ones code
-                raise CorruptImage("JPEG Huffman table has more codes than bits")
-            code <<= 1
-        pos += 17 + len(symbols)
-
-
-def _check_quantization_tables(segment: bytes) -> None:
-    """libjpeg's get_dqt rules: table ids 0-3, 64 entries of 1 or 2 bytes, exact length."""
-    pos = 0
-    while pos < len(segment):
-        precision, table = segment[pos] >> 4, segment[pos] & 0x0F
-        if table > 3:
-            raise CorruptImage("JPEG quantization table is malformed")
-        pos += 1 + 64 * (2 if precision else 1)
-    if pos != len(segment):
-        raise CorruptImage("JPEG quantization table is cut short")
-
-
-def _check_scan_header(segment: bytes) -> None:
-    """libjpeg's get_sos length rule: 1 to 4 components, two bytes each, three more."""
-    components = segment[0] if segment else 0
-    if not 1 <= components <= 4 or len(segment) != 2 * components + 4:
-        raise CorruptImage("JPEG scan header is malformed")
-
-
-def _entropy_end(data: bytes, pos: int) -> int:
-    """Skip entropy-coded data to the next marker (see `_NEXT_MARKER`)."""
-    found = _NEXT_MARKER.search(data, pos)
-    return len(data) if found is None else found.end() - 2

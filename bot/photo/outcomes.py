@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.photo.images import ImageRejected, PreparedImage
+from bot.photo.images import PreparedImage
 from bot.photo.quotas import Charge, QuotaExceeded
+from bot.photo.rules import ImageRejected
 from bot.recognition.errors import RecognitionError
 from bot.recognition.results import RecognitionResult
 

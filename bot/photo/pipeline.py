@@ -23,7 +23,7 @@ from bot.logs import FIELDS
 from bot.photo.alerts import OperatorAlerts
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache, file_key
-from bot.photo.images import ImageRejected, PreparedImage, check_declared
+from bot.photo.images import PreparedImage
 from bot.photo.near import NearDuplicates
 from bot.photo.outcomes import (
     DeadlineExceeded,
@@ -36,6 +36,7 @@ from bot.photo.outcomes import (
 )
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Charge, QuotaExceeded, Quotas
+from bot.photo.rules import ImageRejected, check_declared
 from bot.recognition.errors import RecognitionError
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats

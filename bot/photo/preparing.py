@@ -17,8 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import bytes_key
+from bot.photo.cost import check_memory
 from bot.photo.decoding import DecodePool
-from bot.photo.images import Inspection, PreparedImage, check_memory, inspect, prepare
+from bot.photo.images import PreparedImage, inspect, prepare
+from bot.photo.inspection import Inspection
 
 
 class ImageWork:

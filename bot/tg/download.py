@@ -16,9 +16,9 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.http import clients as http_clients
 from bot.http.bounded import BodyTooLarge, read_bounded
-from bot.photo.images import TooLargeToDownload
 from bot.photo.outcomes import DownloadError
 from bot.photo.pipeline import IncomingImage
+from bot.photo.rules import TooLargeToDownload
 
 logger = logging.getLogger(__name__)
 

@@ -41,9 +41,9 @@ from bot.moderation.rights import Member
 from bot.moderation.store import ModerationStore
 from bot.photo.alerts import Send
 from bot.photo.cache import file_key
-from bot.photo.images import NotAnImage
 from bot.photo.outcomes import Limited, Outcome, Recognized, Refused
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester
+from bot.photo.rules import NotAnImage
 from bot.stats import Stats
 from bot.storage.guarded import StorageUnavailable
 from bot.storage.images import ImageStore

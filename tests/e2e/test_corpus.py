@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from bot.app import BotService
-from bot.photo.images import MAX_UPLOAD_BYTES
+from bot.photo.rules import MAX_UPLOAD_BYTES
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import image_bytes, jpeg, png, png_bomb
