@@ -40,9 +40,9 @@ from bot.photo.decoding import DecodePool
 from bot.photo.near import NearDuplicates
 from bot.photo.near_store import SqliteNearStore
 from bot.photo.preparing import ImageWork, _inspect_or_prepare
-from bot.storage import SqliteStorage
 from bot.storage.intake import Intake
 from bot.storage.redis_storage import RedisStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from tests import hostile
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import jpeg, png, textured, textured_jpeg

@@ -20,7 +20,8 @@ import httpx
 
 from bot.config import ConfigError, Settings
 from bot.recognition.client import RetryPolicy
-from bot.storage import Backend, SqliteStorage, StorageOpenError, StorageUnreachable
+from bot.storage import Backend, StorageOpenError, StorageUnreachable
+from bot.storage.sqlite_storage import SqliteStorage
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import redis
 
 from bot.config import Settings
 from bot.logs import RedactingFormatter
-from bot.storage import SqliteStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi
 from tests.redis_process import RedisProcess

@@ -11,8 +11,8 @@ import pytest
 
 from bot.photo.cache import ResultCache
 from bot.recognition.results import RecognitionResult
-from bot.storage import SqliteStorage
 from bot.storage.redis_storage import RedisStorage
+from bot.storage.sqlite_storage import SqliteStorage
 
 RESULT = RecognitionResult({"head_seg": True}, "req-1")
 

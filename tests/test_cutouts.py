@@ -19,7 +19,7 @@ from bot.photo.cutouts import CutoutFetcher, CutoutUnavailable, allowed
 from bot.photo.decoding import DecodePool
 from bot.photo.preparing import ImageWork
 from bot.recognition.parsing import parse_response
-from bot.storage import SqliteStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from tests.fakes.recognizer import success
 from tests.fakes.server import LocalServer
 from tests.imagegen import png

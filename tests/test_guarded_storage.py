@@ -19,9 +19,10 @@ from bot.moderation import ChatSettings, Mode
 from bot.photo.cache import ResultCache
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
-from bot.storage import SqliteStorage, Storage
+from bot.storage import Storage
 from bot.storage.guarded import GuardedStorage, StorageUnavailable
 from bot.storage.redis_storage import RedisStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from tests.redis_process import RedisProcess
 
 DAY = "2026-11-25"

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.storage import SqliteStorage, redis_intake
+from bot.storage import redis_intake
 from bot.storage.intake import Intake, Received
 from bot.storage.redis_storage import RedisStorage
+from bot.storage.sqlite_storage import SqliteStorage
 
 LEASE = 0.3
 

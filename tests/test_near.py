@@ -31,7 +31,7 @@ from bot.photo.quotas import Quotas
 from bot.photo.rules import MAX_DOWNLOAD_BYTES
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
-from bot.storage import SqliteStorage
+from bot.storage.sqlite_storage import SqliteStorage
 
 TTL = 3600.0
 

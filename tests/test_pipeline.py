@@ -19,7 +19,7 @@ from bot.photo.rules import MAX_DOWNLOAD_BYTES, TooMuchWork, TooSmall
 from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
-from bot.storage import SqliteStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from tests import hostile
 from tests.imagegen import jpeg
 

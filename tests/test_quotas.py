@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.photo.quotas import QuotaExceeded, Quotas
-from bot.storage import SqliteStorage
+from bot.storage.sqlite_storage import SqliteStorage
 
 
 class _Clock:

@@ -15,8 +15,9 @@ import pytest
 
 from bot.moderation import Action, ChatSettings, Mode
 from bot.recognition.results import Segment
-from bot.storage import Backend, SqliteStorage
+from bot.storage import Backend
 from bot.storage.redis_storage import RedisStorage
+from bot.storage.sqlite_storage import SqliteStorage
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -48,7 +49,7 @@ async def test_settings_default_update_and_survive_reopening(tmp_path: Path) -> 
 async def test_settings_read_right_whether_or_not_every_row_is_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
 ) -> None:
-    monkeypatch.setattr("bot.storage._SETTINGS_CACHE_SIZE", held)
+    monkeypatch.setattr("bot.storage.sqlite_storage._SETTINGS_CACHE_SIZE", held)
     path = str(tmp_path / "bot.sqlite3")
     storage = await SqliteStorage.open(path)
     wanted = {chat: ChatSettings(mode=Mode.ON, warn_limit=chat) for chat in range(1, 6)}
@@ -322,7 +323,7 @@ async def test_a_migration_is_remembered_for_older_reports(backend: Backend) -> 
 async def test_a_failed_sqlite_quota_write_is_tried_again_not_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_records: list[logging.LogRecord]
 ) -> None:
-    monkeypatch.setattr("bot.storage.QUOTA_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr("bot.storage.sqlite_quotas.QUOTA_RETRY_SECONDS", 0.05)
     path = str(tmp_path / "bot.sqlite3")
     storage = await SqliteStorage.open(path)
     real = storage._db.executemany
@@ -337,7 +338,7 @@ async def test_a_failed_sqlite_quota_write_is_tried_again_not_dropped(
     for _ in range(3):
         assert await storage.take_quota("2026-11-25", [("user:1", 3)]) is None
     for _ in range(100):
-        if not failures and not storage._quota_writes:
+        if not failures and not storage._quotas._quota_writes:
             break
         await asyncio.sleep(0.05)
     await storage.close()

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import SqliteStorage, StorageOpenError, StorageUnreachable
+from bot.storage import StorageOpenError, StorageUnreachable
 from bot.storage.redis_storage import RedisStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from tests.conftest import free_port
 from tests.redis_process import RedisProcess
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import BotService
 from bot.config import Settings
-from bot.storage import SqliteStorage
+from bot.storage.sqlite_storage import SqliteStorage
 from bot.tg.intake import MAX_DELIVERIES
 from tests.conftest import free_port
 from tests.e2e.harness import running, settled
