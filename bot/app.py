@@ -33,7 +33,8 @@ from bot.slots import WorkSlots
 from bot.startup import Misconfigured, open_storage
 from bot.stats import Stats
 from bot.storage import State
-from bot.storage.guarded import GuardedIntake, GuardedStorage, StorageUnavailable
+from bot.storage.guard import GuardedIntake, StorageUnavailable
+from bot.storage.guarded import GuardedStorage
 from bot.storage.intake import Intake
 from bot.tg import routes
 from bot.tg.admission import Admission

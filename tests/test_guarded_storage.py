@@ -20,7 +20,8 @@ from bot.photo.cache import ResultCache
 from bot.recognition.results import RecognitionResult
 from bot.stats import Stats
 from bot.storage import Storage
-from bot.storage.guarded import GuardedStorage, StorageUnavailable
+from bot.storage.guard import StorageUnavailable
+from bot.storage.guarded import GuardedStorage
 from bot.storage.redis_storage import RedisStorage
 from bot.storage.sqlite_storage import SqliteStorage
 from tests.redis_process import RedisProcess

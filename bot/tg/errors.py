@@ -19,7 +19,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages
 from bot.i18n import Translations
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.tg.admission import Admission
 from bot.tg.outbox import Outbox
 

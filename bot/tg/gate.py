@@ -29,7 +29,7 @@ from bot.moderation.rights import (
     permit,
 )
 from bot.moderation.store import ModerationStore
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.tg.admission import Admission, Served
 from bot.tg.members import ChatAdmins
 from bot.tg.outbox import Outbox

@@ -43,7 +43,7 @@ from bot.metrics import (
     INTAKE_REDELIVERIES,
     INTAKE_SET_ASIDE,
 )
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.storage.intake import Delivery, Intake, Received
 from bot.tg.admission import Admission
 from bot.tg.outbox import Outbox, Send

@@ -45,7 +45,7 @@ from bot.photo.outcomes import Limited, Outcome, Recognized, Refused
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester
 from bot.photo.rules import NotAnImage
 from bot.stats import Stats
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.storage.warnings import WarningStore

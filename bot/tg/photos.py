@@ -24,7 +24,7 @@ from bot.photo.fairness import Fairness, Overloaded
 from bot.photo.outcomes import Outcome
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.tg.admission import Admission
 from bot.tg.errors import new_error_id

@@ -23,7 +23,7 @@ from bot.moderation.callbacks import ReportPress, Verb, parse
 from bot.moderation.report import Report
 from bot.moderation.rights import Denied, Granted, Unknown, permit, press_rights
 from bot.moderation.store import ModerationStore
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.reports import ReportStore
 from bot.storage.warnings import WarningStore

@@ -27,7 +27,7 @@ from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, encode, parse
 from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown
 from bot.moderation.store import ModerationStore
-from bot.storage.guarded import StorageUnavailable
+from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.tg.admission import Served

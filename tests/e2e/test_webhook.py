@@ -244,7 +244,7 @@ async def test_a_chat_id_that_does_not_fit_sqlite_is_that_updates_problem(
         health = await http.get("/healthz")
     assert answer.status_code == 200
     assert health.status_code == 200, health.json()
-    refused = [r.getMessage() for r in log_records if r.name == "bot.storage.guarded"]
+    refused = [r.getMessage() for r in log_records if r.name == "bot.storage.guard"]
     assert refused
     assert all("OverflowError" in line for line in refused)
     assert not [r for r in log_records if r.name == "bot.health"], "no storage outage"
