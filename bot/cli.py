@@ -43,7 +43,8 @@ from bot import DISTRIBUTION, version
 from bot.clock import utc_now
 from bot.config import ConfigError, load_api_settings
 from bot.i18n import Translations
-from bot.messages import change_note, megabytes, refusal, reply_for
+from bot.messages.people import change_note, refusal, reply_for
+from bot.messages.units import megabytes
 from bot.photo.budget import ByteBudget
 from bot.photo.decoding import DecodePool
 from bot.photo.frames import WorkerFault

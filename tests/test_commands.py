@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot import messages
 from bot.i18n import Catalogs
+from bot.messages import group_admins
 from bot.moderation import Action, ChatSettings, Mode, OnError, Penalty, commands
 from bot.moderation.commands import Change, UnknownSegment, Usage
 from bot.recognition.results import Segment
@@ -89,7 +89,7 @@ def test_a_malformed_command_gives_a_typed_problem_worded_as_a_sentence(
 ) -> None:
     result = change(PLAIN, args)
     assert isinstance(result, Usage | UnknownSegment)
-    assert messages.problem(result, EN).startswith(answer)
+    assert group_admins.problem(result, EN).startswith(answer)
 
 
 def test_members_see_the_everyday_commands_and_admins_the_rest() -> None:

@@ -8,18 +8,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.messages import (
+from bot.messages.group_admins import settings_text
+from bot.messages.people import (
     album_reply,
     apology,
     breach_warning,
-    duration,
     failure,
     limit_reached,
     quota_report,
     refusal,
     reply_for,
-    settings_text,
 )
+from bot.messages.units import duration
 from bot.moderation import Action, Breach, ChatSettings, Mode, Penalty
 from bot.photo.images import Change, PreparedImage
 from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited, Recognized, Refused

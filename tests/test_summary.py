@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gettext
 
+from bot.messages.summary import summarize, summarize_line
 from bot.recognition.results import RecognitionResult
-from bot.summary import summarize, summarize_line
 
 EN = gettext.NullTranslations()
 

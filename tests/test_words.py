@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import messages
 from bot.i18n import Catalogs, Translations
+from bot.messages import admin_reports, group_admins, operators, people, units
+from bot.messages.summary import summarize
 from bot.moderation import (
     Action,
     Breach,
@@ -43,7 +44,6 @@ from bot.photo.outcomes import DeadlineExceeded, DownloadError, Failed, Limited,
 from bot.photo.quotas import QuotaExceeded, Remaining
 from bot.recognition.errors import ErrorKind, RecognitionError
 from bot.recognition.results import RecognitionResult, Segment
-from bot.summary import summarize
 
 CATALOGS = Catalogs()
 MIDNIGHT = datetime(2026, 11, 26, tzinfo=UTC)
@@ -75,14 +75,14 @@ def _everyday(tr: Translations) -> Iterator[str]:
     for count in COUNTS:
         wait = MIDNIGHT - timedelta(minutes=count * 37, seconds=count)
         for scope in ("user", "group", "global"):
-            yield messages.limit_reached(QuotaExceeded(scope, count, MIDNIGHT), tr, wait)
-        yield messages.quota_report(Remaining(count, None, MIDNIGHT), tr, wait)
-        yield messages.duration(count * 60, tr)
-        yield messages.duration(count * 3600, tr)
-        yield messages.duration(count * 86400 + count * 60, tr)
+            yield people.limit_reached(QuotaExceeded(scope, count, MIDNIGHT), tr, wait)
+        yield people.quota_report(Remaining(count, None, MIDNIGHT), tr, wait)
+        yield units.duration(count * 60, tr)
+        yield units.duration(count * 3600, tr)
+        yield units.duration(count * 86400 + count * 60, tr)
         yield summarize(_result(min(count, 4), max(count, 4)), tr)
         outcomes = [Recognized(_result(1, 4)), Refused(rules.TooSmall(count, 400))] * count
-        yield messages.album_reply(outcomes[:count], tr, wait)
+        yield people.album_reply(outcomes[:count], tr, wait)
         settings = ChatSettings(
             mode=Mode.DRY,
             forbid=frozenset({Segment.FACE, Segment.OBJECT}),
@@ -92,13 +92,13 @@ def _everyday(tr: Translations) -> Iterator[str]:
             penalty_seconds=count * 90 * 60 if count % 3 else 0,
             unchecked=count,
         )
-        yield messages.settings_saved(settings, tr, allowed=count)
-        yield messages.penalty_notice(AUTHOR, settings, count, tr)
-        yield messages.warnings_report(AUTHOR, count, count + 1, tr)
-        yield messages.report_caption(
+        yield group_admins.settings_saved(settings, tr, allowed=count)
+        yield people.penalty_notice(AUTHOR, settings, count, tr)
+        yield group_admins.warnings_report(AUTHOR, count, count + 1, tr)
+        yield admin_reports.report_caption(
             chat=CHAT,
             author=AUTHOR,
-            problem=messages.unchecked_problem(
+            problem=admin_reports.unchecked_problem(
                 Limited(QuotaExceeded("group", count, MIDNIGHT)), tr, wait
             ),
             found=None,
@@ -111,13 +111,15 @@ def _everyday(tr: Translations) -> Iterator[str]:
         )
     yield summarize(_result(0, 4), tr)
     settings = ChatSettings(action=Action.REPORT, on_error=OnError.ALLOW, mode=Mode.OFF)
-    yield messages.settings_text(replace(settings, language="zh"), tr, allowed=0)
+    yield group_admins.settings_text(replace(settings, language="zh"), tr, allowed=0)
     for action in Action:
-        yield messages.settings_text(replace(settings, action=action, mode=Mode.ON), tr, allowed=1)
+        yield group_admins.settings_text(
+            replace(settings, action=action, mode=Mode.ON), tr, allowed=1
+        )
     breaches = [Breach(segment, forbidden=segment is Segment.FACE) for segment in Segment]
-    yield messages.breach_warning(breaches, tr)
-    yield messages.removal_notice(AUTHOR, breaches, tr)
-    yield messages.breach_problem(breaches, tr)
+    yield people.breach_warning(breaches, tr)
+    yield people.removal_notice(AUTHOR, breaches, tr)
+    yield admin_reports.breach_problem(breaches, tr)
     for reason in (
         rules.TooSmall(250, 400),
         rules.BadAspectRatio(300, 1000),
@@ -132,49 +134,55 @@ def _everyday(tr: Translations) -> Iterator[str]:
         rules.CorruptImage(),
         rules.NotAnImage(),
     ):
-        yield messages.refusal(reason, tr)
+        yield people.refusal(reason, tr)
     for changes in (
         {Change.CONVERTED, Change.SHRUNK},
         {Change.RECOMPRESSED},
         {Change.CONVERTED, Change.FIRST_FRAME},
     ):
         image = PreparedImage(b"x", "image/png", 2000, 1500, "HEIF", frozenset(changes))
-        yield messages.change_note(image, tr)
+        yield people.change_note(image, tr)
     for kind in ErrorKind:
-        yield messages.failure(RecognitionError(kind, status=500, code=1, request_id="r"), tr)
-    yield messages.reply_for(Failed(DownloadError("x")), tr, MIDNIGHT)
-    yield messages.reply_for(Failed(DeadlineExceeded("x")), tr, MIDNIGHT)
+        yield people.failure(RecognitionError(kind, status=500, code=1, request_id="r"), tr)
+    yield people.reply_for(Failed(DownloadError("x")), tr, MIDNIGHT)
+    yield people.reply_for(Failed(DeadlineExceeded("x")), tr, MIDNIGHT)
     for can_delete, can_restrict in ((True, True), (False, False)):
-        yield messages.rights_changed(CHAT, messages.rights_text(can_delete, can_restrict, tr), tr)
+        yield group_admins.rights_changed(
+            CHAT, group_admins.rights_text(can_delete, can_restrict, tr), tr
+        )
     for verb in ("undo", "allow", "ban"):
-        yield messages.press_resolution(verb, ADMIN, MIDNIGHT, tr)
-        yield messages.press_answer(verb, tr)
-    yield messages.Buttons.undo(tr) + messages.Buttons.allow(tr) + messages.Buttons.ban(tr)
-    yield messages.press_expired(tr) + messages.press_already(ADMIN, tr)
-    yield messages.press_failed(tr)
+        yield admin_reports.press_resolution(verb, ADMIN, MIDNIGHT, tr)
+        yield admin_reports.press_answer(verb, tr)
+    yield (
+        admin_reports.Buttons.undo(tr)
+        + admin_reports.Buttons.allow(tr)
+        + admin_reports.Buttons.ban(tr)
+    )
+    yield admin_reports.press_expired(tr) + admin_reports.press_already(ADMIN, tr)
+    yield admin_reports.press_failed(tr)
     for right in Right:
-        yield messages.person_lacks_right(right, tr) + messages.bot_lacks_right(right, tr)
-        yield messages.right_name(right, tr)
-    yield messages.rights_unknown(tr) + messages.confirmed_by(ADMIN, tr)
-    yield messages.confirm_expired(tr) + messages.Buttons.confirm(tr)
-    yield messages.unsure_notice(CHAT, tr) + messages.limit_reported_once(tr)
+        yield group_admins.person_lacks_right(right, tr) + group_admins.bot_lacks_right(right, tr)
+        yield group_admins.right_name(right, tr)
+    yield group_admins.rights_unknown(tr) + group_admins.confirmed_by(ADMIN, tr)
+    yield group_admins.confirm_expired(tr) + admin_reports.Buttons.confirm(tr)
+    yield group_admins.unsure_notice(CHAT, tr) + admin_reports.limit_reported_once(tr)
     for count in COUNTS:
-        yield messages.group_limit_operator(CHAT, -100500, count, tr)
-    yield messages.settings_text(ChatSettings(check_files=True), tr, allowed=0)
-    yield messages.menu_expired(tr) + messages.menu_sent_privately(tr)
+        yield operators.group_limit_operator(CHAT, -100500, count, tr)
+    yield group_admins.settings_text(ChatSettings(check_files=True), tr, allowed=0)
+    yield group_admins.menu_expired(tr) + group_admins.menu_sent_privately(tr)
     for settings in (ChatSettings(), _MENU_SETTINGS):
-        yield messages.menu_text(CHAT, settings, tr, allowed=2)
+        yield group_admins.menu_text(CHAT, settings, tr, allowed=2)
         for row in menu.rows(settings):
             for option in row:
-                yield messages.menu_label(option.choice, option.selected, settings, tr)
-    yield messages.restored_caption(ADMIN, AUTHOR, tr) + messages.warnings_cleared(AUTHOR, tr)
-    yield messages.apology("1234", tr) + messages.too_many_at_once(tr) + messages.busy(tr)
-    yield messages.set_aside(tr)
-    yield messages.quota_report(None, tr, MIDNIGHT) + messages.stats_report({}, {}, 16, tr)
-    yield messages.not_allowed(tr) + messages.bot_admins_only(tr)
-    yield messages.allow_list_cleared(tr) + messages.check_usage(tr)
-    yield messages.storage_unavailable(tr)
-    yield messages.admin_lists_reloaded("", tr)
+                yield group_admins.menu_label(option.choice, option.selected, settings, tr)
+    yield people.restored_caption(ADMIN, AUTHOR, tr) + group_admins.warnings_cleared(AUTHOR, tr)
+    yield people.apology("1234", tr) + people.too_many_at_once(tr) + people.busy(tr)
+    yield people.set_aside(tr)
+    yield people.quota_report(None, tr, MIDNIGHT) + operators.stats_report({}, {}, 16, tr)
+    yield people.not_allowed(tr) + operators.bot_admins_only(tr)
+    yield group_admins.allow_list_cleared(tr) + people.check_usage(tr)
+    yield people.storage_unavailable(tr)
+    yield group_admins.admin_lists_reloaded("", tr)
 
 
 _MENU_SETTINGS = ChatSettings(
@@ -191,13 +199,15 @@ _MENU_SETTINGS = ChatSettings(
 
 def _commands(tr: Translations) -> Iterator[str]:
     """Texts that quote commands with the words people type after them."""
-    yield messages.help_text(tr)
-    yield messages.hint(tr)
-    yield messages.reply_to_someone("warns", tr)
-    yield messages.unknown_segment("голова", tr)
-    yield messages.problem(UnknownSegment("голова"), tr) + messages.problem(Usage("lang"), tr)
-    yield messages.confirm_anonymous("warns", Right.CHANGE_INFO, tr)
-    yield messages.menu_start_first("🔗", tr)
+    yield people.help_text(tr)
+    yield people.hint(tr)
+    yield group_admins.reply_to_someone("warns", tr)
+    yield group_admins.unknown_segment("голова", tr)
+    yield group_admins.problem(UnknownSegment("голова"), tr) + group_admins.problem(
+        Usage("lang"), tr
+    )
+    yield group_admins.confirm_anonymous("warns", Right.CHANGE_INFO, tr)
+    yield group_admins.menu_start_first("🔗", tr)
     for command in (
         "moderate",
         "warnlimit",
@@ -209,7 +219,7 @@ def _commands(tr: Translations) -> Iterator[str]:
         "lang",
         "checkfiles",
     ):
-        yield messages.usage(command, tr)
+        yield group_admins.usage(command, tr)
 
 
 def _latin_words(texts: Iterator[str]) -> set[str]:
@@ -225,19 +235,23 @@ def test_no_english_word_or_unit_leaks(language: str) -> None:
     assert _latin_words(_commands(tr)) <= allowed | COMMAND_WORDS
 
 
+MESSAGES = (people, group_admins, admin_reports, operators, units)
+
+
 def _answers() -> dict[str, Callable[..., str]]:
-    """Every public function of bot/messages.py and every button label, by name."""
+    """Every public function of bot/messages/ and every button label, by name."""
     found = {
-        name: function
-        for name, function in inspect.getmembers(messages, inspect.isfunction)
-        if function.__module__ == messages.__name__ and not name.startswith("_")
+        f"{module.__name__.rsplit('.', 1)[1]}.{name}": function
+        for module in MESSAGES
+        for name, function in inspect.getmembers(module, inspect.isfunction)
+        if function.__module__ == module.__name__ and not name.startswith("_")
     }
-    buttons = inspect.getmembers(messages.Buttons, inspect.isfunction)
+    buttons = inspect.getmembers(admin_reports.Buttons, inspect.isfunction)
     return found | {f"Buttons.{name}": function for name, function in buttons}
 
 
 def test_the_leak_check_renders_every_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An answer added to bot/messages.py fails here until `_everyday` or `_commands`
+    """An answer added to bot/messages/ fails here until `_everyday` or `_commands`
     renders it, so the leak check above covers new sentences too."""
     called: set[str] = set()
 
@@ -249,12 +263,17 @@ def test_the_leak_check_renders_every_answer(monkeypatch: pytest.MonkeyPatch) ->
         return record
 
     answers = _answers()
-    assert {"limit_reached", "duration", "Buttons.undo"} <= set(answers)
+    assert {"people.limit_reached", "units.duration", "Buttons.undo"} <= set(answers)
     for name, function in answers.items():
         owner, _, attribute = name.rpartition(".")
-        target = messages.Buttons if owner else messages
         wrapped = recording(name, function)
-        monkeypatch.setattr(target, attribute, staticmethod(wrapped) if owner else wrapped)
+        if owner == "Buttons":
+            monkeypatch.setattr(admin_reports.Buttons, attribute, staticmethod(wrapped))
+            continue
+        # Wherever it is called from: its own module, or another that imported it.
+        for module in MESSAGES:
+            if getattr(module, attribute, None) is function:
+                monkeypatch.setattr(module, attribute, wrapped)
     tr = CATALOGS.get("ru")
     rendered = [*_everyday(tr), *_commands(tr)]
     assert all(rendered)
@@ -279,9 +298,9 @@ def test_units_as_decided(language: str, units: list[str]) -> None:
     tr = CATALOGS.get(language)
     text = "\n".join(
         [
-            messages.help_text(tr),
-            messages.refusal(rules.TooLargeToDownload(25_300_000, rules.MAX_DOWNLOAD_BYTES), tr),
-            messages.refusal(rules.TooManyPixels(8000, 8000), tr),
+            people.help_text(tr),
+            people.refusal(rules.TooLargeToDownload(25_300_000, rules.MAX_DOWNLOAD_BYTES), tr),
+            people.refusal(rules.TooManyPixels(8000, 8000), tr),
         ]
     )
     assert all(unit in text for unit in units), text
@@ -313,8 +332,8 @@ def test_reset_times_in_the_readers_words(
 ) -> None:
     tr = CATALOGS.get(language)
     now = _wait(hours, minutes)
-    assert messages.quota_report(Remaining(1, 1, MIDNIGHT), tr, now).endswith(expected)
-    limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, now)
+    assert people.quota_report(Remaining(1, 1, MIDNIGHT), tr, now).endswith(expected)
+    limited = people.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, now)
     assert limited.endswith(expected)
 
 
@@ -333,10 +352,10 @@ def test_russian_counts_take_their_plural_form(
     count: int, checks: str, images: str, segments: str, minutes: str
 ) -> None:
     tr = CATALOGS.get("ru")
-    limited = messages.limit_reached(QuotaExceeded("user", count, MIDNIGHT), tr, MIDNIGHT)
+    limited = people.limit_reached(QuotaExceeded("user", count, MIDNIGHT), tr, MIDNIGHT)
     assert checks in limited
     outcomes = [Recognized(_result(1, 4))] * count
-    assert messages.album_reply(outcomes, tr, MIDNIGHT).splitlines()[0].endswith(images)
+    assert people.album_reply(outcomes, tr, MIDNIGHT).splitlines()[0].endswith(images)
     # A result with fewer than 4 segments cannot happen; the plural is checked on its own.
     headline = tr.ngettext(
         "Found {found} of {total} segment in this image:",
@@ -344,8 +363,8 @@ def test_russian_counts_take_their_plural_form(
         count,
     ).format(found=1, total=count)
     assert headline.endswith(segments)
-    assert messages.duration(count * 60, tr) == minutes
-    assert f"Список разрешённых: {count} изображени" in messages.settings_text(
+    assert units.duration(count * 60, tr) == minutes
+    assert f"Список разрешённых: {count} изображени" in group_admins.settings_text(
         ChatSettings(), tr, allowed=count
     )
 
@@ -359,12 +378,12 @@ def test_russian_counts_take_their_plural_form(
 )
 def test_english_counts_read_right_for_one(count: int, english: str) -> None:
     tr = CATALOGS.get("en")
-    assert messages.limit_reached(QuotaExceeded("user", count, MIDNIGHT), tr, MIDNIGHT).startswith(
+    assert people.limit_reached(QuotaExceeded("user", count, MIDNIGHT), tr, MIDNIGHT).startswith(
         english
     )
     summary = summarize(_result(1, 4), tr)
     assert summary.startswith("Found 1 of 4 segments")
-    assert messages.album_reply([Refused(rules.NotAnImage())], tr, MIDNIGHT).startswith(
+    assert people.album_reply([Refused(rules.NotAnImage())], tr, MIDNIGHT).startswith(
         "Results for 1 image:"
     )
 
@@ -372,10 +391,10 @@ def test_english_counts_read_right_for_one(count: int, english: str) -> None:
 def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
     tr = CATALOGS.get("zh")
     settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
-    assert "禁止：面部、主体" in messages.settings_text(settings, tr, allowed=0)
+    assert "禁止：面部、主体" in group_admins.settings_text(settings, tr, allowed=0)
     breaches = [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)]
-    assert "禁止；照片" in messages.breach_warning(breaches, tr)
-    limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
+    assert "禁止；照片" in people.breach_warning(breaches, tr)
+    limited = people.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。检查次数" in limited
     assert "部位" not in "".join(_everyday(tr))
 
@@ -383,10 +402,10 @@ def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
 def test_traditional_chinese_uses_its_own_punctuation_and_words() -> None:
     tr = CATALOGS.get("zh-hant")
     settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
-    assert "禁止：臉部、主體" in messages.settings_text(settings, tr, allowed=0)
+    assert "禁止：臉部、主體" in group_admins.settings_text(settings, tr, allowed=0)
     breaches = [Breach(Segment.FACE, forbidden=True)]
-    assert "照片中有「臉部」" in messages.breach_warning(breaches, tr)
-    limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
+    assert "照片中有「臉部」" in people.breach_warning(breaches, tr)
+    limited = people.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。檢查次數" in limited
 
 

@@ -1,6 +1,6 @@
 """The settings commands as pure functions: (settings, arguments) -> the new settings, or
-a typed problem saying what was wrong (bot/messages.py words it in the reader's language).
-No Telegram here: each is tested alone."""
+a typed problem saying what was wrong (bot/messages/group_admins.py words it in the
+reader's language). No Telegram here: each is tested alone."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from telegram import Message, Update
 from telegram.constants import ChatType
 
-from bot import messages
 from bot.access import Access
 from bot.i18n import Catalogs, Translations, pick_language
+from bot.messages import people
 from bot.moderation import ChatSettings
 from bot.photo.pipeline import Requester
 from bot.storage.settings import SettingsStore
@@ -51,7 +51,7 @@ class Admission:
         if self._allowed(message):
             return Served(message, settings, tr)
         if message.chat.type == ChatType.PRIVATE:
-            await self._outbox.reply(message, messages.not_allowed(tr))
+            await self._outbox.reply(message, people.not_allowed(tr))
         return None
 
     async def context(self, message: Message) -> tuple[ChatSettings, Translations]:

@@ -14,9 +14,9 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.clock import utc_now
 from bot.i18n import Translations
+from bot.messages import group_admins, operators, people
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, commands
 from bot.moderation.rights import Denied, Granted, Unknown
 from bot.photo.pipeline import Source
@@ -100,25 +100,25 @@ class ChatCommands:
 
     async def cmd_help(self, update: Update, _: Context) -> None:
         """/start and /help: what the bot does and what it accepts."""
-        await self._answer_text(update, lambda _settings, tr: messages.help_text(tr))
+        await self._answer_text(update, lambda _settings, tr: people.help_text(tr))
 
     async def on_text(self, update: Update, _: Context) -> None:
         """Anything else in a private chat: one line on what to send."""
-        await self._answer_text(update, lambda _settings, tr: messages.hint(tr))
+        await self._answer_text(update, lambda _settings, tr: people.hint(tr))
 
     async def cmd_policy(self, update: Update, _: Context) -> None:
         """/policy: anyone may see the chat's settings."""
         served = await self._admission.admit(update)
         if served is not None:
             allowed = await self._storage.allowed_count(served.message.chat_id)
-            text = messages.settings_text(served.settings, served.tr, allowed=allowed)
+            text = group_admins.settings_text(served.settings, served.tr, allowed=allowed)
             await self._outbox.reply(served.message, text)
 
     async def _allow(self, served: Served) -> None:
         """/allow a segment (no rule for it), or /allow reset (empty the allow list)."""
         if (served.message.text or "").split()[1:] == ["reset"]:
             await self._storage.reset_allowed(served.message.chat_id)
-            await self._outbox.reply(served.message, messages.allow_list_cleared(served.tr))
+            await self._outbox.reply(served.message, group_admins.allow_list_cleared(served.tr))
             return
         await self._allow_segment(served)
 
@@ -130,7 +130,7 @@ class ChatCommands:
             since = time.time() - WARNING_WINDOW_SECONDS
             count = await self._storage.warning_count(served.message.chat_id, author_id, since)
             limit = served.settings.warn_limit
-            text = messages.warnings_report(name, count, limit, served.tr)
+            text = group_admins.warnings_report(name, count, limit, served.tr)
             await self._outbox.reply(served.message, text)
 
     async def _resetwarns(self, served: Served) -> None:
@@ -139,14 +139,16 @@ class ChatCommands:
         if target is not None:
             author_id, name = target
             await self._storage.reset_warnings(served.message.chat_id, author_id)
-            await self._outbox.reply(served.message, messages.warnings_cleared(name, served.tr))
+            await self._outbox.reply(served.message, group_admins.warnings_cleared(name, served.tr))
 
     async def _replied_author(self, served: Served, command: str) -> tuple[int, str] | None:
         """For an admin's command in reply to someone's message: whose it is."""
         target = served.message.reply_to_message
         author = author_of(target) if target else None
         if author is None or author.id is None:
-            await self._outbox.reply(served.message, messages.reply_to_someone(command, served.tr))
+            await self._outbox.reply(
+                served.message, group_admins.reply_to_someone(command, served.tr)
+            )
             return None
         return author.id, author.name
 
@@ -156,7 +158,9 @@ class ChatCommands:
         self._admins.forget(chat_id)
         self._rights.forget(chat_id)
         rights = await self._rights_text(chat_id, served.tr)
-        await self._outbox.reply(served.message, messages.admin_lists_reloaded(rights, served.tr))
+        await self._outbox.reply(
+            served.message, group_admins.admin_lists_reloaded(rights, served.tr)
+        )
 
     def _admin_command(self, name: str, run: Run) -> Callback:
         """A callback for an admin command: run only for someone holding its right (read
@@ -174,10 +178,10 @@ class ChatCommands:
                     await self._gate.ask_to_confirm(update, served, name)
                 case Denied(right):
                     await self._outbox.reply(
-                        served.message, messages.person_lacks_right(right, served.tr)
+                        served.message, group_admins.person_lacks_right(right, served.tr)
                     )
                 case Unknown():
-                    await self._outbox.reply(served.message, messages.rights_unknown(served.tr))
+                    await self._outbox.reply(served.message, group_admins.rights_unknown(served.tr))
 
         callback.__doc__ = run.__doc__
         return callback
@@ -197,7 +201,7 @@ class ChatCommands:
         rights = await self._rights.get(chat_id)
         if rights is None:  # Telegram did not say: better nothing than a wrong list
             return ""
-        return messages.rights_text(rights.can_delete, rights.can_restrict, tr)
+        return group_admins.rights_text(rights.can_delete, rights.can_restrict, tr)
 
     async def _rights_if_moderating(
         self, message: Message, saved: ChatSettings, tr: Translations
@@ -216,7 +220,7 @@ class ChatCommands:
         if not self._admission.is_bot_admin(served.message):
             remaining = await self._quotas.remaining(served.message.from_user.id)
         await self._outbox.reply(
-            served.message, messages.quota_report(remaining, served.tr, utc_now())
+            served.message, people.quota_report(remaining, served.tr, utc_now())
         )
 
     async def cmd_stats(self, update: Update, _: Context) -> None:
@@ -226,10 +230,10 @@ class ChatCommands:
             return
         tr = await self._admission.tr(message)
         if not self._admission.is_bot_admin(message):
-            await self._outbox.reply(message, messages.bot_admins_only(tr))
+            await self._outbox.reply(message, operators.bot_admins_only(tr))
             return
         today = await self._stats.today()
-        report = messages.stats_report(self._stats.since_start, today, self._concurrency(), tr)
+        report = operators.stats_report(self._stats.since_start, today, self._concurrency(), tr)
         await self._outbox.reply(message, report)
 
     async def cmd_check(self, update: Update, _: Context) -> None:
@@ -240,7 +244,7 @@ class ChatCommands:
         target = served.message.reply_to_message
         incoming = incoming_image(target) if target else None
         if target is None or incoming is None:
-            await self._outbox.reply(served.message, messages.check_usage(served.tr))
+            await self._outbox.reply(served.message, people.check_usage(served.tr))
             return
         requester = self._admission.requester(served.message)
         origin = origin_of(served.message, Source.CHECK, update.update_id)
@@ -265,12 +269,12 @@ class ChatCommands:
 
             saved = await self._storage.update_chat_settings(message.chat_id, apply)
             if problem is not None:
-                await self._outbox.reply(message, messages.problem(problem, served.tr))
+                await self._outbox.reply(message, group_admins.problem(problem, served.tr))
                 return
             # The answer speaks the language just chosen, if /lang changed it.
             tr = await self._admission.tr(message)
             allowed = await self._storage.allowed_count(message.chat_id)
-            text = messages.settings_saved(saved, tr, allowed=allowed)
+            text = group_admins.settings_saved(saved, tr, allowed=allowed)
             more = await extra(message, saved, tr) if extra else ""
             await self._outbox.reply(message, f"{text}\n\n{more}" if more else text)
 

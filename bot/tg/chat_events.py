@@ -9,8 +9,8 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs
+from bot.messages import group_admins
 from bot.moderation.store import ModerationStore
 from bot.storage.settings import SettingsStore
 from bot.tg.members import BotRights, ChatAdmins
@@ -61,8 +61,8 @@ class ChatEvents:
         if not settings.moderating:
             return
         tr = self._catalogs.get(settings.language or DEFAULT_LANGUAGE)
-        rights = messages.rights_text(now.can_delete, now.can_restrict, tr)
-        text = messages.rights_changed(chat.title or str(chat.id), rights, tr)
+        rights = group_admins.rights_text(now.can_delete, now.can_restrict, tr)
+        text = group_admins.rights_changed(chat.title or str(chat.id), rights, tr)
         await self._reporter.tell_admins(chat.id, text)
 
     async def on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot import messages
 from bot.i18n import Translations
+from bot.messages import admin_reports, people
 from bot.moderation import ChatSettings, Deed, Penalty, Shortfall
 from bot.moderation.plan import Enforce, Sanction
 from bot.storage.warnings import WarningStore
@@ -61,7 +61,7 @@ class Enforcer:
             to_warn = [item for item in flagged if item not in removed]
         warning_message_id = None
         if to_warn and not plan.dry:
-            text = "\n".join(messages.breach_warning(item.breaches, tr) for item in to_warn)
+            text = "\n".join(people.breach_warning(item.breaches, tr) for item in to_warn)
             sent = await self._outbox.reply(to_warn[0].message, text)
             warning_message_id = sent.message_id if sent else None
         for item in to_warn:
@@ -72,7 +72,7 @@ class Enforcer:
                 penalty = [plan.sanction.deed]
                 if not plan.dry:
                     count = plan.warnings[0]
-                    notice = messages.penalty_notice(
+                    notice = people.penalty_notice(
                         author.name, _with(settings, plan.sanction), count, tr
                     )
                     await self._outbox.send(chat_id, notice, thread_id=thread_of(first))
@@ -80,10 +80,10 @@ class Enforcer:
                 shortfalls.append(Shortfall.CANNOT_RESTRICT)
         for number, item in enumerate(flagged):
             done = tuple(deeds[id(item)]) + (tuple(penalty) if number == 0 else ())
-            caption = messages.report_caption(
+            caption = admin_reports.report_caption(
                 chat=item.message.chat.title or str(chat_id),
                 author=author.name,
-                problem=messages.breach_problem(item.breaches, report_tr),
+                problem=admin_reports.breach_problem(item.breaches, report_tr),
                 found=item.found,
                 deeds=done,
                 dry=plan.dry,
@@ -113,7 +113,7 @@ class Enforcer:
                 removed.append(item)
         if removed:
             notice = "\n".join(
-                messages.removal_notice(author_of(item.message).name, item.breaches, tr)
+                people.removal_notice(author_of(item.message).name, item.breaches, tr)
                 for item in removed
             )
             first = removed[0].message

@@ -17,8 +17,8 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.i18n import Translations
+from bot.messages import people
 from bot.storage.guard import StorageUnavailable
 from bot.tg.admission import Admission
 from bot.tg.outbox import Outbox
@@ -48,11 +48,11 @@ class ErrorHandler:
                 update.update_id if isinstance(update, Update) else "?",
                 error,
             )
-            compose: Callable[[Translations], str] = messages.storage_unavailable
+            compose: Callable[[Translations], str] = people.storage_unavailable
         else:
             error_id = new_error_id()
             logger.error("unhandled error id=%s", error_id, exc_info=error)
-            compose = functools.partial(messages.apology, error_id)
+            compose = functools.partial(people.apology, error_id)
         if isinstance(update, Update) and message is not None and _asked(message):
             await self._outbox.reply(message, compose(self._admission.tr_for(update)))
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
-from bot import messages
 from bot.i18n import Catalogs, pick_language
+from bot.messages import admin_reports, group_admins, people
 from bot.moderation.callbacks import ConfirmPress, encode, parse
 from bot.moderation.rights import (
     COMMAND_RIGHTS,
@@ -97,9 +97,9 @@ class CommandGate:
         expires_at = time.time() + CONFIRM_SECONDS
         await self._store.save_pending(_key(pending_id), json.dumps(record), expires_at)
         button = InlineKeyboardButton(
-            messages.Buttons.confirm(served.tr), callback_data=encode(ConfirmPress(pending_id))
+            admin_reports.Buttons.confirm(served.tr), callback_data=encode(ConfirmPress(pending_id))
         )
-        text = messages.confirm_anonymous(name, COMMAND_RIGHTS[name], served.tr)
+        text = group_admins.confirm_anonymous(name, COMMAND_RIGHTS[name], served.tr)
         await self._outbox.reply(served.message, text, InlineKeyboardMarkup([[button]]))
 
     async def confirmed(self, update: Update) -> tuple[str, Update] | None:
@@ -116,7 +116,7 @@ class CommandGate:
         try:
             raw = await self._store.load_pending(_key(press.pending_id), time.time())
             if raw is None:
-                await self._outbox.answer_press(query, messages.confirm_expired(tr), alert=True)
+                await self._outbox.answer_press(query, group_admins.confirm_expired(tr), alert=True)
                 return None
             record = json.loads(raw)
             name = str(record["command"])
@@ -126,25 +126,27 @@ class CommandGate:
             chat_id = await self._store.migrated_to(held_in) or held_in
             match await self.may(chat_id, query.from_user.id, COMMAND_RIGHTS[name]):
                 case Denied(right):
-                    text = messages.person_lacks_right(right, tr)
+                    text = group_admins.person_lacks_right(right, tr)
                     await self._outbox.answer_press(query, text, alert=True)
                     return None
                 case Unknown():
-                    await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+                    await self._outbox.answer_press(
+                        query, group_admins.rights_unknown(tr), alert=True
+                    )
                     return None
                 case Granted():
                     pass
             # Once, however often the press arrives and on whichever replica.
             expires_at = time.time() + CONFIRM_SECONDS
             if not await self._store.first_time(_key(press.pending_id), expires_at):
-                await self._outbox.answer_press(query, messages.confirm_expired(tr), alert=True)
+                await self._outbox.answer_press(query, group_admins.confirm_expired(tr), alert=True)
                 return None
         except StorageUnavailable:
-            await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
+            await self._outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
             return None
         await self._outbox.answer_press(query, "")
         if query.message is not None:
-            text = messages.confirmed_by(query.from_user.full_name, tr)
+            text = group_admins.confirmed_by(query.from_user.full_name, tr)
             await self._outbox.edit_text(
                 query.message.chat.id, query.message.message_id, text, None
             )

@@ -36,7 +36,7 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.constants import ChatType
 
-from bot import messages
+from bot.messages import people
 from bot.metrics import (
     INTAKE_BACKLOG,
     INTAKE_OLDEST_SECONDS,
@@ -342,7 +342,7 @@ class SetAsideAnswers:
         """Answer and report one set-aside update."""
         message = update.effective_message if update is not None else None
         if update is not None and message is not None and message.chat.type == ChatType.PRIVATE:
-            await self._outbox.reply(message, messages.set_aside(self._admission.tr_for(update)))
+            await self._outbox.reply(message, people.set_aside(self._admission.tr_for(update)))
         if self._operator is not None:
             await self._operator(
                 f"⚠️ Update {delivery.update_id} was set aside after {delivery.deliveries} "  # noqa: S608 - an alert, not SQL

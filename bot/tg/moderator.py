@@ -15,9 +15,10 @@ from typing import Protocol
 
 from telegram import Message
 
-from bot import messages
 from bot.clock import utc_now
 from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
+from bot.messages import admin_reports, group_admins, operators
+from bot.messages.summary import summarize_line
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
 from bot.moderation.plan import (
     Allowed,
@@ -49,7 +50,6 @@ from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.storage.warnings import WarningStore
-from bot.summary import summarize_line
 from bot.tg.enforcer import Enforcer
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.posts import Flagged, Item, author_of, report_language, report_of
@@ -244,7 +244,7 @@ class Moderator:
             settings = await self._storage.chat_settings(chat_id)
         except StorageUnavailable:
             settings = ChatSettings()
-        text = messages.unsure_notice(
+        text = group_admins.unsure_notice(
             title or str(chat_id), self._catalogs.get(report_language(settings))
         )
         if not await self._reporter.tell_admins(chat_id, text):
@@ -268,7 +268,7 @@ class Moderator:
             logger.warning("chat %s used its %s checks for today", chat_id, exceeded.limit)
             if self._operator is not None:
                 title = message.chat.title or str(chat_id)
-                text = messages.group_limit_operator(
+                text = operators.group_limit_operator(
                     title, chat_id, exceeded.limit, self._catalogs.get(DEFAULT_LANGUAGE)
                 )
                 await self._operator(text)
@@ -294,7 +294,7 @@ class Moderator:
         """A photo the bot cannot judge, reported with the reason."""
         chat_id = message.chat_id
         author = author_of(message)
-        caption = messages.report_caption(
+        caption = admin_reports.report_caption(
             chat=message.chat.title or str(chat_id),
             author=author.name,
             problem=self._problem(outcome, report_tr),
@@ -311,7 +311,7 @@ class Moderator:
 
     @staticmethod
     def _problem(outcome: Outcome, tr: Translations) -> str:
-        problem = messages.unchecked_problem(outcome, tr, utc_now())
+        problem = admin_reports.unchecked_problem(outcome, tr, utc_now())
         if isinstance(outcome, Limited) and outcome.exceeded.scope == "group":
-            return problem + "\n" + messages.limit_reported_once(tr)
+            return problem + "\n" + admin_reports.limit_reported_once(tr)
         return problem

@@ -14,9 +14,9 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.clock import utc_now
 from bot.i18n import Translations
+from bot.messages import people
 from bot.moderation import ChatSettings, Media, judged_in_group
 from bot.photo.albums import AlbumCollector, Spawn
 from bot.photo.cache import file_key
@@ -170,15 +170,15 @@ class PhotoRoutes:
                 outcomes = list(await asyncio.gather(*runs))
             now = utc_now()
             if len(outcomes) == 1:
-                text = messages.reply_for(outcomes[0], tr, now)
+                text = people.reply_for(outcomes[0], tr, now)
             else:
-                text = messages.album_reply(outcomes, tr, now)
+                text = people.album_reply(outcomes, tr, now)
         except Overloaded:
-            text = messages.too_many_at_once(tr)
+            text = people.too_many_at_once(tr)
         except Exception:
             error_id = new_error_id()
             logger.exception("unexpected error id=%s while handling a photo", error_id)
-            text = messages.apology(error_id, tr)
+            text = people.apology(error_id, tr)
         if await self._outbox.reply(first, text) is None:
             for outcome in outcomes:
                 await self._pipeline.refund(outcome)

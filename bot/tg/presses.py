@@ -16,8 +16,8 @@ from typing import Protocol
 from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.i18n import Catalogs, Translations, pick_language
+from bot.messages import admin_reports, group_admins, people
 from bot.moderation import Deed
 from bot.moderation.callbacks import ReportPress, Verb, parse
 from bot.moderation.report import Report
@@ -70,7 +70,7 @@ class ReportPresses:
         try:
             await self._press(query, query.data, tr)
         except StorageUnavailable:
-            await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
+            await self._outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
 
     async def on_other_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a press whose data the bot never made, and do nothing else."""
@@ -87,7 +87,7 @@ class ReportPresses:
         raw = await self._storage.load_report(report_id, now)
         report = Report.from_json(raw) if raw else None
         if report is None or report.expired(now):
-            await self._outbox.answer_press(query, messages.press_expired(tr), alert=True)
+            await self._outbox.answer_press(query, admin_reports.press_expired(tr), alert=True)
             return
         if verb not in report.verbs():
             await self._outbox.answer_press(query, "")
@@ -101,21 +101,21 @@ class ReportPresses:
         person = await self._admins.member(chat_id, query.from_user.id)
         rights = await self._rights.get(chat_id)
         if rights is None:
-            await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+            await self._outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
             return
         bot = rights.member()
         match permit(person, bot, press_rights(verb, report.deeds)):
             case Denied(right, bot=False):
-                text = messages.person_lacks_right(right, tr)
+                text = group_admins.person_lacks_right(right, tr)
                 await self._outbox.answer_press(query, text, alert=True)
                 return
             case Denied(right, bot=True):
                 await self._outbox.answer_press(
-                    query, messages.bot_lacks_right(right, tr), alert=True
+                    query, group_admins.bot_lacks_right(right, tr), alert=True
                 )
                 return
             case Unknown():
-                await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+                await self._outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
                 return
             case Granted():
                 pass
@@ -123,7 +123,7 @@ class ReportPresses:
         earlier = await self._storage.claim_press(report_id, verb, _record(admin, now))
         if earlier is not None:
             who = json.loads(earlier)["admin"]
-            await self._outbox.answer_press(query, messages.press_already(who, tr), alert=True)
+            await self._outbox.answer_press(query, admin_reports.press_already(who, tr), alert=True)
             return
         try:
             done = await self._carry_out(verb, report, admin)
@@ -135,7 +135,7 @@ class ReportPresses:
             raise
         if not done:
             await self._storage.release_press(report_id, verb)
-            await self._outbox.answer_press(query, messages.press_failed(tr), alert=True)
+            await self._outbox.answer_press(query, admin_reports.press_failed(tr), alert=True)
             return
         logger.info(
             "report %s: %s by admin %s in chat %s",
@@ -144,7 +144,7 @@ class ReportPresses:
             query.from_user.id,
             chat_id,
         )
-        await self._outbox.answer_press(query, messages.press_answer(verb, tr))
+        await self._outbox.answer_press(query, admin_reports.press_answer(verb, tr))
         await self._show_presses(report, query)
 
     async def _carry_out(self, verb: Verb, report: Report, admin: str) -> bool:
@@ -171,7 +171,7 @@ class ReportPresses:
         for deed in report.deeds:
             match deed:
                 case Deed.DELETED:
-                    caption = messages.restored_caption(admin, report.author_name, tr)
+                    caption = people.restored_caption(admin, report.author_name, tr)
                     restored = await self._outbox.send_image(
                         report.chat_id,
                         report.file_id,
@@ -199,7 +199,7 @@ class ReportPresses:
             for verb, record in (await self._storage.presses(report.report_id)).items()
         }
         lines = [
-            messages.press_resolution(
+            admin_reports.press_resolution(
                 verb, press["admin"], datetime.fromtimestamp(press["at"], UTC), tr
             )
             for verb, press in sorted(presses.items(), key=lambda item: item[1]["at"])

@@ -11,7 +11,7 @@ from dataclasses import replace
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translations
-from bot.messages import Buttons
+from bot.messages.admin_reports import Buttons
 from bot.moderation.callbacks import ReportPress, Verb, encode
 from bot.moderation.report import REPORT_SECONDS, Report
 from bot.storage.reports import ReportStore

@@ -20,8 +20,8 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.i18n import Catalogs, Translations, pick_language
+from bot.messages import group_admins, people
 from bot.moderation import ChatSettings
 from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, encode, parse
@@ -79,11 +79,11 @@ class SettingsMenu:
         match await self._outbox.send_private(user.id, text, markup):
             case Blocked.BLOCKED:
                 link = f"https://t.me/{self._bot.username}?start=settings"
-                await self._outbox.reply(message, messages.menu_start_first(link, served.tr))
+                await self._outbox.reply(message, group_admins.menu_start_first(link, served.tr))
             case None:
                 pass  # Telegram refused for another reason; the outbox logged it
             case _:
-                await self._outbox.reply(message, messages.menu_sent_privately(served.tr))
+                await self._outbox.reply(message, group_admins.menu_sent_privately(served.tr))
 
     async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A press in a menu: check, change, edit in place."""
@@ -98,23 +98,23 @@ class SettingsMenu:
         try:
             await self._press(query, press, tr)
         except StorageUnavailable:
-            await self._outbox.answer_press(query, messages.storage_unavailable(tr), alert=True)
+            await self._outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
 
     async def _press(self, query: CallbackQuery, press: MenuPress, tr: Translations) -> None:
         raw = await self._store.load_pending(_key(press.menu_id), time.time())
         if raw is None:
-            await self._outbox.answer_press(query, messages.menu_expired(tr), alert=True)
+            await self._outbox.answer_press(query, group_admins.menu_expired(tr), alert=True)
             return
         record = json.loads(raw)
         chat_id = int(record["chat_id"])
         chat_id = await self._store.migrated_to(chat_id) or chat_id
         match await self._gate.may(chat_id, query.from_user.id, SETTINGS_RIGHT):
             case Denied(right):
-                text = messages.person_lacks_right(right, tr)
+                text = group_admins.person_lacks_right(right, tr)
                 await self._outbox.answer_press(query, text, alert=True)
                 return
             case Unknown():
-                await self._outbox.answer_press(query, messages.rights_unknown(tr), alert=True)
+                await self._outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
                 return
             case Granted():
                 pass
@@ -143,11 +143,11 @@ class SettingsMenu:
         self, menu_id: str, chat_id: int, title: str, settings: ChatSettings, tr: Translations
     ) -> tuple[str, InlineKeyboardMarkup]:
         allowed = await self._storage.allowed_count(chat_id)
-        text = messages.menu_text(title, settings, tr, allowed=allowed)
+        text = group_admins.menu_text(title, settings, tr, allowed=allowed)
         keyboard = [
             [
                 InlineKeyboardButton(
-                    messages.menu_label(option.choice, option.selected, settings, tr),
+                    group_admins.menu_label(option.choice, option.selected, settings, tr),
                     callback_data=encode(MenuPress(menu_id, option.choice)),
                 )
                 for option in row
