@@ -1,23 +1,18 @@
-"""Composition root: settings in, the whole bot out, and its run loop."""
+"""Composition root: settings in, the whole bot built and wired. Running it (long polling or
+a webhook, then the drain) is `Serving`'s, in bot/tg/application.py: nothing here imports
+`telegram`, and nothing here runs."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from urllib.parse import urlsplit
-
-from aiohttp import web
-from telegram import Update
-from telegram.error import TelegramError
 
 from bot.access import Access
 from bot.config import Settings
-from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
+from bot.health import Dependency, Health, Load, ObservedRecognizer, RecentOutcomes
 from bot.i18n import Catalogs
 from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
-from bot.photo import rules
-from bot.photo.alerts import OperatorAlerts
+from bot.photo.alerts import OperatorAlerts, Send
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
 from bot.photo.decoding import DecodePool
@@ -28,6 +23,7 @@ from bot.photo.near_store import NearStore, open_near_store
 from bot.photo.pipeline import PhotoPipeline
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Quotas
+from bot.photo.rules import download_limit
 from bot.recognition.client import Recognizer
 from bot.slots import WorkSlots
 from bot.startup import Misconfigured, open_storage
@@ -38,19 +34,15 @@ from bot.storage.guarded import GuardedStorage
 from bot.storage.intake import Intake
 from bot.tg import routes
 from bot.tg.admission import Admission
-from bot.tg.application import (
-    LONG_POLL_TIMEOUT,
-    WEBHOOK_FAILURES_TO_DOWN,
-    BoundedUpdates,
-    build_application,
-)
+from bot.tg.application import WEBHOOK_FAILURES_TO_DOWN, Serving, build_application
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
+from bot.tg.chats import Chats
 from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
 from bot.tg.gate import CommandGate
-from bot.tg.intake import DurableUpdates, ReceiptQueue, SetAsideAnswers
+from bot.tg.intake import DurableUpdates, SetAsideAnswers
 from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
@@ -59,14 +51,9 @@ from bot.tg.presses import ReportPresses
 from bot.tg.reports import Reporter
 from bot.tg.sanctions import Sanctions
 from bot.tg.settings_menu import SettingsMenu
-from bot.tg.startup import register_webhook
-from bot.tg.web import web_app
+from bot.tg.updates import BoundedUpdates
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_HTTP_PORT = 8080
-SHUTDOWN_SLACK = 15.0
-STATS_FLUSH_SECONDS = 10.0
 
 
 class BotService:
@@ -84,116 +71,38 @@ class BotService:
         self.near_store = near_store
         self.storage = storage
         self.health = health
-        self.ready = asyncio.Event()
         self.catalogs = Catalogs()
         self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
         self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
-        # A process that waits for another's call (its claim renewed while it runs, see
-        # bot/photo/cache.py) gives up in time to make its own before its photo's deadline (by
-        # default after 30 s).
-        wait_seconds = max(
-            0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds
-        )
         health.load = self._load
         bot = self.app.bot
         outbox = Outbox(bot)
+        chats = Chats(storage, outbox, ChatAdmins(bot), BotRights(bot), self.catalogs)
+        admin = settings.admin_chat_id
+        operator = outbox.sender_to(admin) if admin is not None else None
+        self.stats = Stats(storage)
+        self.downloader = TelegramDownloader(
+            bot,
+            settings.telegram_timeout_seconds,
+            download_limit(settings.telegram_local_mode),
+            settings.max_concurrent_downloads,
+        )
         quotas = Quotas(
             storage,
             per_user=settings.user_daily_limit,
             per_group=settings.group_daily_limit,
             overall=settings.global_daily_limit,
         )
-        stats = self.stats = Stats(storage)
-        admin = settings.admin_chat_id
-        download_limit = rules.download_limit(settings.telegram_local_mode)
-        self.cache = ResultCache(
-            storage,
-            ttl=settings.cache_ttl_hours * 3600,
-            wait_seconds=wait_seconds,
-        )
-        self.downloader = TelegramDownloader(
-            bot,
-            settings.telegram_timeout_seconds,
-            download_limit,
-            settings.max_concurrent_downloads,
-        )
-        self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
-        decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
-        self.near = (
-            None
-            if near_store is None
-            else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600)
-        )
-        DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
-        DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
-        pipeline = PhotoPipeline(
-            ObservedRecognizer(self.recognizer, health.api),
-            self.downloader,
-            cache=self.cache,
-            quotas=quotas,
-            stats=stats,
-            alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
-            max_concurrent_downloads=settings.max_concurrent_downloads,
-            memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
-            images=ImageWork(decode_budget, self.decoders, printed=near_store is not None),
-            deadline=settings.photo_deadline_seconds,
-            download_limit=download_limit,
-            near=self.near,
-        )
-        admins = ChatAdmins(bot)
-        rights = BotRights(bot)
-        sanctions = Sanctions(bot)
-        reporter = Reporter(
-            storage=storage, outbox=outbox, admins=admins, report_chat_id=settings.report_chat_id
-        )
+        pipeline = self._photo_pipeline(quotas, operator)
         admission = Admission(
-            storage=storage,
+            chats=chats,
             access=Access(
                 allowed_users=settings.allowed_user_ids,
                 allowed_chats=settings.allowed_chat_ids,
                 bot_admins=settings.admin_user_ids,
                 all_groups=settings.allow_all_groups,
             ),
-            catalogs=self.catalogs,
-            outbox=outbox,
-        )
-        photos = PhotoRoutes(
-            admission=admission,
-            storage=storage,
-            pipeline=pipeline,
-            moderator=Moderator(
-                storage=storage,
-                store=storage,
-                pipeline=pipeline,
-                enforcer=Enforcer(
-                    storage=storage, outbox=outbox, sanctions=sanctions, reporter=reporter
-                ),
-                reporter=reporter,
-                admins=admins,
-                rights=rights,
-                stats=stats,
-                catalogs=self.catalogs,
-                operator=outbox.sender_to(admin) if admin is not None else None,
-            ),
-            fairness=Fairness(
-                per_key=settings.per_user_in_flight,
-                max_waiting=settings.max_waiting_photos,
-                while_waiting=self.updates.slots.set_aside,
-            ),
-            outbox=outbox,
-            spawn=self.app.create_task,
-            slots=self.updates.slots,
-            album_quiet_seconds=settings.album_quiet_seconds,
-            defer=lambda: self.durable.defer(),
-        )
-        gate = CommandGate(
-            bot=bot,
-            admission=admission,
-            admins=admins,
-            store=storage,
-            outbox=outbox,
-            catalogs=self.catalogs,
         )
         self.durable = DurableUpdates(
             intake,
@@ -201,54 +110,112 @@ class BotService:
             queue=self.app.update_queue,
             capacity=settings.max_concurrent_updates,
             max_backlog=settings.intake_max_backlog,
-            on_set_aside=SetAsideAnswers(
-                outbox=outbox,
-                admission=admission,
-                operator=outbox.sender_to(admin) if admin is not None else None,
-            ),
+            on_set_aside=SetAsideAnswers(chats=chats, admission=admission, operator=operator),
         )
         self.updates.observer = self.durable
+        self._route(chats, admission, pipeline, quotas, operator)
+        self.serving = Serving(
+            app=self.app,
+            settings=settings,
+            updates=self.updates,
+            durable=self.durable,
+            health=health,
+            catalogs=self.catalogs,
+            flush=self._flush_stats,
+            close=self.close,
+        )
+        self.ready = self.serving.ready
+
+    def _photo_pipeline(self, quotas: Quotas, operator: Send | None) -> PhotoPipeline:
+        """The photo path and what it owns: the cache, the decode workers and their budget,
+        near-duplicates."""
+        settings = self.settings
+        # A process that waits for another's call (its claim renewed while it runs, see
+        # bot/photo/cache.py) gives up in time to make its own before its photo's deadline
+        # (by default after 30 s).
+        wait_seconds = max(
+            0.0, settings.photo_deadline_seconds - settings.api_total_deadline_seconds
+        )
+        self.cache = ResultCache(
+            self.storage, ttl=settings.cache_ttl_hours * 3600, wait_seconds=wait_seconds
+        )
+        self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
+        decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
+        self.near = (
+            None
+            if self.near_store is None
+            else NearDuplicates(self.near_store, ttl=settings.cache_ttl_hours * 3600)
+        )
+        DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
+        DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
+        return PhotoPipeline(
+            ObservedRecognizer(self.recognizer, self.health.api),
+            self.downloader,
+            cache=self.cache,
+            quotas=quotas,
+            stats=self.stats,
+            alerts=OperatorAlerts(operator),
+            max_concurrent_downloads=settings.max_concurrent_downloads,
+            memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
+            images=ImageWork(decode_budget, self.decoders, printed=self.near_store is not None),
+            deadline=settings.photo_deadline_seconds,
+            download_limit=download_limit(settings.telegram_local_mode),
+            near=self.near,
+        )
+
+    def _route(
+        self,
+        chats: Chats,
+        admission: Admission,
+        pipeline: PhotoPipeline,
+        quotas: Quotas,
+        operator: Send | None,
+    ) -> None:
+        """The Telegram layer's handlers, each given what it carries out, in the one route
+        table (bot/tg/routes.py)."""
+        settings = self.settings
+        bot = self.app.bot
+        sanctions = Sanctions(bot)
+        reporter = Reporter(chats=chats, report_chat_id=settings.report_chat_id)
+        photos = PhotoRoutes(
+            chats=chats,
+            admission=admission,
+            pipeline=pipeline,
+            moderator=Moderator(
+                chats=chats,
+                pipeline=pipeline,
+                enforcer=Enforcer(chats=chats, sanctions=sanctions, reporter=reporter),
+                reporter=reporter,
+                stats=self.stats,
+                operator=operator,
+            ),
+            fairness=Fairness(
+                per_key=settings.per_user_in_flight,
+                max_waiting=settings.max_waiting_photos,
+                while_waiting=self.updates.slots.set_aside,
+            ),
+            spawn=self.app.create_task,
+            slots=self.updates.slots,
+            album_quiet_seconds=settings.album_quiet_seconds,
+            defer=lambda: self.durable.defer(),
+        )
+        gate = CommandGate(chats=chats, bot=bot, admission=admission)
         routes.register(
             self.app,
             chat_commands=ChatCommands(
+                chats=chats,
                 admission=admission,
-                outbox=outbox,
-                storage=storage,
                 quotas=quotas,
-                stats=stats,
+                stats=self.stats,
                 photos=photos,
-                admins=admins,
-                rights=rights,
                 gate=gate,
-                menu=SettingsMenu(
-                    bot=bot,
-                    storage=storage,
-                    store=storage,
-                    gate=gate,
-                    outbox=outbox,
-                    catalogs=self.catalogs,
-                ),
+                menu=SettingsMenu(chats=chats, bot=bot, gate=gate),
                 concurrency=lambda: self.recognizer.concurrency_limit,
             ),
             photos=photos,
-            presses=ReportPresses(
-                storage=storage,
-                store=storage,
-                outbox=outbox,
-                sanctions=sanctions,
-                admins=admins,
-                rights=rights,
-                catalogs=self.catalogs,
-            ),
-            chat_events=ChatEvents(
-                storage=storage,
-                store=storage,
-                admins=admins,
-                rights=rights,
-                reporter=reporter,
-                catalogs=self.catalogs,
-            ),
-            errors=ErrorHandler(admission, outbox),
+            presses=ReportPresses(chats=chats, sanctions=sanctions),
+            chat_events=ChatEvents(chats=chats, reporter=reporter),
+            errors=ErrorHandler(chats=chats, admission=admission),
         )
 
     @classmethod
@@ -295,6 +262,10 @@ class BotService:
             ) from None
         return service
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve updates until `stop` is set, then drain and close (bot/tg/application.py)."""
+        await self.serving.run(stop)
+
     async def close(self) -> None:
         """Release the HTTP clients and the storage, after a last flush of the counts and
         of the results still being written."""
@@ -316,129 +287,12 @@ class BotService:
         limit = self.settings.intake_max_backlog
         return Load(slots.working, slots.limit, min(self.durable.backlog_seen, limit), limit)
 
-    async def _flush_stats_until(self, stop: asyncio.Event) -> None:
-        """Every few seconds until `stop`; an iteration that fails keeps its counts for
-        the next (the outage itself is logged by the storage guard)."""
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), STATS_FLUSH_SECONDS)
-            await self._flush_stats()
-
     async def _flush_stats(self) -> None:
+        """Write the day's counts; a failure keeps them for the next try (the outage itself
+        is logged by the storage guard)."""
         try:
             await self.stats.flush()
         except StorageUnavailable:
             pass
         except Exception:
             logger.exception("writing the daily counts failed; kept for the next try")
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
-        set, then finish the updates in flight; whatever failed on the way (storage,
-        Telegram), stopping drains and returns normally."""
-        app = self.app
-        settings = self.settings
-        server: web.AppRunner | None = None
-        try:
-            async with app:
-                await routes.set_menus(app.bot, self.catalogs)
-                server = await self._start_http()
-                receiving = settings.role != "worker"
-                if not receiving:
-                    pass  # a worker answers what web replicas stored
-                elif settings.webhook_url:
-                    await register_webhook(app, settings)
-                else:
-                    assert app.updater is not None
-                    # The offset moves past an update only once it is stored.
-                    app.updater.update_queue = ReceiptQueue(self.durable)
-                    await app.updater.start_polling(
-                        timeout=LONG_POLL_TIMEOUT,
-                        allowed_updates=Update.ALL_TYPES,
-                        error_callback=_noted_by_the_polling_request,
-                    )
-                await app.start()
-                taking = asyncio.Event()
-                if settings.role == "web":
-                    taking.set()  # a web replica stores updates; workers answer them
-                working = asyncio.create_task(self.durable.run(taking))
-                role = "" if settings.role == "both" else f" (role {settings.role})"
-                logger.info("bot @%s is running%s", app.bot.username, role)
-                self.health.phase = Phase.SERVING
-                self.ready.set()
-                flushing = asyncio.create_task(self._flush_stats_until(stop))
-                try:
-                    await stop.wait()
-                finally:
-                    self.health.phase = Phase.STOPPING
-                    await self._drain(server, taking, working)
-                    server = None
-                    await flushing
-        finally:
-            if server is not None:
-                await server.cleanup()
-            await self.close()
-
-    async def _drain(
-        self, server: web.AppRunner | None, taking: asyncio.Event, working: asyncio.Task[None]
-    ) -> None:
-        """Take no new updates, then finish those fetched, bounded by the photo deadline.
-        Stored updates not yet taken stay stored for another replica or the next start."""
-        logger.info("stopping: no new updates; finishing photos in flight")
-        app = self.app
-        if server is not None:
-            await server.cleanup()
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        taking.set()
-        await working
-        # In-flight photos end by their own deadline; this bounds the wait
-        # even if one of them hangs in a reply.
-        limit = self.settings.photo_deadline_seconds + SHUTDOWN_SLACK
-        try:
-            async with asyncio.timeout(limit):
-                if app.running:
-                    await app.stop()  # hands over the updates still queued
-                await self.updates.join()
-        except TimeoutError:
-            logger.error(
-                "stopped after %.0f s with %d updates unfinished", limit, self.updates.cancel()
-            )
-
-    async def _start_http(self) -> web.AppRunner | None:
-        """Serve the webhook, /healthz and /metrics when a port is set or a webhook used."""
-        settings = self.settings
-        port = settings.http_port
-        if port is None and not settings.webhook_url:
-            return None
-        webhook_path = (
-            (urlsplit(settings.webhook_url).path or "/")
-            if settings.webhook_url and settings.role != "worker"
-            else None
-        )
-        secret = settings.webhook_secret_token
-        runner = web.AppRunner(
-            web_app(
-                bot=self.app.bot,
-                receive=self.durable.receive,
-                health=self.health.report,
-                webhook_path=webhook_path,
-                secret=secret.get_secret_value() if secret else None,
-            ),
-            access_log=None,
-        )
-        await runner.setup()
-        port = DEFAULT_HTTP_PORT if port is None else port
-        try:
-            await web.TCPSite(runner, settings.http_listen, port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            address = f"{settings.http_listen}:{port}"
-            raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
-        return runner
-
-
-def _noted_by_the_polling_request(_: TelegramError) -> None:
-    """The polling request has already noted the failure (one WARNING when an outage
-    starts, one when it ends); without this callback the library would log a traceback
-    for every failed poll (656 lines in 25 s of an outage)."""

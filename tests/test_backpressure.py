@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.photo.fairness import Fairness
 from bot.slots import WorkSlots
-from bot.tg.application import BoundedUpdates, SendRateLimiter
+from bot.tg.application import SendRateLimiter
+from bot.tg.updates import BoundedUpdates
 
 
 class _Work:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import SHUTDOWN_SLACK
 from bot.config import Settings
+from bot.tg.application import SHUTDOWN_SLACK
 
 ROOT = Path(__file__).parents[1]
 PINNED = r"[\w./-]+:\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}"

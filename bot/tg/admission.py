@@ -8,12 +8,11 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 
 from bot.access import Access
-from bot.i18n import Catalogs, Translations, pick_language
+from bot.i18n import Translations, pick_language
 from bot.messages import people
 from bot.moderation import ChatSettings
 from bot.photo.pipeline import Requester
-from bot.storage.settings import SettingsStore
-from bot.tg.outbox import Outbox
+from bot.tg.chats import Chats
 
 
 @dataclass(frozen=True)
@@ -25,21 +24,12 @@ class Served:
     tr: Translations
 
 
+@dataclass(frozen=True, kw_only=True)
 class Admission:
     """Decides, per message, whether and how the bot answers."""
 
-    def __init__(
-        self,
-        *,
-        storage: SettingsStore,
-        access: Access,
-        catalogs: Catalogs,
-        outbox: Outbox,
-    ) -> None:
-        self._storage = storage
-        self._access = access
-        self._catalogs = catalogs
-        self._outbox = outbox
+    chats: Chats
+    access: Access
 
     async def admit(self, update: Update) -> Served | None:
         """The update's message with its settings and language, if it is to be served;
@@ -51,12 +41,12 @@ class Admission:
         if self._allowed(message):
             return Served(message, settings, tr)
         if message.chat.type == ChatType.PRIVATE:
-            await self._outbox.reply(message, people.not_allowed(tr))
+            await self.chats.outbox.reply(message, people.not_allowed(tr))
         return None
 
     async def context(self, message: Message) -> tuple[ChatSettings, Translations]:
         """The chat's settings and the language to answer this message in."""
-        settings = await self._storage.chat_settings(message.chat_id)
+        settings = await self.chats.storage.chat_settings(message.chat_id)
         return settings, self._language(settings.language, message)
 
     async def tr(self, message: Message) -> Translations:
@@ -66,14 +56,16 @@ class Admission:
     def tr_for(self, update: Update) -> Translations:
         """A language from the person alone, for when the chat's settings cannot be read."""
         user = update.effective_user
-        return self._catalogs.get(pick_language(None, user.language_code if user else None))
+        return self.chats.catalogs.get(pick_language(None, user.language_code if user else None))
 
     def _language(self, chat_choice: str | None, message: Message) -> Translations:
         user = message.from_user
-        return self._catalogs.get(pick_language(chat_choice, user.language_code if user else None))
+        return self.chats.catalogs.get(
+            pick_language(chat_choice, user.language_code if user else None)
+        )
 
     def _allowed(self, message: Message) -> bool:
-        return self._access.allows(
+        return self.access.allows(
             user_id=message.from_user.id if message.from_user else None,
             chat_id=message.chat_id,
             private=message.chat.type == ChatType.PRIVATE,
@@ -81,13 +73,13 @@ class Admission:
 
     def is_bot_admin(self, message: Message) -> bool:
         """Whether the sender is one of the bot's own admins."""
-        return self._access.is_bot_admin(message.from_user.id if message.from_user else None)
+        return self.access.is_bot_admin(message.from_user.id if message.from_user else None)
 
     def is_operator(self, user_id: int) -> bool:
         """Whether person `user_id` is one of the bot's own admins (ADMIN_USER_IDS)."""
-        return self._access.is_bot_admin(user_id)
+        return self.access.is_bot_admin(user_id)
 
     def requester(self, message: Message) -> Requester:
         """Who pays for the images this message asks about."""
         user_id = message.from_user.id if message.from_user else None
-        return Requester(user_id, exempt=self._access.is_bot_admin(user_id))
+        return Requester(user_id, exempt=self.access.is_bot_admin(user_id))

@@ -1,25 +1,39 @@
-"""python-telegram-bot's Application as this bot needs it: pooled HTTP, a bounded update
-queue, a bound on updates worked on at once that holds, Telegram's reachability noted from
-every request, and a rate limiter for what counts against flood limits."""
+"""python-telegram-bot's Application as this bot needs it, and the bot's run loop.
+
+Built: pooled HTTP, a bounded update queue, a bound on updates worked on at once that
+holds (bot/tg/updates.py), Telegram's reachability noted from every request, and a rate
+limiter for what counts against flood limits. Run (`Serving`): long polling or a webhook
+(with /healthz and /metrics), until told to stop; then the updates in flight drained."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from aiohttp import web
+from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
-from bot.health import Dependency
+from bot.health import Dependency, Health, Phase
 from bot.http.clients import proxied
-from bot.slots import WorkSlots
+from bot.i18n import Catalogs
+from bot.startup import Misconfigured
+from bot.tg import routes
+from bot.tg.intake import DurableUpdates, ReceiptQueue
+from bot.tg.startup import register_webhook
 from bot.tg.transport import AiohttpRequest, PoolTimeout
+from bot.tg.updates import AnyApplication, BoundedUpdates
+from bot.tg.web import web_app
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +44,10 @@ LONG_POLL_TIMEOUT = 30
 # Failed requests in a row that make Telegram "down" when no polling watches it (webhook
 # mode): one download timing out is that download's problem, three in a row are not.
 WEBHOOK_FAILURES_TO_DOWN = 3
+DEFAULT_HTTP_PORT = 8080
+SHUTDOWN_SLACK = 15.0
+STATS_FLUSH_SECONDS = 10.0
 
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 
@@ -130,71 +146,6 @@ def _description(body: bytes) -> str:
     return str(description)[:200]
 
 
-class UpdateObserver(Protocol):
-    """Told around each update's handler, in the update's own task."""
-
-    def begin(self, update: object) -> None:
-        """The handler is about to run."""
-
-    async def end(self, update: object) -> None:
-        """The handler returned (or failed)."""
-
-
-class BoundedUpdates(BaseUpdateProcessor):
-    """Hands each update to a task of its own once a work slot is free.
-
-    python-telegram-bot's own processors bound concurrency only after its fetcher has
-    already started a task per update, so the queue never fills and polling never
-    pauses. This one tells the library it takes one update at a time, so the fetcher
-    waits for each hand-over, and a hand-over waits for a slot: with every slot busy the
-    queue fills, polling pauses and the webhook answers 503.
-    """
-
-    def __init__(self, slots: WorkSlots) -> None:
-        super().__init__(max_concurrent_updates=1)
-        self.slots = slots
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Told when each update's handler starts and ends (acknowledges durable updates).
-        self.observer: UpdateObserver | None = None
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for a slot, then start the update's work in its own task."""
-        await self.slots.acquire()
-        task = asyncio.create_task(self._work(update, coroutine))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _work(self, update: object, coroutine: Awaitable[Any]) -> None:
-        observer = self.observer
-        if observer is not None:
-            observer.begin(update)
-        try:
-            await self.slots.hold(coroutine)
-        except Exception:
-            # Handlers' errors go to the error handler inside; this is the library's own.
-            logger.exception("an update could not be processed")
-        finally:
-            if observer is not None:
-                await asyncio.shield(observer.end(update))
-
-    async def join(self) -> None:
-        """Wait until every update handed over has been worked on."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
-    def cancel(self) -> int:
-        """Stop the updates still being worked on; how many there were."""
-        for task in self._tasks:
-            task.cancel()
-        return len(self._tasks)
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to release: `join` waits for the work."""
-
-
 def build_application(
     settings: Settings, *, telegram: Dependency, updates: BoundedUpdates
 ) -> AnyApplication:
@@ -245,3 +196,141 @@ def _http_layer(connections: int, timeout: float, *, read_timeout: float) -> Bas
         read_timeout=read_timeout,
         pool_timeout=timeout,
     )
+
+
+@dataclass(kw_only=True)
+class Serving:
+    """The bot's run loop: `run` serves updates until told to stop, then drains.
+
+    `flush` writes the daily counts (never raises: a failed write keeps them for the next);
+    `close` releases what the bot built once the application has stopped.
+    """
+
+    app: AnyApplication
+    settings: Settings
+    updates: BoundedUpdates
+    durable: DurableUpdates
+    health: Health
+    catalogs: Catalogs
+    flush: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+    # Set once the bot serves (tests and the start-up wait on it).
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
+        set, then finish the updates in flight; whatever failed on the way (storage,
+        Telegram), stopping drains and returns normally."""
+        app = self.app
+        settings = self.settings
+        server: web.AppRunner | None = None
+        try:
+            async with app:
+                await routes.set_menus(app.bot, self.catalogs)
+                server = await self._start_http()
+                receiving = settings.role != "worker"
+                if not receiving:
+                    pass  # a worker answers what web replicas stored
+                elif settings.webhook_url:
+                    await register_webhook(app, settings)
+                else:
+                    assert app.updater is not None
+                    # The offset moves past an update only once it is stored.
+                    app.updater.update_queue = ReceiptQueue(self.durable)
+                    await app.updater.start_polling(
+                        timeout=LONG_POLL_TIMEOUT,
+                        allowed_updates=Update.ALL_TYPES,
+                        error_callback=_noted_by_the_polling_request,
+                    )
+                await app.start()
+                taking = asyncio.Event()
+                if settings.role == "web":
+                    taking.set()  # a web replica stores updates; workers answer them
+                working = asyncio.create_task(self.durable.run(taking))
+                role = "" if settings.role == "both" else f" (role {settings.role})"
+                logger.info("bot @%s is running%s", app.bot.username, role)
+                self.health.phase = Phase.SERVING
+                self.ready.set()
+                flushing = asyncio.create_task(self._flush_until(stop))
+                try:
+                    await stop.wait()
+                finally:
+                    self.health.phase = Phase.STOPPING
+                    await self._drain(server, taking, working)
+                    server = None
+                    await flushing
+        finally:
+            if server is not None:
+                await server.cleanup()
+            await self.close()
+
+    async def _flush_until(self, stop: asyncio.Event) -> None:
+        """Every few seconds until `stop`."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATS_FLUSH_SECONDS)
+            await self.flush()
+
+    async def _drain(
+        self, server: web.AppRunner | None, taking: asyncio.Event, working: asyncio.Task[None]
+    ) -> None:
+        """Take no new updates, then finish those fetched, bounded by the photo deadline.
+        Stored updates not yet taken stay stored for another replica or the next start."""
+        logger.info("stopping: no new updates; finishing photos in flight")
+        app = self.app
+        if server is not None:
+            await server.cleanup()
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        taking.set()
+        await working
+        # In-flight photos end by their own deadline; this bounds the wait
+        # even if one of them hangs in a reply.
+        limit = self.settings.photo_deadline_seconds + SHUTDOWN_SLACK
+        try:
+            async with asyncio.timeout(limit):
+                if app.running:
+                    await app.stop()  # hands over the updates still queued
+                await self.updates.join()
+        except TimeoutError:
+            logger.error(
+                "stopped after %.0f s with %d updates unfinished", limit, self.updates.cancel()
+            )
+
+    async def _start_http(self) -> web.AppRunner | None:
+        """Serve the webhook, /healthz and /metrics when a port is set or a webhook used."""
+        settings = self.settings
+        port = settings.http_port
+        if port is None and not settings.webhook_url:
+            return None
+        webhook_path = (
+            (urlsplit(settings.webhook_url).path or "/")
+            if settings.webhook_url and settings.role != "worker"
+            else None
+        )
+        secret = settings.webhook_secret_token
+        runner = web.AppRunner(
+            web_app(
+                bot=self.app.bot,
+                receive=self.durable.receive,
+                health=self.health.report,
+                webhook_path=webhook_path,
+                secret=secret.get_secret_value() if secret else None,
+            ),
+            access_log=None,
+        )
+        await runner.setup()
+        port = DEFAULT_HTTP_PORT if port is None else port
+        try:
+            await web.TCPSite(runner, settings.http_listen, port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            address = f"{settings.http_listen}:{port}"
+            raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
+        return runner
+
+
+def _noted_by_the_polling_request(_: TelegramError) -> None:
+    """The polling request has already noted the failure (one WARNING when an outage
+    starts, one when it ends); without this callback the library would log a traceback
+    for every failed poll (656 lines in 25 s of an outage)."""

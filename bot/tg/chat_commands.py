@@ -26,9 +26,8 @@ from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.storage.warnings import WarningStore
 from bot.tg.admission import Admission, Served
+from bot.tg.chats import Chats
 from bot.tg.gate import Anonymous, CommandGate
-from bot.tg.members import BotRights, ChatAdmins
-from bot.tg.outbox import Outbox
 from bot.tg.photos import PhotoRoutes, incoming_image
 from bot.tg.posts import author_of, origin_of
 from bot.tg.settings_menu import SettingsMenu
@@ -49,26 +48,20 @@ class ChatCommands:
     def __init__(
         self,
         *,
+        chats: Chats,
         admission: Admission,
-        outbox: Outbox,
-        storage: CommandStore,
         quotas: Quotas,
         stats: Stats,
         photos: PhotoRoutes,
-        admins: ChatAdmins,
-        rights: BotRights,
         gate: CommandGate,
         menu: SettingsMenu,
         concurrency: Callable[[], int],
     ) -> None:
+        self.chats = chats
         self._admission = admission
-        self._outbox = outbox
-        self._storage = storage
         self._quotas = quotas
         self._stats = stats
         self._photos = photos
-        self._admins = admins
-        self._rights = rights
         self._concurrency = concurrency
         self._gate = gate
         self._runs: dict[str, Run] = {}
@@ -96,7 +89,7 @@ class ChatCommands:
         """Reply with a text made from the chat's settings, to anyone admitted."""
         served = await self._admission.admit(update)
         if served is not None:
-            await self._outbox.reply(served.message, compose(served.settings, served.tr))
+            await self.chats.outbox.reply(served.message, compose(served.settings, served.tr))
 
     async def cmd_help(self, update: Update, _: Context) -> None:
         """/start and /help: what the bot does and what it accepts."""
@@ -110,15 +103,17 @@ class ChatCommands:
         """/policy: anyone may see the chat's settings."""
         served = await self._admission.admit(update)
         if served is not None:
-            allowed = await self._storage.allowed_count(served.message.chat_id)
+            allowed = await self.chats.storage.allowed_count(served.message.chat_id)
             text = group_admins.settings_text(served.settings, served.tr, allowed=allowed)
-            await self._outbox.reply(served.message, text)
+            await self.chats.outbox.reply(served.message, text)
 
     async def _allow(self, served: Served) -> None:
         """/allow a segment (no rule for it), or /allow reset (empty the allow list)."""
         if (served.message.text or "").split()[1:] == ["reset"]:
-            await self._storage.reset_allowed(served.message.chat_id)
-            await self._outbox.reply(served.message, group_admins.allow_list_cleared(served.tr))
+            await self.chats.storage.reset_allowed(served.message.chat_id)
+            await self.chats.outbox.reply(
+                served.message, group_admins.allow_list_cleared(served.tr)
+            )
             return
         await self._allow_segment(served)
 
@@ -128,25 +123,27 @@ class ChatCommands:
         if target is not None:
             author_id, name = target
             since = time.time() - WARNING_WINDOW_SECONDS
-            count = await self._storage.warning_count(served.message.chat_id, author_id, since)
+            count = await self.chats.storage.warning_count(served.message.chat_id, author_id, since)
             limit = served.settings.warn_limit
             text = group_admins.warnings_report(name, count, limit, served.tr)
-            await self._outbox.reply(served.message, text)
+            await self.chats.outbox.reply(served.message, text)
 
     async def _resetwarns(self, served: Served) -> None:
         """/resetwarns as a reply: clear that person's warnings."""
         target = await self._replied_author(served, "resetwarns")
         if target is not None:
             author_id, name = target
-            await self._storage.reset_warnings(served.message.chat_id, author_id)
-            await self._outbox.reply(served.message, group_admins.warnings_cleared(name, served.tr))
+            await self.chats.storage.reset_warnings(served.message.chat_id, author_id)
+            await self.chats.outbox.reply(
+                served.message, group_admins.warnings_cleared(name, served.tr)
+            )
 
     async def _replied_author(self, served: Served, command: str) -> tuple[int, str] | None:
         """For an admin's command in reply to someone's message: whose it is."""
         target = served.message.reply_to_message
         author = author_of(target) if target else None
         if author is None or author.id is None:
-            await self._outbox.reply(
+            await self.chats.outbox.reply(
                 served.message, group_admins.reply_to_someone(command, served.tr)
             )
             return None
@@ -155,10 +152,10 @@ class ChatCommands:
     async def _reload(self, served: Served) -> None:
         """/reload: read the group's admins and the bot's rights again."""
         chat_id = served.message.chat_id
-        self._admins.forget(chat_id)
-        self._rights.forget(chat_id)
+        self.chats.admins.forget(chat_id)
+        self.chats.rights.forget(chat_id)
         rights = await self._rights_text(chat_id, served.tr)
-        await self._outbox.reply(
+        await self.chats.outbox.reply(
             served.message, group_admins.admin_lists_reloaded(rights, served.tr)
         )
 
@@ -177,11 +174,13 @@ class ChatCommands:
                 case Anonymous():
                     await self._gate.ask_to_confirm(update, served, name)
                 case Denied(right):
-                    await self._outbox.reply(
+                    await self.chats.outbox.reply(
                         served.message, group_admins.person_lacks_right(right, served.tr)
                     )
                 case Unknown():
-                    await self._outbox.reply(served.message, group_admins.rights_unknown(served.tr))
+                    await self.chats.outbox.reply(
+                        served.message, group_admins.rights_unknown(served.tr)
+                    )
 
         callback.__doc__ = run.__doc__
         return callback
@@ -198,7 +197,7 @@ class ChatCommands:
             await self._runs[name](served)
 
     async def _rights_text(self, chat_id: int, tr: Translations) -> str:
-        rights = await self._rights.get(chat_id)
+        rights = await self.chats.rights.get(chat_id)
         if rights is None:  # Telegram did not say: better nothing than a wrong list
             return ""
         return group_admins.rights_text(rights.can_delete, rights.can_restrict, tr)
@@ -219,7 +218,7 @@ class ChatCommands:
         remaining = None
         if not self._admission.is_bot_admin(served.message):
             remaining = await self._quotas.remaining(served.message.from_user.id)
-        await self._outbox.reply(
+        await self.chats.outbox.reply(
             served.message, people.quota_report(remaining, served.tr, utc_now())
         )
 
@@ -230,11 +229,11 @@ class ChatCommands:
             return
         tr = await self._admission.tr(message)
         if not self._admission.is_bot_admin(message):
-            await self._outbox.reply(message, operators.bot_admins_only(tr))
+            await self.chats.outbox.reply(message, operators.bot_admins_only(tr))
             return
         today = await self._stats.today()
         report = operators.stats_report(self._stats.since_start, today, self._concurrency(), tr)
-        await self._outbox.reply(message, report)
+        await self.chats.outbox.reply(message, report)
 
     async def cmd_check(self, update: Update, _: Context) -> None:
         """/check as a reply to a photo or image file: its summary, in groups too."""
@@ -244,7 +243,7 @@ class ChatCommands:
         target = served.message.reply_to_message
         incoming = incoming_image(target) if target else None
         if target is None or incoming is None:
-            await self._outbox.reply(served.message, people.check_usage(served.tr))
+            await self.chats.outbox.reply(served.message, people.check_usage(served.tr))
             return
         requester = self._admission.requester(served.message)
         origin = origin_of(served.message, Source.CHECK, update.update_id)
@@ -267,16 +266,16 @@ class ChatCommands:
                 problem = changed
                 return None
 
-            saved = await self._storage.update_chat_settings(message.chat_id, apply)
+            saved = await self.chats.storage.update_chat_settings(message.chat_id, apply)
             if problem is not None:
-                await self._outbox.reply(message, group_admins.problem(problem, served.tr))
+                await self.chats.outbox.reply(message, group_admins.problem(problem, served.tr))
                 return
             # The answer speaks the language just chosen, if /lang changed it.
             tr = await self._admission.tr(message)
-            allowed = await self._storage.allowed_count(message.chat_id)
+            allowed = await self.chats.storage.allowed_count(message.chat_id)
             text = group_admins.settings_saved(saved, tr, allowed=allowed)
             more = await extra(message, saved, tr) if extra else ""
-            await self._outbox.reply(message, f"{text}\n\n{more}" if more else text)
+            await self.chats.outbox.reply(message, f"{text}\n\n{more}" if more else text)
 
         run.__doc__ = change.__doc__
         return run

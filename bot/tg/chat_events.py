@@ -4,16 +4,15 @@ group becoming a supergroup."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import ContextTypes
 
-from bot.i18n import DEFAULT_LANGUAGE, Catalogs
+from bot.i18n import DEFAULT_LANGUAGE
 from bot.messages import group_admins
-from bot.moderation.store import ModerationStore
-from bot.storage.settings import SettingsStore
-from bot.tg.members import BotRights, ChatAdmins
+from bot.tg.chats import Chats
 from bot.tg.reports import Reporter
 
 logger = logging.getLogger(__name__)
@@ -21,30 +20,17 @@ logger = logging.getLogger(__name__)
 _GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ChatEvents:
     """Handlers for `chat_member`, `my_chat_member` and migration service messages."""
 
-    def __init__(
-        self,
-        *,
-        storage: SettingsStore,
-        store: ModerationStore,
-        admins: ChatAdmins,
-        rights: BotRights,
-        reporter: Reporter,
-        catalogs: Catalogs,
-    ) -> None:
-        self._storage = storage
-        self._store = store
-        self._admins = admins
-        self._rights = rights
-        self._reporter = reporter
-        self._catalogs = catalogs
+    chats: Chats
+    reporter: Reporter
 
     async def on_chat_member(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Someone's status changed: read the admin list afresh next time."""
         if update.chat_member is not None:
-            self._admins.forget(update.chat_member.chat.id)
+            self.chats.admins.forget(update.chat_member.chat.id)
 
     async def on_my_chat_member(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """The bot's own rights changed: keep them, and tell the admins of a moderated
@@ -53,17 +39,17 @@ class ChatEvents:
         if change is None or change.chat.type == ChatType.PRIVATE:
             return
         chat = change.chat
-        before, now = self._rights.changed(chat.id, change.new_chat_member)
-        self._admins.forget(chat.id)
+        before, now = self.chats.rights.changed(chat.id, change.new_chat_member)
+        self.chats.admins.forget(chat.id)
         if change.new_chat_member.status in _GONE or before == now:
             return
-        settings = await self._storage.chat_settings(chat.id)
+        settings = await self.chats.storage.chat_settings(chat.id)
         if not settings.moderating:
             return
-        tr = self._catalogs.get(settings.language or DEFAULT_LANGUAGE)
+        tr = self.chats.catalogs.get(settings.language or DEFAULT_LANGUAGE)
         rights = group_admins.rights_text(now.can_delete, now.can_restrict, tr)
         text = group_admins.rights_changed(chat.title or str(chat.id), rights, tr)
-        await self._reporter.tell_admins(chat.id, text)
+        await self.reporter.tell_admins(chat.id, text)
 
     async def on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A group became a supergroup: its settings, allow list and warnings move to the
@@ -78,9 +64,9 @@ class ChatEvents:
             old, new = message.migrate_from_chat_id, message.chat_id
         else:
             return
-        await self._storage.migrate_chat(old, new)
+        await self.chats.storage.migrate_chat(old, new)
         # Reports made before keep the old id: their buttons follow it to the new one.
-        await self._store.note_migration(old, new)
-        self._admins.forget(old)
-        self._rights.forget(old)
+        await self.chats.storage.note_migration(old, new)
+        self.chats.admins.forget(old)
+        self.chats.rights.forget(old)
         logger.info("chat %s became supergroup %s; its state moved", old, new)

@@ -10,14 +10,14 @@ counts it first, so a storage outage stops everything before the group is touche
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bot.i18n import Translations
 from bot.messages import admin_reports, people
 from bot.moderation import ChatSettings, Deed, Penalty, Shortfall
 from bot.moderation.plan import Enforce, Sanction
-from bot.storage.warnings import WarningStore
-from bot.tg.outbox import Deletion, Outbox
+from bot.tg.chats import Chats
+from bot.tg.outbox import Deletion
 from bot.tg.posts import Author, Flagged, author_of, report_language, report_of, thread_of
 from bot.tg.reports import Reporter
 from bot.tg.sanctions import Sanctions
@@ -25,16 +25,13 @@ from bot.tg.sanctions import Sanctions
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Enforcer:
     """Carries out an `Enforce` plan on one author's flagged images."""
 
-    def __init__(
-        self, *, storage: WarningStore, outbox: Outbox, sanctions: Sanctions, reporter: Reporter
-    ) -> None:
-        self._storage = storage
-        self._outbox = outbox
-        self._sanctions = sanctions
-        self._reporter = reporter
+    chats: Chats
+    sanctions: Sanctions
+    reporter: Reporter
 
     async def carry_out(
         self,
@@ -62,7 +59,7 @@ class Enforcer:
         warning_message_id = None
         if to_warn and not plan.dry:
             text = "\n".join(people.breach_warning(item.breaches, tr) for item in to_warn)
-            sent = await self._outbox.reply(to_warn[0].message, text)
+            sent = await self.chats.outbox.reply(to_warn[0].message, text)
             warning_message_id = sent.message_id if sent else None
         for item in to_warn:
             deeds[id(item)].append(Deed.WARNED)
@@ -75,7 +72,7 @@ class Enforcer:
                     notice = people.penalty_notice(
                         author.name, _with(settings, plan.sanction), count, tr
                     )
-                    await self._outbox.send(chat_id, notice, thread_id=thread_of(first))
+                    await self.chats.outbox.send(chat_id, notice, thread_id=thread_of(first))
             else:
                 shortfalls.append(Shortfall.CANNOT_RESTRICT)
         for number, item in enumerate(flagged):
@@ -102,13 +99,13 @@ class Enforcer:
                     warned_at=warned_at,
                     warning_message_id=warning_message_id if Deed.WARNED in done else None,
                 )
-            await self._reporter.file(report, report_tr)
+            await self.reporter.file(report, report_tr)
 
     async def _delete(self, flagged: list[Flagged], tr: Translations) -> list[Flagged]:
         """Delete what breaks the rules and post one notice; return what is gone."""
         removed = []
         for item in flagged:
-            result = await self._outbox.delete(item.message.chat_id, item.message.message_id)
+            result = await self.chats.outbox.delete(item.message.chat_id, item.message.message_id)
             if result is not Deletion.FAILED:
                 removed.append(item)
         if removed:
@@ -117,20 +114,20 @@ class Enforcer:
                 for item in removed
             )
             first = removed[0].message
-            await self._outbox.send(first.chat_id, notice, thread_id=thread_of(first))
+            await self.chats.outbox.send(first.chat_id, notice, thread_id=thread_of(first))
         return removed
 
     async def _sanction(self, chat_id: int, author: Author, sanction: Sanction) -> bool:
         """Mute or ban; on success counting starts afresh."""
         assert author.id is not None
         if sanction.penalty is Penalty.BAN:
-            done = await self._sanctions.ban(
+            done = await self.sanctions.ban(
                 chat_id, author.id, is_chat=author.is_chat, seconds=sanction.seconds
             )
         else:
-            done = await self._sanctions.mute(chat_id, author.id, sanction.seconds)
+            done = await self.sanctions.mute(chat_id, author.id, sanction.seconds)
         if done:
-            await self._storage.reset_warnings(chat_id, author.id)
+            await self.chats.storage.reset_warnings(chat_id, author.id)
         return done
 
 

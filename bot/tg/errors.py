@@ -12,6 +12,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -21,7 +22,7 @@ from bot.i18n import Translations
 from bot.messages import people
 from bot.storage.guard import StorageUnavailable
 from bot.tg.admission import Admission
-from bot.tg.outbox import Outbox
+from bot.tg.chats import Chats
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,12 @@ def new_error_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
+@dataclass(frozen=True, kw_only=True)
 class ErrorHandler:
     """python-telegram-bot's error handler."""
 
-    def __init__(self, admission: Admission, outbox: Outbox) -> None:
-        self._admission = admission
-        self._outbox = outbox
+    chats: Chats
+    admission: Admission
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error; answer the person who asked, once."""
@@ -54,7 +55,7 @@ class ErrorHandler:
             logger.error("unhandled error id=%s", error_id, exc_info=error)
             compose = functools.partial(people.apology, error_id)
         if isinstance(update, Update) and message is not None and _asked(message):
-            await self._outbox.reply(message, compose(self._admission.tr_for(update)))
+            await self.chats.outbox.reply(message, compose(self.admission.tr_for(update)))
 
 
 def _asked(message: Message) -> bool:

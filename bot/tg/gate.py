@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
-from bot.i18n import Catalogs, pick_language
+from bot.i18n import pick_language
 from bot.messages import admin_reports, group_admins, people
 from bot.moderation.callbacks import ConfirmPress, encode, parse
 from bot.moderation.rights import (
@@ -28,11 +28,9 @@ from bot.moderation.rights import (
     Unknown,
     permit,
 )
-from bot.moderation.store import ModerationStore
 from bot.storage.guard import StorageUnavailable
 from bot.tg.admission import Admission, Served
-from bot.tg.members import ChatAdmins
-from bot.tg.outbox import Outbox
+from bot.tg.chats import Chats
 
 logger = logging.getLogger(__name__)
 
@@ -48,31 +46,19 @@ class Anonymous:
 CommandPermission = Granted | Anonymous | Denied | Unknown
 
 
+@dataclass(frozen=True, kw_only=True)
 class CommandGate:
     """Checks a command's sender, and holds and releases anonymous admins' commands."""
 
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        admission: Admission,
-        admins: ChatAdmins,
-        store: ModerationStore,
-        outbox: Outbox,
-        catalogs: Catalogs,
-    ) -> None:
-        self._bot = bot
-        self._admission = admission
-        self._admins = admins
-        self._store = store
-        self._outbox = outbox
-        self._catalogs = catalogs
+    chats: Chats
+    bot: Bot
+    admission: Admission
 
     async def command(self, message: Message, name: str) -> CommandPermission:
         """Whether the sender of `message` may run /`name` in its chat."""
         right = COMMAND_RIGHTS[name]
         # A private chat is the person's own; the bot's operators may do anything.
-        if message.chat.type == ChatType.PRIVATE or self._admission.is_bot_admin(message):
+        if message.chat.type == ChatType.PRIVATE or self.admission.is_bot_admin(message):
             return Granted()
         if message.sender_chat is not None:
             if message.sender_chat.id == message.chat_id:
@@ -86,21 +72,21 @@ class CommandGate:
         """Whether person `user_id` may use `right` in chat `chat_id` (a command, a press):
         in their own private chat and as one of the bot's operators always, as commands
         are; elsewhere by their admin rights, read fresh from Telegram."""
-        if chat_id == user_id or self._admission.is_operator(user_id):
+        if chat_id == user_id or self.admission.is_operator(user_id):
             return Granted()
-        return permit(await self._admins.member(chat_id, user_id), None, (right,))
+        return permit(await self.chats.admins.member(chat_id, user_id), None, (right,))
 
     async def ask_to_confirm(self, update: Update, served: Served, name: str) -> None:
         """Hold the command and answer with a button an admin with its right presses."""
         pending_id = secrets.token_hex(6)
         record = {"command": name, "chat_id": served.message.chat_id, "update": update.to_dict()}
         expires_at = time.time() + CONFIRM_SECONDS
-        await self._store.save_pending(_key(pending_id), json.dumps(record), expires_at)
+        await self.chats.storage.save_pending(_key(pending_id), json.dumps(record), expires_at)
         button = InlineKeyboardButton(
             admin_reports.Buttons.confirm(served.tr), callback_data=encode(ConfirmPress(pending_id))
         )
         text = group_admins.confirm_anonymous(name, COMMAND_RIGHTS[name], served.tr)
-        await self._outbox.reply(served.message, text, InlineKeyboardMarkup([[button]]))
+        await self.chats.outbox.reply(served.message, text, InlineKeyboardMarkup([[button]]))
 
     async def confirmed(self, update: Update) -> tuple[str, Update] | None:
         """For a press on Confirm: the held command and its update, if the presser holds
@@ -108,29 +94,31 @@ class CommandGate:
         query = update.callback_query
         if query is None or query.data is None:
             return None
-        tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
+        tr = self.chats.catalogs.get(pick_language(None, query.from_user.language_code))
         press = parse(query.data)
         if not isinstance(press, ConfirmPress):
-            await self._outbox.answer_press(query, "")
+            await self.chats.outbox.answer_press(query, "")
             return None
         try:
-            raw = await self._store.load_pending(_key(press.pending_id), time.time())
+            raw = await self.chats.storage.load_pending(_key(press.pending_id), time.time())
             if raw is None:
-                await self._outbox.answer_press(query, group_admins.confirm_expired(tr), alert=True)
+                await self.chats.outbox.answer_press(
+                    query, group_admins.confirm_expired(tr), alert=True
+                )
                 return None
             record = json.loads(raw)
             name = str(record["command"])
             held_in = int(record["chat_id"])
             # The group may have become a supergroup while the command waited: it runs
             # there, with rights read there (the old id no longer works).
-            chat_id = await self._store.migrated_to(held_in) or held_in
+            chat_id = await self.chats.storage.migrated_to(held_in) or held_in
             match await self.may(chat_id, query.from_user.id, COMMAND_RIGHTS[name]):
                 case Denied(right):
                     text = group_admins.person_lacks_right(right, tr)
-                    await self._outbox.answer_press(query, text, alert=True)
+                    await self.chats.outbox.answer_press(query, text, alert=True)
                     return None
                 case Unknown():
-                    await self._outbox.answer_press(
+                    await self.chats.outbox.answer_press(
                         query, group_admins.rights_unknown(tr), alert=True
                     )
                     return None
@@ -138,23 +126,25 @@ class CommandGate:
                     pass
             # Once, however often the press arrives and on whichever replica.
             expires_at = time.time() + CONFIRM_SECONDS
-            if not await self._store.first_time(_key(press.pending_id), expires_at):
-                await self._outbox.answer_press(query, group_admins.confirm_expired(tr), alert=True)
+            if not await self.chats.storage.first_time(_key(press.pending_id), expires_at):
+                await self.chats.outbox.answer_press(
+                    query, group_admins.confirm_expired(tr), alert=True
+                )
                 return None
         except StorageUnavailable:
-            await self._outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
+            await self.chats.outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
             return None
-        await self._outbox.answer_press(query, "")
+        await self.chats.outbox.answer_press(query, "")
         if query.message is not None:
             text = group_admins.confirmed_by(query.from_user.full_name, tr)
-            await self._outbox.edit_text(
+            await self.chats.outbox.edit_text(
                 query.message.chat.id, query.message.message_id, text, None
             )
         logger.info("/%s in chat %s confirmed by admin %s", name, chat_id, query.from_user.id)
         held = record["update"]
         if chat_id != held_in:
             held["message"]["chat"] |= {"id": chat_id, "type": "supergroup"}
-        return name, Update.de_json(held, self._bot)
+        return name, Update.de_json(held, self.bot)
 
 
 def _key(pending_id: str) -> str:

@@ -46,7 +46,8 @@ from bot.metrics import (
 from bot.storage.guard import StorageUnavailable
 from bot.storage.intake import Delivery, Intake, Received
 from bot.tg.admission import Admission
-from bot.tg.outbox import Outbox, Send
+from bot.tg.chats import Chats
+from bot.tg.outbox import Send
 
 logger = logging.getLogger(__name__)
 
@@ -329,22 +330,22 @@ class ReceiptQueue(asyncio.Queue[Any]):
             await asyncio.sleep(FULL_RETRY_SECONDS)
 
 
+@dataclass(frozen=True, kw_only=True)
 class SetAsideAnswers:
     """What a set-aside update gets: its sender one "could not check" in a private chat
     (nothing in a group, where nobody asked), the operator one line."""
 
-    def __init__(self, *, outbox: Outbox, admission: Admission, operator: Send | None) -> None:
-        self._outbox = outbox
-        self._admission = admission
-        self._operator = operator
+    chats: Chats
+    admission: Admission
+    operator: Send | None
 
     async def __call__(self, update: Update | None, delivery: Delivery) -> None:
         """Answer and report one set-aside update."""
         message = update.effective_message if update is not None else None
         if update is not None and message is not None and message.chat.type == ChatType.PRIVATE:
-            await self._outbox.reply(message, people.set_aside(self._admission.tr_for(update)))
-        if self._operator is not None:
-            await self._operator(
+            await self.chats.outbox.reply(message, people.set_aside(self.admission.tr_for(update)))
+        if self.operator is not None:
+            await self.operator(
                 f"⚠️ Update {delivery.update_id} was set aside after {delivery.deliveries} "  # noqa: S608 - an alert, not SQL
                 "deliveries: the process handling it stopped each time. Look for a crash or "
                 "an OOM kill in the logs around it."

@@ -16,7 +16,7 @@ from typing import Protocol
 from telegram import Message
 
 from bot.clock import utc_now
-from bot.i18n import DEFAULT_LANGUAGE, Catalogs, Translations
+from bot.i18n import DEFAULT_LANGUAGE, Translations
 from bot.messages import admin_reports, group_admins, operators
 from bot.messages.summary import summarize_line
 from bot.moderation import WARNING_WINDOW_SECONDS, ChatSettings, judge
@@ -39,7 +39,6 @@ from bot.moderation.plan import (
     plan,
 )
 from bot.moderation.rights import Member
-from bot.moderation.store import ModerationStore
 from bot.photo.alerts import Send
 from bot.photo.cache import file_key
 from bot.photo.outcomes import Limited, Outcome, Recognized, Refused
@@ -50,8 +49,8 @@ from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.storage.warnings import WarningStore
+from bot.tg.chats import Chats
 from bot.tg.enforcer import Enforcer
-from bot.tg.members import BotRights, ChatAdmins
 from bot.tg.posts import Flagged, Item, author_of, report_language, report_of
 from bot.tg.reports import Reporter
 
@@ -83,26 +82,18 @@ class Moderator:
     def __init__(
         self,
         *,
-        storage: ModeratorStore,
-        store: ModerationStore,
+        chats: Chats,
         pipeline: PhotoPipeline,
         enforcer: Enforcer,
         reporter: Reporter,
-        admins: ChatAdmins,
-        rights: BotRights,
         stats: Stats,
-        catalogs: Catalogs,
         operator: Send | None = None,
     ) -> None:
-        self._storage = storage
-        self._store = store
+        self.chats = chats
         self._pipeline = pipeline
         self._enforcer = enforcer
         self._reporter = reporter
-        self._admins = admins
-        self._rights = rights
         self._stats = stats
-        self._catalogs = catalogs
         self._operator = operator
         # Which (chat, hour) was told of, for when storage itself is what failed.
         self._told: dict[tuple[int, int], None] = {}
@@ -121,7 +112,7 @@ class Moderator:
         user = message.from_user
         if user is None or user.is_bot:
             return Poster(PosterKind.EXEMPT)
-        admins = await self._admins.admins(message.chat_id)
+        admins = await self.chats.admins.admins(message.chat_id)
         if admins is None:
             return Poster(PosterKind.UNKNOWN, user.id)
         if user.id in admins:
@@ -134,7 +125,7 @@ class Moderator:
         """Judge every image (an album is one batch); images that pass get no message."""
         first = items[0][0]
         chat_id = first.chat_id
-        rights = await self._rights.get(chat_id)
+        rights = await self.chats.rights.get(chat_id)
         bot = rights.member() if rights is not None else None
         posts = []
         for item in items:
@@ -150,7 +141,7 @@ class Moderator:
                     posts.append((item, poster))
         if not posts:
             return
-        report_tr = self._catalogs.get(report_language(settings))
+        report_tr = self.chats.catalogs.get(report_language(settings))
         # A group's photos are the group's, not one person's: they count against the
         # group's own daily limit (so one group cannot starve the bot) and the overall one.
         requester = Requester(user_id=None, group_id=chat_id)
@@ -176,7 +167,7 @@ class Moderator:
             breaches = judge(settings, outcome.result)
             judged: Verdict = Passed()
             if breaches:
-                allowed = await self._storage.is_allowed(message.chat_id, keys)
+                allowed = await self.chats.storage.is_allowed(message.chat_id, keys)
                 judged = Allowed() if allowed else Breaks()
             # What to do about a breach depends on the author's whole batch (one warning
             # for an album): here only whether anything is to be done at all.
@@ -215,9 +206,9 @@ class Moderator:
             return first, None
         since = time.time() - WARNING_WINDOW_SECONDS
         if first.dry:
-            count = await self._storage.warning_count(chat_id, poster.id, since) + 1
+            count = await self.chats.storage.warning_count(chat_id, poster.id, since) + 1
             return plan(Breaks(), poster, settings, bot, History(count - 1)), None
-        count = await self._storage.add_warning(chat_id, poster.id, at, since)
+        count = await self.chats.storage.add_warning(chat_id, poster.id, at, since)
         return plan(Breaks(), poster, settings, bot, History(count - 1)), at
 
     async def unsure(self, chat_id: int, title: str | None = None) -> None:
@@ -235,23 +226,23 @@ class Moderator:
         # Storage keeps the hour for the other replicas; while it is down, this
         # process's own memory does.
         with contextlib.suppress(StorageUnavailable):
-            if await self._store.load_pending(told, time.time()) is not None:
+            if await self.chats.storage.load_pending(told, time.time()) is not None:
                 return
         self._told[(chat_id, hour)] = None
         while len(self._told) > UNSURE_MEMORY_SIZE:
             del self._told[next(iter(self._told))]
         try:
-            settings = await self._storage.chat_settings(chat_id)
+            settings = await self.chats.storage.chat_settings(chat_id)
         except StorageUnavailable:
             settings = ChatSettings()
         text = group_admins.unsure_notice(
-            title or str(chat_id), self._catalogs.get(report_language(settings))
+            title or str(chat_id), self.chats.catalogs.get(report_language(settings))
         )
         if not await self._reporter.tell_admins(chat_id, text):
             self._told.pop((chat_id, hour), None)  # nobody heard: the next photo tries again
             return
         with contextlib.suppress(StorageUnavailable):
-            await self._store.save_pending(told, "told", expires_at)
+            await self.chats.storage.save_pending(told, "told", expires_at)
 
     async def _unchecked(self, message: Message, outcome: Outcome) -> Unchecked | OverGroupLimit:
         """The verdict on a photo not judged: over the group's limit is its own case, told
@@ -263,20 +254,20 @@ class Moderator:
         day = exceeded.resets_at.date().isoformat()
         until = exceeded.resets_at.timestamp()
         chat_id = message.chat_id
-        first = await self._store.first_time(f"group-limit:{chat_id}:{day}", until)
+        first = await self.chats.storage.first_time(f"group-limit:{chat_id}:{day}", until)
         if first:
             logger.warning("chat %s used its %s checks for today", chat_id, exceeded.limit)
             if self._operator is not None:
                 title = message.chat.title or str(chat_id)
                 text = operators.group_limit_operator(
-                    title, chat_id, exceeded.limit, self._catalogs.get(DEFAULT_LANGUAGE)
+                    title, chat_id, exceeded.limit, self.chats.catalogs.get(DEFAULT_LANGUAGE)
                 )
                 await self._operator(text)
         return OverGroupLimit(first)
 
     async def _count_unchecked(self, message: Message, outcome: Outcome) -> None:
         chat_id = message.chat_id
-        await self._storage.update_chat_settings(
+        await self.chats.storage.update_chat_settings(
             chat_id, lambda current: replace(current, unchecked=current.unchecked + 1)
         )
         self._stats.count("unchecked")

@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
@@ -45,11 +46,11 @@ class Deletion(enum.Enum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
 class Outbox:
     """Sends through one `Bot` with the policy above."""
 
-    def __init__(self, bot: Bot) -> None:
-        self._bot = bot
+    bot: Bot
 
     async def reply(
         self, message: Message, text: str, buttons: InlineKeyboardMarkup | None = None
@@ -79,7 +80,7 @@ class Outbox:
         return await self._deliver(
             "message",
             chat_id,
-            lambda: self._bot.send_message(
+            lambda: self.bot.send_message(
                 chat_id, text, message_thread_id=thread_id, reply_markup=buttons
             ),
         )
@@ -92,7 +93,7 @@ class Outbox:
 
         async def call() -> Message | Blocked:
             try:
-                return await self._bot.send_message(user_id, text, reply_markup=buttons)
+                return await self.bot.send_message(user_id, text, reply_markup=buttons)
             except Forbidden:
                 return Blocked.BLOCKED
 
@@ -105,7 +106,7 @@ class Outbox:
         await self._deliver(
             "text edit",
             chat_id,
-            lambda: self._bot.edit_message_text(text, chat_id, message_id, reply_markup=buttons),
+            lambda: self.bot.edit_message_text(text, chat_id, message_id, reply_markup=buttons),
         )
 
     async def send_image(
@@ -124,7 +125,7 @@ class Outbox:
             return await self._deliver(
                 "document",
                 chat_id,
-                lambda: self._bot.send_document(
+                lambda: self.bot.send_document(
                     chat_id,
                     file_id,
                     caption=caption,
@@ -135,7 +136,7 @@ class Outbox:
         return await self._deliver(
             "photo",
             chat_id,
-            lambda: self._bot.send_photo(
+            lambda: self.bot.send_photo(
                 chat_id,
                 file_id,
                 caption=caption,
@@ -151,7 +152,7 @@ class Outbox:
         await self._deliver(
             "caption edit",
             chat_id,
-            lambda: self._bot.edit_message_caption(
+            lambda: self.bot.edit_message_caption(
                 chat_id, message_id, caption=caption, reply_markup=buttons
             ),
         )
@@ -172,7 +173,7 @@ class Outbox:
         """
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
-                done = await self._bot.delete_message(chat_id, message_id)
+                done = await self.bot.delete_message(chat_id, message_id)
             except BadRequest as exc:
                 if _GONE in exc.message.lower():
                     return Deletion.GONE
@@ -193,7 +194,7 @@ class Outbox:
     async def chat_action(self, chat_id: int) -> None:
         """Show "typing…" once; cosmetic, so never retried and only logged at DEBUG."""
         try:
-            await self._bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
         except TelegramError as exc:
             logger.debug("chat action in chat %s failed: %s", chat_id, type(exc).__name__)
 

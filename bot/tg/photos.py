@@ -25,11 +25,10 @@ from bot.photo.outcomes import Outcome
 from bot.photo.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
 from bot.storage.guard import StorageUnavailable
-from bot.storage.images import ImageStore
 from bot.tg.admission import Admission
+from bot.tg.chats import Chats
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
-from bot.tg.outbox import Outbox
 from bot.tg.posts import Item, origin_of
 from bot.tg.typing_sign import TypingIndicator
 
@@ -83,12 +82,11 @@ class PhotoRoutes:
     def __init__(
         self,
         *,
+        chats: Chats,
         admission: Admission,
-        storage: ImageStore,
         pipeline: PhotoPipeline,
         moderator: Moderator,
         fairness: Fairness,
-        outbox: Outbox,
         spawn: Spawn,
         slots: WorkSlots,
         album_quiet_seconds: float,
@@ -96,16 +94,15 @@ class PhotoRoutes:
     ) -> None:
         """`defer`: keep the current update unacknowledged until the returned callable is
         called (bot/tg/intake.py): an album item is acknowledged with its album's answer."""
+        self.chats = chats
         self._admission = admission
-        self._storage = storage
         self._pipeline = pipeline
         self._moderator = moderator
         self._fairness = fairness
-        self._outbox = outbox
         self._albums: AlbumCollector[Deferred] = AlbumCollector(spawn, quiet=album_quiet_seconds)
         self._defer = defer
         self._slots = slots
-        self._typing = TypingIndicator(outbox)
+        self._typing = TypingIndicator(chats.outbox)
         # Private chats answer an edit at most twice if this is lost (a restart, another
         # replica), so memory will do; groups act on edits and keep them in storage.
         self._private_images: OrderedDict[tuple[int, int], str] = OrderedDict()
@@ -148,7 +145,7 @@ class PhotoRoutes:
         image = file_key(incoming.file_unique_id)
         if not private:
             expires_at = time.time() + IMAGE_MEMORY_SECONDS
-            return await self._storage.remember_image(*key, image, expires_at)
+            return await self.chats.storage.remember_image(*key, image, expires_at)
         known = self._private_images.get(key)
         self._private_images[key] = image
         self._private_images.move_to_end(key)
@@ -179,7 +176,7 @@ class PhotoRoutes:
             error_id = new_error_id()
             logger.exception("unexpected error id=%s while handling a photo", error_id)
             text = people.apology(error_id, tr)
-        if await self._outbox.reply(first, text) is None:
+        if await self.chats.outbox.reply(first, text) is None:
             for outcome in outcomes:
                 await self._pipeline.refund(outcome)
 

@@ -9,26 +9,24 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import Catalogs, Translations, pick_language
+from bot.i18n import Translations, pick_language
 from bot.messages import admin_reports, group_admins, people
 from bot.moderation import Deed
 from bot.moderation.callbacks import ReportPress, Verb, parse
 from bot.moderation.report import Report
 from bot.moderation.rights import Denied, Granted, Unknown, permit, press_rights
-from bot.moderation.store import ModerationStore
 from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.reports import ReportStore
 from bot.storage.warnings import WarningStore
-from bot.tg.members import BotRights, ChatAdmins
-from bot.tg.outbox import Outbox
+from bot.tg.chats import Chats
 from bot.tg.reports import buttons, fit_caption
 from bot.tg.sanctions import Sanctions
 
@@ -39,91 +37,80 @@ class PressStore(ImageStore, ReportStore, WarningStore, Protocol):
     """The storage this part uses."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class ReportPresses:
     """The callback-query handler for report buttons (`r:<report id>:<verb>`)."""
 
-    def __init__(
-        self,
-        *,
-        storage: PressStore,
-        store: ModerationStore,
-        outbox: Outbox,
-        sanctions: Sanctions,
-        admins: ChatAdmins,
-        rights: BotRights,
-        catalogs: Catalogs,
-    ) -> None:
-        self._storage = storage
-        self._store = store
-        self._outbox = outbox
-        self._sanctions = sanctions
-        self._admins = admins
-        self._rights = rights
-        self._catalogs = catalogs
+    chats: Chats
+    sanctions: Sanctions
 
     async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Check, claim, carry out, answer, and edit the report to say who did what."""
         query = update.callback_query
         if query is None or query.data is None:
             return
-        tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
+        tr = self.chats.catalogs.get(pick_language(None, query.from_user.language_code))
         try:
             await self._press(query, query.data, tr)
         except StorageUnavailable:
-            await self._outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
+            await self.chats.outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
 
     async def on_other_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a press whose data the bot never made, and do nothing else."""
         if update.callback_query is not None:
-            await self._outbox.answer_press(update.callback_query, "")
+            await self.chats.outbox.answer_press(update.callback_query, "")
 
     async def _press(self, query: CallbackQuery, data: str, tr: Translations) -> None:
         press = parse(data)
         if not isinstance(press, ReportPress):
-            await self._outbox.answer_press(query, "")
+            await self.chats.outbox.answer_press(query, "")
             return
         report_id, verb = press.report_id, press.verb
         now = time.time()
-        raw = await self._storage.load_report(report_id, now)
+        raw = await self.chats.storage.load_report(report_id, now)
         report = Report.from_json(raw) if raw else None
         if report is None or report.expired(now):
-            await self._outbox.answer_press(query, admin_reports.press_expired(tr), alert=True)
+            await self.chats.outbox.answer_press(query, admin_reports.press_expired(tr), alert=True)
             return
         if verb not in report.verbs():
-            await self._outbox.answer_press(query, "")
+            await self.chats.outbox.answer_press(query, "")
             return
         # The group may have become a supergroup since: its old id no longer works, and
         # the supergroup numbers its messages afresh, so the old warning's id there would
         # name someone else's message.
-        chat_id = await self._store.migrated_to(report.chat_id) or report.chat_id
+        chat_id = await self.chats.storage.migrated_to(report.chat_id) or report.chat_id
         if chat_id != report.chat_id:
             report = replace(report, chat_id=chat_id, warning_message_id=None)
-        person = await self._admins.member(chat_id, query.from_user.id)
-        rights = await self._rights.get(chat_id)
+        person = await self.chats.admins.member(chat_id, query.from_user.id)
+        rights = await self.chats.rights.get(chat_id)
         if rights is None:
-            await self._outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
+            await self.chats.outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
             return
         bot = rights.member()
         match permit(person, bot, press_rights(verb, report.deeds)):
             case Denied(right, bot=False):
                 text = group_admins.person_lacks_right(right, tr)
-                await self._outbox.answer_press(query, text, alert=True)
+                await self.chats.outbox.answer_press(query, text, alert=True)
                 return
             case Denied(right, bot=True):
-                await self._outbox.answer_press(
+                await self.chats.outbox.answer_press(
                     query, group_admins.bot_lacks_right(right, tr), alert=True
                 )
                 return
             case Unknown():
-                await self._outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
+                await self.chats.outbox.answer_press(
+                    query, group_admins.rights_unknown(tr), alert=True
+                )
                 return
             case Granted():
                 pass
         admin = query.from_user.full_name
-        earlier = await self._storage.claim_press(report_id, verb, _record(admin, now))
+        earlier = await self.chats.storage.claim_press(report_id, verb, _record(admin, now))
         if earlier is not None:
             who = json.loads(earlier)["admin"]
-            await self._outbox.answer_press(query, admin_reports.press_already(who, tr), alert=True)
+            await self.chats.outbox.answer_press(
+                query, admin_reports.press_already(who, tr), alert=True
+            )
             return
         try:
             done = await self._carry_out(verb, report, admin)
@@ -131,11 +118,11 @@ class ReportPresses:
             # Storage went down between the claim and the deed: give the claim back if
             # it can be, so the admin's next press is not told it was already done.
             with contextlib.suppress(StorageUnavailable):
-                await self._storage.release_press(report_id, verb)
+                await self.chats.storage.release_press(report_id, verb)
             raise
         if not done:
-            await self._storage.release_press(report_id, verb)
-            await self._outbox.answer_press(query, admin_reports.press_failed(tr), alert=True)
+            await self.chats.storage.release_press(report_id, verb)
+            await self.chats.outbox.answer_press(query, admin_reports.press_failed(tr), alert=True)
             return
         logger.info(
             "report %s: %s by admin %s in chat %s",
@@ -144,17 +131,17 @@ class ReportPresses:
             query.from_user.id,
             chat_id,
         )
-        await self._outbox.answer_press(query, admin_reports.press_answer(verb, tr))
+        await self.chats.outbox.answer_press(query, admin_reports.press_answer(verb, tr))
         await self._show_presses(report, query)
 
     async def _carry_out(self, verb: Verb, report: Report, admin: str) -> bool:
         chat_id, author_id = report.chat_id, report.author_id
         match verb:
             case Verb.ALLOW:
-                await self._storage.allow_image(chat_id, report.image_keys)
+                await self.chats.storage.allow_image(chat_id, report.image_keys)
                 return True
             case Verb.BAN if author_id is not None:
-                return await self._sanctions.ban(chat_id, author_id, is_chat=report.author_is_chat)
+                return await self.sanctions.ban(chat_id, author_id, is_chat=report.author_is_chat)
             case Verb.UNDO if author_id is not None:
                 return await self._undo(report, author_id, admin)
             case _:
@@ -162,17 +149,17 @@ class ReportPresses:
 
     async def _undo(self, report: Report, author_id: int, admin: str) -> bool:
         """Withdraw the warning (a deletion counted as one too), then take back each deed."""
-        tr = self._catalogs.get(report.language)
+        tr = self.chats.catalogs.get(report.language)
         if report.warned_at is not None:
-            await self._storage.remove_warning(report.chat_id, author_id, report.warned_at)
+            await self.chats.storage.remove_warning(report.chat_id, author_id, report.warned_at)
         if report.warning_message_id is not None:
-            await self._outbox.delete(report.chat_id, report.warning_message_id)
+            await self.chats.outbox.delete(report.chat_id, report.warning_message_id)
         done = True
         for deed in report.deeds:
             match deed:
                 case Deed.DELETED:
                     caption = people.restored_caption(admin, report.author_name, tr)
-                    restored = await self._outbox.send_image(
+                    restored = await self.chats.outbox.send_image(
                         report.chat_id,
                         report.file_id,
                         document=report.document,
@@ -181,9 +168,9 @@ class ReportPresses:
                     )
                     done = done and restored is not None
                 case Deed.MUTED:
-                    done = await self._sanctions.unmute(report.chat_id, author_id) and done
+                    done = await self.sanctions.unmute(report.chat_id, author_id) and done
                 case Deed.BANNED:
-                    lifted = await self._sanctions.unban(
+                    lifted = await self.sanctions.unban(
                         report.chat_id, author_id, is_chat=report.author_is_chat
                     )
                     done = lifted and done
@@ -193,10 +180,10 @@ class ReportPresses:
 
     async def _show_presses(self, report: Report, query: CallbackQuery) -> None:
         """Edit every copy of the report: its text, one line per press, and what is left."""
-        tr = self._catalogs.get(report.language)
+        tr = self.chats.catalogs.get(report.language)
         presses = {
             verb: json.loads(record)
-            for verb, record in (await self._storage.presses(report.report_id)).items()
+            for verb, record in (await self.chats.storage.presses(report.report_id)).items()
         }
         lines = [
             admin_reports.press_resolution(
@@ -210,7 +197,7 @@ class ReportPresses:
             ((query.message.chat.id, query.message.message_id),) if query.message else ()
         )
         for chat_id, message_id in copies:
-            await self._outbox.edit_caption(chat_id, message_id, caption, markup)
+            await self.chats.outbox.edit_caption(chat_id, message_id, caption, markup)
 
 
 def _record(admin: str, at: float) -> str:

@@ -6,7 +6,7 @@ a restart."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -14,9 +14,7 @@ from bot.i18n import Translations
 from bot.messages.admin_reports import Buttons
 from bot.moderation.callbacks import ReportPress, Verb, encode
 from bot.moderation.report import REPORT_SECONDS, Report
-from bot.storage.reports import ReportStore
-from bot.tg.members import ChatAdmins
-from bot.tg.outbox import Outbox
+from bot.tg.chats import Chats
 
 logger = logging.getLogger(__name__)
 
@@ -44,27 +42,18 @@ def fit_caption(text: str) -> str:
     return (cut.rsplit("\n", 1)[0] if "\n" in cut else cut) + "…"
 
 
+@dataclass(frozen=True, kw_only=True)
 class Reporter:
     """Files reports: to `REPORT_CHAT_ID`, else to each admin of the group privately."""
 
-    def __init__(
-        self,
-        *,
-        storage: ReportStore,
-        outbox: Outbox,
-        admins: ChatAdmins,
-        report_chat_id: int | None,
-    ) -> None:
-        self._storage = storage
-        self._outbox = outbox
-        self._admins = admins
-        self._report_chat_id = report_chat_id
+    chats: Chats
+    report_chat_id: int | None
 
     async def destinations(self, chat_id: int) -> list[int]:
         """Where the group's reports go."""
-        if self._report_chat_id is not None:
-            return [self._report_chat_id]
-        return sorted(await self._admins.admins(chat_id) or ())
+        if self.report_chat_id is not None:
+            return [self.report_chat_id]
+        return sorted(await self.chats.admins.admins(chat_id) or ())
 
     async def file(self, report: Report, tr: Translations) -> None:
         """Keep the record first (a press may come at once), then send it everywhere.
@@ -73,10 +62,10 @@ class Reporter:
         logs that and the other destinations still get theirs.
         """
         expires_at = report.created_at + REPORT_SECONDS
-        await self._storage.save_report(report.report_id, report.to_json(), expires_at)
+        await self.chats.storage.save_report(report.report_id, report.to_json(), expires_at)
         sent = []
         for destination in await self.destinations(report.chat_id):
-            message = await self._outbox.send_image(
+            message = await self.chats.outbox.send_image(
                 destination,
                 report.file_id,
                 document=report.document,
@@ -89,11 +78,11 @@ class Reporter:
             logger.warning("a report on chat %s reached no admin", report.chat_id)
             return
         stored = replace(report, sent=tuple(sent))
-        await self._storage.save_report(report.report_id, stored.to_json(), expires_at)
+        await self.chats.storage.save_report(report.report_id, stored.to_json(), expires_at)
 
     async def tell_admins(self, chat_id: int, text: str) -> bool:
         """A plain message to wherever the group's reports go; whether anyone got it."""
         delivered = False
         for destination in await self.destinations(chat_id):
-            delivered = await self._outbox.send(destination, text) is not None or delivered
+            delivered = await self.chats.outbox.send(destination, text) is not None or delivered
         return delivered

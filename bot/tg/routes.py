@@ -27,12 +27,12 @@ from telegram.ext import (
 )
 
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
-from bot.tg.application import AnyApplication
 from bot.tg.chat_commands import Callback, ChatCommands
 from bot.tg.chat_events import ChatEvents
 from bot.tg.errors import ErrorHandler
 from bot.tg.photos import PhotoRoutes
 from bot.tg.presses import ReportPresses
+from bot.tg.updates import AnyApplication
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ outbox's delivery policy and says whether it took effect.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from telegram import Bot, ChatPermissions
@@ -20,18 +21,18 @@ def _until(seconds: int) -> datetime | None:
     return utc_now() + timedelta(seconds=seconds) if seconds else None
 
 
+@dataclass(frozen=True)
 class Sanctions:
     """Restrict, ban and lift, through one `Bot`."""
 
-    def __init__(self, bot: Bot) -> None:
-        self._bot = bot
+    bot: Bot
 
     async def mute(self, chat_id: int, user_id: int, seconds: int) -> bool:
         """Let the member read but not post for `seconds` (0: until lifted)."""
         done = await deliver(
             "mute",
             chat_id,
-            lambda: self._bot.restrict_chat_member(
+            lambda: self.bot.restrict_chat_member(
                 chat_id,
                 user_id,
                 ChatPermissions.no_permissions(),
@@ -46,7 +47,7 @@ class Sanctions:
         done = await deliver(
             "unmute",
             chat_id,
-            lambda: self._bot.restrict_chat_member(
+            lambda: self.bot.restrict_chat_member(
                 chat_id,
                 user_id,
                 ChatPermissions.all_permissions(),
@@ -59,13 +60,13 @@ class Sanctions:
         """Ban a member (or a channel posting here) for `seconds` (0: for good)."""
         if is_chat:
             done = await deliver(
-                "ban", chat_id, lambda: self._bot.ban_chat_sender_chat(chat_id, author_id)
+                "ban", chat_id, lambda: self.bot.ban_chat_sender_chat(chat_id, author_id)
             )
         else:
             done = await deliver(
                 "ban",
                 chat_id,
-                lambda: self._bot.ban_chat_member(chat_id, author_id, until_date=_until(seconds)),
+                lambda: self.bot.ban_chat_member(chat_id, author_id, until_date=_until(seconds)),
             )
         return bool(done)
 
@@ -73,12 +74,12 @@ class Sanctions:
         """Lift a ban; a member is not added back, only allowed to rejoin."""
         if is_chat:
             done = await deliver(
-                "unban", chat_id, lambda: self._bot.unban_chat_sender_chat(chat_id, author_id)
+                "unban", chat_id, lambda: self.bot.unban_chat_sender_chat(chat_id, author_id)
             )
         else:
             done = await deliver(
                 "unban",
                 chat_id,
-                lambda: self._bot.unban_chat_member(chat_id, author_id, only_if_banned=True),
+                lambda: self.bot.unban_chat_member(chat_id, author_id, only_if_banned=True),
             )
         return bool(done)

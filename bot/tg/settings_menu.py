@@ -14,25 +14,26 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.i18n import Catalogs, Translations, pick_language
+from bot.i18n import Translations, pick_language
 from bot.messages import group_admins, people
 from bot.moderation import ChatSettings
 from bot.moderation import menu as choices
 from bot.moderation.callbacks import MenuPress, encode, parse
 from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown
-from bot.moderation.store import ModerationStore
 from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
 from bot.storage.settings import SettingsStore
 from bot.tg.admission import Served
+from bot.tg.chats import Chats
 from bot.tg.gate import CommandGate
-from bot.tg.outbox import Blocked, Outbox
+from bot.tg.outbox import Blocked
 
 logger = logging.getLogger(__name__)
 
@@ -41,25 +42,13 @@ class MenuStore(SettingsStore, ImageStore, Protocol):
     """The storage this part uses."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class SettingsMenu:
     """Sends /settings menus and handles their presses."""
 
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        storage: MenuStore,
-        store: ModerationStore,
-        gate: CommandGate,
-        outbox: Outbox,
-        catalogs: Catalogs,
-    ) -> None:
-        self._bot = bot
-        self._storage = storage
-        self._store = store
-        self._gate = gate
-        self._outbox = outbox
-        self._catalogs = catalogs
+    chats: Chats
+    bot: Bot
+    gate: CommandGate
 
     async def send(self, served: Served) -> None:
         """/settings (in the group) or /settings private (to the admin who asked)."""
@@ -68,53 +57,59 @@ class SettingsMenu:
         title = message.chat.title or str(chat_id)
         menu_id = secrets.token_hex(6)
         record = json.dumps({"chat_id": chat_id, "title": title})
-        await self._store.save_pending(_key(menu_id), record, time.time() + choices.MENU_SECONDS)
+        await self.chats.storage.save_pending(
+            _key(menu_id), record, time.time() + choices.MENU_SECONDS
+        )
         text, markup = await self._render(menu_id, chat_id, title, served.settings, served.tr)
         private = (message.text or "").split()[1:] == ["private"]
         user = message.from_user
         # An anonymous admin has no private chat to send to: the menu stays in the group.
         if not private or message.chat.type == ChatType.PRIVATE or message.sender_chat or not user:
-            await self._outbox.reply(message, text, markup)
+            await self.chats.outbox.reply(message, text, markup)
             return
-        match await self._outbox.send_private(user.id, text, markup):
+        match await self.chats.outbox.send_private(user.id, text, markup):
             case Blocked.BLOCKED:
-                link = f"https://t.me/{self._bot.username}?start=settings"
-                await self._outbox.reply(message, group_admins.menu_start_first(link, served.tr))
+                link = f"https://t.me/{self.bot.username}?start=settings"
+                await self.chats.outbox.reply(
+                    message, group_admins.menu_start_first(link, served.tr)
+                )
             case None:
                 pass  # Telegram refused for another reason; the outbox logged it
             case _:
-                await self._outbox.reply(message, group_admins.menu_sent_privately(served.tr))
+                await self.chats.outbox.reply(message, group_admins.menu_sent_privately(served.tr))
 
     async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A press in a menu: check, change, edit in place."""
         query = update.callback_query
         if query is None or query.data is None:
             return
-        tr = self._catalogs.get(pick_language(None, query.from_user.language_code))
+        tr = self.chats.catalogs.get(pick_language(None, query.from_user.language_code))
         press = parse(query.data)
         if not isinstance(press, MenuPress):
-            await self._outbox.answer_press(query, "")
+            await self.chats.outbox.answer_press(query, "")
             return
         try:
             await self._press(query, press, tr)
         except StorageUnavailable:
-            await self._outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
+            await self.chats.outbox.answer_press(query, people.storage_unavailable(tr), alert=True)
 
     async def _press(self, query: CallbackQuery, press: MenuPress, tr: Translations) -> None:
-        raw = await self._store.load_pending(_key(press.menu_id), time.time())
+        raw = await self.chats.storage.load_pending(_key(press.menu_id), time.time())
         if raw is None:
-            await self._outbox.answer_press(query, group_admins.menu_expired(tr), alert=True)
+            await self.chats.outbox.answer_press(query, group_admins.menu_expired(tr), alert=True)
             return
         record = json.loads(raw)
         chat_id = int(record["chat_id"])
-        chat_id = await self._store.migrated_to(chat_id) or chat_id
-        match await self._gate.may(chat_id, query.from_user.id, SETTINGS_RIGHT):
+        chat_id = await self.chats.storage.migrated_to(chat_id) or chat_id
+        match await self.gate.may(chat_id, query.from_user.id, SETTINGS_RIGHT):
             case Denied(right):
                 text = group_admins.person_lacks_right(right, tr)
-                await self._outbox.answer_press(query, text, alert=True)
+                await self.chats.outbox.answer_press(query, text, alert=True)
                 return
             case Unknown():
-                await self._outbox.answer_press(query, group_admins.rights_unknown(tr), alert=True)
+                await self.chats.outbox.answer_press(
+                    query, group_admins.rights_unknown(tr), alert=True
+                )
                 return
             case Granted():
                 pass
@@ -126,23 +121,27 @@ class SettingsMenu:
             changed = new is not None
             return new
 
-        saved = await self._storage.update_chat_settings(chat_id, change)
-        await self._outbox.answer_press(query, "")
+        saved = await self.chats.storage.update_chat_settings(chat_id, change)
+        await self.chats.outbox.answer_press(query, "")
         if not changed or query.message is None:
             return
         logger.info(
             "settings of chat %s: %s by admin %s", chat_id, press.choice, query.from_user.id
         )
-        menu_tr = self._catalogs.get(pick_language(saved.language, query.from_user.language_code))
+        menu_tr = self.chats.catalogs.get(
+            pick_language(saved.language, query.from_user.language_code)
+        )
         text, markup = await self._render(
             press.menu_id, chat_id, str(record["title"]), saved, menu_tr
         )
-        await self._outbox.edit_text(query.message.chat.id, query.message.message_id, text, markup)
+        await self.chats.outbox.edit_text(
+            query.message.chat.id, query.message.message_id, text, markup
+        )
 
     async def _render(
         self, menu_id: str, chat_id: int, title: str, settings: ChatSettings, tr: Translations
     ) -> tuple[str, InlineKeyboardMarkup]:
-        allowed = await self._storage.allowed_count(chat_id)
+        allowed = await self.chats.storage.allowed_count(chat_id)
         text = group_admins.menu_text(title, settings, tr, allowed=allowed)
         keyboard = [
             [

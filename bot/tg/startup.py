@@ -13,7 +13,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 
 from bot.config import Settings
 from bot.startup import Misconfigured, Unreachable
-from bot.tg.application import AnyApplication
+from bot.tg.updates import AnyApplication
 
 
 async def connect(app: AnyApplication, settings: Settings) -> None:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 import redis
 
-from bot import app as app_module
 from bot.app import BotService
 from bot.config import Settings
+from bot.tg import application
 from tests.conftest import API_KEY, free_port
 from tests.e2e.harness import running
 from tests.fakes import bot_environment
@@ -80,7 +80,7 @@ async def _until_storage_is_back(telegram: FakeBotApi, port: int) -> dict[str, A
 
 @pytest.fixture
 def quick_stats(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_module, "STATS_FLUSH_SECONDS", 0.2)
+    monkeypatch.setattr(application, "STATS_FLUSH_SECONDS", 0.2)
 
 
 @pytest.mark.usefixtures("quick_stats")
@@ -276,7 +276,7 @@ async def test_a_reply_that_hangs_cannot_hold_up_a_stop(
     monkeypatch: pytest.MonkeyPatch,
     log_records: list[logging.LogRecord],
 ) -> None:
-    monkeypatch.setattr(app_module, "SHUTDOWN_SLACK", 0.5)
+    monkeypatch.setattr(application, "SHUTDOWN_SLACK", 0.5)
     quick = settings.model_copy(update={"photo_deadline_seconds": 1.0})
     telegram.fail("sendMessage", Fault(delay=4.0))
     async with running(await BotService.open(quick)):  # fails if the stop raises
