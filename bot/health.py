@@ -124,21 +124,21 @@ class RecentOutcomes:
         return {"state": "failing" if self.failing else OK, "recent": dict(Counter(self._kinds))}
 
 
+@dataclass(frozen=True, eq=False)
 class ObservedRecognizer:
     """The API client with every call's outcome recorded for /healthz."""
 
-    def __init__(self, inner: RecognizerLike, outcomes: RecentOutcomes) -> None:
-        self._inner = inner
-        self._outcomes = outcomes
+    inner: RecognizerLike
+    outcomes: RecentOutcomes
 
     async def recognize(self, image: bytes) -> RecognitionResult:
         """Recognize through the wrapped client; note how it went."""
         try:
-            result = await self._inner.recognize(image)
+            result = await self.inner.recognize(image)
         except RecognitionError as error:
-            self._outcomes.record(error.kind.value)
+            self.outcomes.record(error.kind.value)
             raise
-        self._outcomes.record(OK)
+        self.outcomes.record(OK)
         return result
 
 

@@ -79,11 +79,11 @@ async def open_near_store(redis_url: str | None, database_path: str, ttl: float)
     return await SqliteNearStore.open(database_path)
 
 
+@dataclass(frozen=True, eq=False)
 class SqliteNearStore:
     """`NearStore` in the bot's SQLite file, on a connection of its own."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
+    connection: aiosqlite.Connection
 
     @classmethod
     async def open(cls, path: str) -> Self:
@@ -105,24 +105,24 @@ class SqliteNearStore:
         return cls(connection)
 
     async def add_print(self, key: str, print_: Fingerprint, now: float, expires_at: float) -> None:
-        await self._db.execute(
+        await self.connection.execute(
             "DELETE FROM near_prints WHERE seq IN (SELECT seq FROM near_prints"
             " WHERE expires_at <= ? LIMIT ?)",
             (now, _PURGE_BATCH),
         )
         # A picture stored again (its result expired and was asked for again) moves to
         # the end, so replicas reading by cursor see it as new.
-        await self._db.execute("DELETE FROM near_prints WHERE key = ?", (key,))
-        await self._db.execute(
+        await self.connection.execute("DELETE FROM near_prints WHERE key = ?", (key,))
+        await self.connection.execute(
             "INSERT INTO near_prints (key, phash, aspect, thumb, expires_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (key, f"{print_.phash:016x}", print_.aspect, print_.thumb, expires_at),
         )
-        await self._db.commit()
+        await self.connection.commit()
 
     async def prints_since(self, cursor: str, now: float) -> tuple[list[NearEntry], str]:
         after = int(cursor) if cursor.isdigit() else 0
-        async with self._db.execute(
+        async with self.connection.execute(
             "SELECT seq, key, phash, aspect, expires_at FROM near_prints"
             " WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, SYNC_BATCH),
@@ -139,14 +139,14 @@ class SqliteNearStore:
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
-        async with self._db.execute(
+        async with self.connection.execute(
             f"SELECT key, thumb FROM near_prints WHERE key IN ({marks}) AND expires_at > ?",  # noqa: S608
             (*keys, now),
         ) as rows:
             return {str(key): bytes(thumb) async for key, thumb in rows}
 
     async def close(self) -> None:
-        await self._db.close()
+        await self.connection.close()
 
 
 # The bot's own namespace on a Redis server it may share (as bot/storage/redis_storage.py's keys).
@@ -155,14 +155,14 @@ _STREAM = f"{_PREFIX}near:prints"
 _THUMB = f"{_PREFIX}near:thumb:"
 
 
+@dataclass(frozen=True, eq=False)
 class RedisNearStore:
     """`NearStore` on the bot's Redis server: each thumbnail under its own key with the
     cache's expiry, and a stream of (key, hash, aspect, expiry) that replicas read by id.
     The stream is trimmed by age (`MINID`, its ids are milliseconds) as entries are added."""
 
-    def __init__(self, client: aioredis.Redis, ttl: float) -> None:
-        self._redis = client
-        self._ttl = ttl
+    client: aioredis.Redis
+    ttl: float
 
     @classmethod
     async def open(cls, url: str, ttl: float) -> Self:
@@ -171,9 +171,9 @@ class RedisNearStore:
         return cls(client, ttl)
 
     async def add_print(self, key: str, print_: Fingerprint, now: float, expires_at: float) -> None:
-        oldest = int((now - self._ttl) * 1000)
+        oldest = int((now - self.ttl) * 1000)
         seconds = max(1, int(expires_at - now))
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=False) as pipe:
             pipe.set(_THUMB + key, print_.thumb, ex=seconds)
             pipe.xadd(
                 _STREAM,
@@ -190,7 +190,7 @@ class RedisNearStore:
 
     async def prints_since(self, cursor: str, now: float) -> tuple[list[NearEntry], str]:
         start = f"({cursor}" if cursor else "-"
-        found: Any = await self._redis.xrange(_STREAM, min=start, count=SYNC_BATCH)
+        found: Any = await self.client.xrange(_STREAM, min=start, count=SYNC_BATCH)
         entries = []
         last = cursor
         for entry_id, fields in found or ():
@@ -211,7 +211,7 @@ class RedisNearStore:
     async def thumbnails(self, keys: Sequence[str], now: float) -> dict[str, bytes]:
         if not keys:
             return {}
-        values: list[Any] = await self._redis.mget([_THUMB + key for key in keys])
+        values: list[Any] = await self.client.mget([_THUMB + key for key in keys])
         return {
             key: bytes(value)
             for key, value in zip(keys, values, strict=True)
@@ -219,7 +219,7 @@ class RedisNearStore:
         }
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self.client.aclose()
 
 
 def _text(value: object) -> str:

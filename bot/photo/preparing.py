@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass
 
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import bytes_key
@@ -23,15 +24,16 @@ from bot.photo.images import PreparedImage, inspect, prepare
 from bot.photo.inspection import Inspection
 
 
+@dataclass(frozen=True, eq=False)
 class ImageWork:
     """Prepares images under one decode budget, with one pool of decode workers."""
 
-    def __init__(self, budget: ByteBudget, decoders: DecodePool, *, printed: bool = False) -> None:
-        """`printed`: every prepared image carries its fingerprint (near-duplicates),
-        computed from the pixels its own decode has, in the thread or worker that has them."""
-        self.budget = budget
-        self.decoders = decoders
-        self.printed = printed
+    # `printed`: every prepared image carries its fingerprint (near-duplicates),
+    # computed from the pixels its own decode has, in the thread or worker that has them.
+    budget: ByteBudget
+    decoders: DecodePool
+    _: KW_ONLY
+    printed: bool = False
 
     async def prepare(
         self, data: bytes, photo_size: tuple[int, int] | None, *, owner: Hashable = None

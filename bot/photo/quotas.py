@@ -4,7 +4,7 @@ reset at 00:00 UTC."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -44,31 +44,24 @@ class Remaining:
     resets_at: datetime
 
 
+@dataclass(frozen=True, eq=False)
 class Quotas:
     """Counts API calls against the limits; a limit of 0 means none."""
 
-    def __init__(
-        self,
-        storage: QuotaStore,
-        *,
-        per_user: int,
-        overall: int,
-        per_group: int = 0,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._storage = storage
-        self._per_user = per_user
-        self._per_group = per_group
-        self._overall = overall
-        self._clock = clock
+    storage: QuotaStore
+    _: KW_ONLY
+    per_user: int
+    overall: int
+    per_group: int = 0
+    clock: Callable[[], datetime] = utc_now
 
     def resets_at(self) -> datetime:
         """The next 00:00 UTC."""
-        today = self._clock().astimezone(UTC).date()
+        today = self.clock().astimezone(UTC).date()
         return datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
 
     def _day(self) -> str:
-        return self._clock().astimezone(UTC).date().isoformat()
+        return self.clock().astimezone(UTC).date().isoformat()
 
     async def take(
         self, user_id: int | None, group_id: int | None = None, once: str | None = None
@@ -77,36 +70,36 @@ class Quotas:
         limit); raise if any is over, counting none. A charge named `once` that was
         counted before today is not counted again."""
         charges = []
-        if self._overall:
-            charges.append((GLOBAL, self._overall))
-        if user_id is not None and self._per_user:
-            charges.append((_user(user_id), self._per_user))
-        if group_id is not None and self._per_group:
-            charges.append((_group(group_id), self._per_group))
+        if self.overall:
+            charges.append((GLOBAL, self.overall))
+        if user_id is not None and self.per_user:
+            charges.append((_user(user_id), self.per_user))
+        if group_id is not None and self.per_group:
+            charges.append((_group(group_id), self.per_group))
         day = self._day()
         if charges:
-            over = await self._storage.take_quota(day, charges, once)
+            over = await self.storage.take_quota(day, charges, once)
             if over == GLOBAL:
-                raise QuotaExceeded("global", self._overall, self.resets_at())
+                raise QuotaExceeded("global", self.overall, self.resets_at())
             if over is not None and over.startswith("group:"):
-                raise QuotaExceeded("group", self._per_group, self.resets_at())
+                raise QuotaExceeded("group", self.per_group, self.resets_at())
             if over is not None:
-                raise QuotaExceeded("user", self._per_user, self.resets_at())
+                raise QuotaExceeded("user", self.per_user, self.resets_at())
         return Charge(day, tuple(subject for subject, _ in charges), once)
 
     async def refund(self, charge: Charge) -> None:
         """Give back what `take` counted."""
         if charge.subjects:
-            await self._storage.refund_quota(charge.day, charge.subjects, charge.once)
+            await self.storage.refund_quota(charge.day, charge.subjects, charge.once)
 
     async def remaining(self, user_id: int) -> Remaining:
         """Calls left today for `user_id` and overall."""
         day = self._day()
         user = overall = None
-        if self._per_user:
-            user = max(0, self._per_user - await self._storage.quota_used(day, _user(user_id)))
-        if self._overall:
-            overall = max(0, self._overall - await self._storage.quota_used(day, GLOBAL))
+        if self.per_user:
+            user = max(0, self.per_user - await self.storage.quota_used(day, _user(user_id)))
+        if self.overall:
+            overall = max(0, self.overall - await self.storage.quota_used(day, GLOBAL))
         return Remaining(user, overall, self.resets_at())
 
 

@@ -9,6 +9,7 @@ import logging
 import sqlite3
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.health import Dependency
@@ -167,19 +168,19 @@ class Guard:
         return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True, eq=False)
 class GuardedIntake:
     """The durable intake behind the same guard: one outage, one health, one timeout.
     Every call is required (there is no stand-in for a stored update): `receive` then
     hands the update straight to work, `take` waits (bot/tg/intake.py)."""
 
-    def __init__(self, guard: Guard, inner: Intake) -> None:
-        self._guard = guard
-        self._inner = inner
+    guard: Guard
+    inner: Intake
 
     async def put(self, update_id: int, payload: str, *, max_backlog: int) -> Received:
         """Store an update; `StorageUnavailable` in an outage."""
-        return await self._guard._required(
-            "intake put", lambda: self._inner.put(update_id, payload, max_backlog=max_backlog)
+        return await self.guard._required(
+            "intake put", lambda: self.inner.put(update_id, payload, max_backlog=max_backlog)
         )
 
     async def take(
@@ -193,32 +194,32 @@ class GuardedIntake:
         often_after: int | None = None,
     ) -> list[Delivery]:
         """Lease updates; `StorageUnavailable` in an outage."""
-        return await self._guard._required(
+        return await self.guard._required(
             "intake take",
-            lambda: self._inner.take(
+            lambda: self.inner.take(
                 consumer, count, lease, wait, often=often, often_after=often_after
             ),
         )
 
     async def renew(self, consumer: str, entries: Sequence[str], lease: float) -> None:
         """Renew leases; `StorageUnavailable` in an outage."""
-        await self._guard._required(
-            "intake renew", lambda: self._inner.renew(consumer, entries, lease)
+        await self.guard._required(
+            "intake renew", lambda: self.inner.renew(consumer, entries, lease)
         )
 
     async def done(self, entries: Sequence[str]) -> None:
         """Acknowledge; `StorageUnavailable` in an outage."""
-        await self._guard._required("intake done", lambda: self._inner.done(entries))
+        await self.guard._required("intake done", lambda: self.inner.done(entries))
 
     async def set_aside(self, delivery: Delivery, reason: str) -> None:
         """Set aside; `StorageUnavailable` in an outage."""
-        await self._guard._required(
-            "intake set_aside", lambda: self._inner.set_aside(delivery, reason)
+        await self.guard._required(
+            "intake set_aside", lambda: self.inner.set_aside(delivery, reason)
         )
 
     async def backlog(self) -> Backlog:
         """The backlog; `StorageUnavailable` in an outage."""
-        return await self._guard._required("intake backlog", self._inner.backlog)
+        return await self.guard._required("intake backlog", self.inner.backlog)
 
 
 class MemoryQuota:

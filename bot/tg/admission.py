@@ -24,7 +24,7 @@ class Served:
     tr: Translations
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Admission:
     """Decides, per message, whether and how the bot answers."""
 

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _GONE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ChatEvents:
     """Handlers for `chat_member`, `my_chat_member` and migration service messages."""
 

@@ -25,7 +25,7 @@ from bot.tg.sanctions import Sanctions
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Enforcer:
     """Carries out an `Enforce` plan on one author's flagged images."""
 

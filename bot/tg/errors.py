@@ -32,7 +32,7 @@ def new_error_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ErrorHandler:
     """python-telegram-bot's error handler."""
 

@@ -46,7 +46,7 @@ class Anonymous:
 CommandPermission = Granted | Anonymous | Denied | Unknown
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class CommandGate:
     """Checks a command's sender, and holds and releases anonymous admins' commands."""
 

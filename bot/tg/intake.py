@@ -330,7 +330,7 @@ class ReceiptQueue(asyncio.Queue[Any]):
             await asyncio.sleep(FULL_RETRY_SECONDS)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class SetAsideAnswers:
     """What a set-aside update gets: its sender one "could not check" in a private chat
     (nothing in a group, where nobody asked), the operator one line."""

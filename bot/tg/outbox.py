@@ -46,7 +46,7 @@ class Deletion(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Outbox:
     """Sends through one `Bot` with the policy above."""
 

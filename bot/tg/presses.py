@@ -37,7 +37,7 @@ class PressStore(ImageStore, ReportStore, WarningStore, Protocol):
     """The storage this part uses."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class ReportPresses:
     """The callback-query handler for report buttons (`r:<report id>:<verb>`)."""
 

@@ -42,7 +42,7 @@ def fit_caption(text: str) -> str:
     return (cut.rsplit("\n", 1)[0] if "\n" in cut else cut) + "…"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Reporter:
     """Files reports: to `REPORT_CHAT_ID`, else to each admin of the group privately."""
 

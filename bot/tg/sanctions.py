@@ -21,7 +21,7 @@ def _until(seconds: int) -> datetime | None:
     return utc_now() + timedelta(seconds=seconds) if seconds else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sanctions:
     """Restrict, ban and lift, through one `Bot`."""
 

@@ -42,7 +42,7 @@ class MenuStore(SettingsStore, ImageStore, Protocol):
     """The storage this part uses."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class SettingsMenu:
     """Sends /settings menus and handles their presses."""
 
