@@ -21,9 +21,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from babel.messages.pofile import read_po
 
 from bot import images, messages
-from bot.i18n import Catalogs, Translations
+from bot.i18n import Catalogs, Translations, catalog_path, locale_of
 from bot.images import Change, PreparedImage
 from bot.moderation import (
     Action,
@@ -373,7 +374,7 @@ def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
     settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
     assert "禁止：面部、主体" in messages.settings_text(settings, tr, allowed=0)
     breaches = [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)]
-    assert "禁止；照片" in messages.breach_warning(breaches, tr)
+    assert "禁止出现；照片" in messages.breach_warning(breaches, tr)
     limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。检查次数" in limited
     assert "部位" not in "".join(_everyday(tr))
@@ -511,3 +512,27 @@ def test_a_limit_that_is_not_a_whole_number(language: str, pixels: int, expected
     tr = CATALOGS.get(language)
     for reason in (images.TooManyPixels(8000, 8000, pixels), images.TooManyPixels(limit=pixels)):
         assert expected in messages.refusal(reason, tr)
+
+
+def _catalog_strings(language: str) -> Iterator[str]:
+    with catalog_path(language).open("rb") as po:
+        for message in read_po(po, locale=locale_of(language)):
+            if message.id:
+                yield from message.string if isinstance(message.string, tuple) else [message.string]
+
+
+def test_russian_never_hedges_a_gender() -> None:
+    """A verb with a bracketed feminine ending reads as a form to fill in: a verb agrees
+    with a noun instead («Это уже сделал админ {admin}»), or the person has no verb."""
+    hedge = re.compile(r"\w\([а-яё]{1,3}\)")
+    assert [text for text in _catalog_strings("ru") if hedge.search(text)] == []
+    rendered = [*_everyday(CATALOGS.get("ru")), *_commands(CATALOGS.get("ru"))]
+    assert [text for text in rendered if hedge.search(text)] == []
+    assert hedge.search("Уже сделал" + "(а)"), "the check catches the old wording"
+
+
+@pytest.mark.parametrize(("language", "word"), [("zh", "运营方"), ("zh-hant", "營運方")])
+def test_chinese_names_the_operator_as_a_party(language: str, word: str) -> None:
+    strings = list(_catalog_strings(language))
+    assert not [text for text in strings if "运营者" in text or "營運者" in text]
+    assert word in messages.not_allowed(CATALOGS.get(language))
