@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from bot.i18n import LANGUAGE_NAMES, N_, Translations, join
 from bot.messages.summary import SEGMENT_NAMES
-from bot.messages.units import duration
+from bot.messages.units import duration, for_length
 from bot.moderation import (
     Action,
     ChatSettings,
@@ -187,8 +187,8 @@ def settings_saved(settings: ChatSettings, tr: Translations, *, allowed: int) ->
 
 
 def penalty_text(settings: ChatSettings, tr: Translations) -> str:
-    """What the warning limit leads to: "a mute for 1 day", "a ban forever"."""
-    length = duration(settings.penalty_seconds, tr)
+    """What the warning limit leads to: "a mute (1 day)", "a ban (forever)"."""
+    length = for_length(settings.penalty_seconds, tr)
     if settings.penalty is Penalty.BAN:
         return tr.gettext("a ban ({length})").format(length=length)
     return tr.gettext("a mute ({length})").format(length=length)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.i18n import Translations, decimal
 from bot.messages.summary import SEGMENT_NAMES, summarize, summarize_line
-from bot.messages.units import MB, duration, megabytes, sentences, until
+from bot.messages.units import MB, for_length, megabytes, megapixels, sentences, until
 from bot.moderation import (
     Breach,
     ChatSettings,
@@ -42,13 +42,6 @@ from bot.photo.rules import (
     Work,
 )
 from bot.recognition.errors import ErrorKind, RecognitionError
-
-# Megapixels are millions of pixels; megabytes are MiB, as Telegram counts them (its
-# "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
-_MEGAPIXEL = 1_000_000
-
-
-_MEGAPIXELS = rules.MAX_PIXELS // _MEGAPIXEL
 
 
 def help_text(tr: Translations) -> str:
@@ -167,22 +160,16 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 size=decimal(megabytes(size), 1, tr),
                 limit=decimal(limit / MB, 0, tr),
             )
-        case TooManyPixels(width=w, height=h) if w and h:
-            return tr.ngettext(
-                "This image is {width} x {height} px; I can check at most {limit} "
-                "megapixel. Please send a smaller version.",
-                "This image is {width} x {height} px; I can check at most {limit} "
-                "megapixels. Please send a smaller version.",
-                _MEGAPIXELS,
-            ).format(width=w, height=h, limit=_MEGAPIXELS)
-        case TooManyPixels():
-            return tr.ngettext(
-                "This image is too large; I can check at most {limit} megapixel. "
-                "Please send a smaller version.",
-                "This image is too large; I can check at most {limit} megapixels. "
-                "Please send a smaller version.",
-                _MEGAPIXELS,
-            ).format(limit=_MEGAPIXELS)
+        case TooManyPixels(width=w, height=h, limit=limit) if w and h:
+            return _(
+                "This image is {width} x {height} px; I can check at most {limit}. "
+                "Please send a smaller version."
+            ).format(width=w, height=h, limit=megapixels(limit, tr))
+        case TooManyPixels(limit=limit):
+            return _(
+                "This image is too large; I can check at most {limit}. Please send a "
+                "smaller version."
+            ).format(limit=megapixels(limit, tr))
         case HiddenPayload():
             return _(
                 "This image has another file attached to its end, so I will not pass it "
@@ -358,7 +345,7 @@ def removal_notice(author: str, breaches: Sequence[Breach], tr: Translations) ->
 
 def penalty_notice(author: str, settings: ChatSettings, warnings: int, tr: Translations) -> str:
     """Posted in the group when the warning limit is reached."""
-    length = duration(settings.penalty_seconds, tr)
+    length = for_length(settings.penalty_seconds, tr)
     if settings.penalty is Penalty.BAN:
         text = tr.ngettext(
             "{author} is banned ({length}) after {count} warning.",

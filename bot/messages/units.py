@@ -1,16 +1,36 @@
-"""Numbers as people read them, in their language: sizes in MB, lengths of time in
-words, and two sentences joined as the language joins them.
+"""Numbers as people read them, in their language: sizes in MB, resolutions in
+megapixels (or 万), lengths of time in words, and two sentences joined as the language
+joins them.
 
 All under one gettext domain (bot/i18n.py); the catalogs are bot/locales/."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
 
-from bot.i18n import Translations
+from bot.i18n import Translations, decimal, language_of
 
+# Megapixels are millions of pixels; megabytes are MiB, as Telegram counts them (its
+# "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
+_MEGAPIXEL = 1_000_000
 MB = 1024 * 1024
+# Chinese counts a resolution in 万 (ten thousand pixels), as its camera specs do:
+# 50 megapixels is 5000 万像素, 0.3 megapixels 30 万像素 (by the catalogs' Language).
+_PIXELS_PER_UNIT: Mapping[str, int] = {"zh": 10_000, "zh_Hant": 10_000}
+
+
+def megapixels(pixels: int, tr: Translations) -> str:
+    """A resolution as the reader counts it, to two decimals: "50 megapixels", "12.5
+    megapixels", «12,5 мегапикселя»; Chinese counts in 万 (12.5 megapixels: 1250 万像素)."""
+    count = round(pixels / _PIXELS_PER_UNIT.get(language_of(tr), _MEGAPIXEL), 2)
+    number = decimal(count, 2, tr, trim=True)
+    if count.is_integer():
+        return tr.ngettext("{n} megapixel", "{n} megapixels", int(count)).format(n=number)
+    # A number with a fraction takes one form whatever its digits (gettext's plural rules
+    # see integers only): the plural in English, the genitive singular in Russian.
+    return tr.pgettext("fraction", "{n} megapixels").format(n=number)
 
 
 def megabytes(size: int) -> float:
@@ -23,8 +43,9 @@ def duration(seconds: int, tr: Translations) -> str:
     """A length of time in words, to the minute (rounded up), largest unit first:
     "30 minutes", "1 hour 30 minutes", "7 days"; 0 is a penalty without end, "forever".
 
-    Penalties and the wait until a daily reset (`until`) split time alike; each unit
-    goes through ngettext for its plural form.
+    On its own, as a /settings button shows a penalty's length; inside a sentence a
+    penalty's length is `for_length` and the wait until a daily reset `until`, which
+    split time alike; each unit goes through ngettext for its plural form.
     """
     if seconds == 0:
         return tr.gettext("forever")
@@ -63,3 +84,18 @@ def until(resets_at: datetime, now: datetime, tr: Translations) -> str:
 def sentences(first: str, second: str) -> str:
     """Two sentences in a row: a space between them, none after a full-width stop (Chinese)."""
     return first + ("" if first.endswith(("。", "！", "？", "）")) else " ") + second
+
+
+def for_length(seconds: int, tr: Translations) -> str:
+    """How long a penalty lasts, worded to follow the penalty: in English as `duration`,
+    in Russian with «на» and the accusative it takes («на 21 минуту», where a label reads
+    «21 минута»); "forever" stands alone («навсегда», never «на навсегда»)."""
+    if seconds == 0:
+        return tr.gettext("forever")
+    days, hours, minutes = days_hours_minutes(seconds)
+    length = in_units(
+        (days, tr.npgettext("for", "{n} day", "{n} days", days)),
+        (hours, tr.npgettext("for", "{n} hour", "{n} hours", hours)),
+        (minutes, tr.npgettext("for", "{n} minute", "{n} minutes", minutes)),
+    )
+    return tr.pgettext("for", "{length}").format(length=length)
