@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from bot import messages
 from bot.app import BotService
+from bot.messages import people
 from bot.tg.chat_commands import ChatCommands
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi, Fault
@@ -84,7 +84,7 @@ def broken_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: object) -> str:
         raise RuntimeError("summary exploded")
 
-    monkeypatch.setattr(messages, "reply_for", boom)
+    monkeypatch.setattr(people, "reply_for", boom)
 
 
 @pytest.mark.usefixtures("broken_summary")
