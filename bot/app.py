@@ -22,7 +22,12 @@ from bot.fairness import Fairness
 from bot.guarded_storage import GuardedIntake, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
-from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
+from bot.metrics import (
+    DECODE_BUDGET_BYTES,
+    DECODE_BUDGET_IN_USE,
+    DECODE_WORKERS_BUSY,
+    DEPENDENCY_UP,
+)
 from bot.near import NearDuplicates
 from bot.near_store import NearStore, open_near_store
 from bot.pipeline import PhotoPipeline
@@ -128,6 +133,9 @@ class BotService:
             else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600)
         )
         DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
+        DECODE_BUDGET_BYTES.set(decode_budget.capacity)
+        DEPENDENCY_UP.labels("storage").set_function(lambda: 0 if health.storage.down else 1)
+        DEPENDENCY_UP.labels("telegram").set_function(lambda: 0 if health.telegram.down else 1)
         DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
         pipeline = PhotoPipeline(
             ObservedRecognizer(self.recognizer, health.api),
