@@ -22,7 +22,12 @@ from bot.fairness import Fairness
 from bot.guarded_storage import GuardedIntake, GuardedStorage, StorageUnavailable
 from bot.health import Dependency, Health, Load, ObservedRecognizer, Phase, RecentOutcomes
 from bot.i18n import Catalogs
-from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
+from bot.metrics import (
+    DECODE_BUDGET_BYTES,
+    DECODE_BUDGET_IN_USE,
+    DECODE_WORKERS_BUSY,
+    DEPENDENCY_UP,
+)
 from bot.near import NearDuplicates
 from bot.near_store import NearStore, open_near_store
 from bot.pipeline import PhotoPipeline
@@ -40,6 +45,7 @@ from bot.tg.application import (
     LONG_POLL_TIMEOUT,
     WEBHOOK_FAILURES_TO_DOWN,
     BoundedUpdates,
+    PollingConflict,
     build_application,
 )
 from bot.tg.chat_commands import ChatCommands
@@ -86,7 +92,10 @@ class BotService:
         self.catalogs = Catalogs()
         self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
-        self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
+        self.conflict = PollingConflict()
+        self.app = build_application(
+            settings, telegram=health.telegram, updates=self.updates, conflict=self.conflict
+        )
         # A process that waits for another's call (its claim renewed while it runs, see
         # bot/cache.py) gives up in time to make its own before its photo's deadline (by
         # default after 30 s).
@@ -124,6 +133,9 @@ class BotService:
             else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600)
         )
         DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
+        DECODE_BUDGET_BYTES.set(decode_budget.capacity)
+        DEPENDENCY_UP.labels("storage").set_function(lambda: 0 if health.storage.down else 1)
+        DEPENDENCY_UP.labels("telegram").set_function(lambda: 0 if health.telegram.down else 1)
         DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
         pipeline = PhotoPipeline(
             ObservedRecognizer(self.recognizer, health.api),
@@ -333,7 +345,8 @@ class BotService:
     async def run(self, stop: asyncio.Event) -> None:
         """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
         set, then finish the updates in flight; whatever failed on the way (storage,
-        Telegram), stopping drains and returns normally."""
+        Telegram), stopping drains and returns normally. A newcomer that another process
+        keeps from polling drains the same way, then raises `Misconfigured` (exit 2)."""
         app = self.app
         settings = self.settings
         server: web.AppRunner | None = None
@@ -366,12 +379,15 @@ class BotService:
                 self.ready.set()
                 flushing = asyncio.create_task(self._flush_stats_until(stop))
                 try:
-                    await stop.wait()
+                    await _first_of(stop, self.conflict.superseded)
                 finally:
+                    stop.set()  # superseded, the newcomer stops as if told to
                     self.health.phase = Phase.STOPPING
                     await self._drain(server, taking, working)
                     server = None
                     await flushing
+            if self.conflict.superseded.is_set():
+                raise self.conflict.failure(settings)
         finally:
             if server is not None:
                 await server.cleanup()
@@ -434,6 +450,16 @@ class BotService:
             address = f"{settings.http_listen}:{port}"
             raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
         return runner
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _noted_by_the_polling_request(_: TelegramError) -> None:

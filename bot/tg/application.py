@@ -1,13 +1,16 @@
 """python-telegram-bot's Application as this bot needs it: pooled HTTP, a bounded update
 queue, a bound on updates worked on at once that holds, Telegram's reachability noted from
-every request, and a rate limiter for what counts against flood limits."""
+every request, a second poller on the same token told apart from a restart, and a rate
+limiter for what counts against flood limits."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import httpx
@@ -19,6 +22,7 @@ from bot.config import Settings
 from bot.health import Dependency
 from bot.http_clients import proxied
 from bot.slots import WorkSlots
+from bot.startup import Misconfigured
 from bot.tg.transport import AiohttpRequest, PoolTimeout
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ LONG_POLL_TIMEOUT = 30
 # mode): one download timing out is that download's problem, three in a row are not.
 WEBHOOK_FAILURES_TO_DOWN = 3
 
+NO_UPDATES = b'{"ok": true, "result": []}'
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -75,20 +80,84 @@ class SendRateLimiter(AIORateLimiter):
         )
 
 
+class PollingConflict:
+    """Whether another process polls this token and this one is the newcomer.
+
+    Telegram serves getUpdates to one caller per token: the superseded call is answered
+    409 Conflict, so two pollers both see 409s in turn. During an overlapping restart
+    (the old process drains while the new one starts) the newcomer sees them only until
+    the old one stops polling, seconds. A process that has polled cleanly before a
+    conflict is the running bot and keeps running (Telegram shows as down in /healthz
+    meanwhile); one that has not, and still meets 409s more than one long-poll period
+    (30 s) after the first, is the newcomer: `superseded` is set. A stretch of more than
+    one period without a 409 ends a conflict.
+    """
+
+    def __init__(
+        self, period: float = LONG_POLL_TIMEOUT, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._period = period
+        self._clock = clock
+        self._established = False  # has polled cleanly with no conflict going on
+        self._first: float | None = None  # the current conflict's first 409
+        self._last: float | None = None  # its latest
+        self.superseded = asyncio.Event()
+
+    def answered(self, status: int) -> None:
+        """getUpdates came back with `status`."""
+        if self.superseded.is_set():
+            return  # the verdict stands while the newcomer drains
+        now = self._clock()
+        over = self._last is None or now - self._last > self._period
+        if status != HTTPStatus.CONFLICT:
+            if over:
+                self._established, self._first = True, None
+            return
+        if over or self._first is None:
+            self._first = now
+        self._last = now
+        if not self._established and self.lasted > self._period:
+            self.superseded.set()
+
+    @property
+    def lasted(self) -> float:
+        """Seconds from the current conflict's first 409 to its latest (0: none)."""
+        if self._first is None or self._last is None:
+            return 0.0
+        return self._last - self._first
+
+    def failure(self, settings: Settings) -> Misconfigured:
+        """The one line the newcomer exits with (status 2: starting it again cannot help)."""
+        return Misconfigured(
+            "TELEGRAM_BOT_TOKEN",
+            settings.telegram_api_base_url,
+            f"another process is polling updates for this bot (getUpdates answered "
+            f"409 Conflict for {self.lasted:.0f} s): run one polling process per token, "
+            "or several in webhook mode (WEBHOOK_URL) behind a load balancer",
+        )
+
+
 class ObservedRequest(BaseRequest):
     """python-telegram-bot's HTTP layer (aiohttp's, or httpx's behind a proxy: see
     bot/tg/transport.py), telling a `Dependency` whether Telegram answered: a network
     error, a timeout or a 5xx is a failure; any other answer, a 4xx included, shows
     Telegram is there. For polling (`every_error`) any error answer is a failure too: a
     409 (another process polls this token) or a 401 means no updates arrive. A full
-    connection pool is this process's own doing and counts as neither."""
+    connection pool is this process's own doing and counts as neither. `conflict`, for
+    the polling request, is told every status."""
 
     def __init__(
-        self, inner: BaseRequest, telegram: Dependency | None, *, every_error: bool = False
+        self,
+        inner: BaseRequest,
+        telegram: Dependency | None,
+        *,
+        every_error: bool = False,
+        conflict: PollingConflict | None = None,
     ) -> None:
         self._inner = inner
         self._telegram = telegram
         self._worst_fine_status = 399 if every_error else 499
+        self._conflict = conflict
 
     @property
     def read_timeout(self) -> float | None:
@@ -105,6 +174,10 @@ class ObservedRequest(BaseRequest):
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         """Make the request through the inner layer; note what it says about Telegram."""
+        if self._conflict is not None and self._conflict.superseded.is_set():
+            # A superseded newcomer asks Telegram for nothing more (each getUpdates would
+            # cut the running bot's long poll short): the last poll while stopping gets none.
+            return HTTPStatus.OK, NO_UPDATES
         try:
             status, body = await self._inner.do_request(*args, **kwargs)
         except TelegramError as exc:
@@ -113,6 +186,12 @@ class ObservedRequest(BaseRequest):
             ):
                 self._telegram.failed(f"{type(exc).__name__}: {exc.message}")
             raise
+        if self._conflict is not None:
+            self._conflict.answered(status)
+            if self._conflict.superseded.is_set():
+                # Held until the drain stops polling (it cancels this call): returned, the
+                # 409 would first make python-telegram-bot back off for up to 30 s.
+                await asyncio.get_running_loop().create_future()
         if self._telegram is not None:
             if status > self._worst_fine_status:
                 self._telegram.failed(f"HTTP {status} {_description(body)}".rstrip())
@@ -196,10 +275,15 @@ class BoundedUpdates(BaseUpdateProcessor):
 
 
 def build_application(
-    settings: Settings, *, telegram: Dependency, updates: BoundedUpdates
+    settings: Settings,
+    *,
+    telegram: Dependency,
+    updates: BoundedUpdates,
+    conflict: PollingConflict | None = None,
 ) -> AnyApplication:
     """The Application, pointed at the Bot API the settings name. Telegram's reachability
-    is judged by polling, or by every request in webhook mode (where nothing polls)."""
+    is judged by polling, or by every request in webhook mode (where nothing polls);
+    `conflict` hears every answer to polling."""
     timeout = settings.telegram_timeout_seconds
     polling = not settings.webhook_url
     # Each handled update may hold a connection for a reply, a download and a
@@ -212,6 +296,7 @@ def build_application(
         _http_layer(1, timeout, read_timeout=LONG_POLL_TIMEOUT + timeout),
         telegram if polling else None,
         every_error=True,
+        conflict=conflict,
     )
     app: AnyApplication = (
         ApplicationBuilder()
