@@ -3,6 +3,8 @@ check FILE...` checks images without Telegram (bot/cli.py); `--help` tells the r
 
 Start-up failures end the process with one line on stderr and a status (bot/startup.py):
 2 for a wrong setting, 1 for a service still unreachable after STARTUP_RETRY_SECONDS.
+A second process polling the same token ends the same way with status 2, after one
+long-poll period of 409 Conflict (bot/tg/application.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,12 @@ from bot.access import Access
 from bot.config import Settings
 from bot.health import Dependency, Health, Load, ObservedRecognizer, RecentOutcomes
 from bot.i18n import Catalogs
-from bot.metrics import DECODE_BUDGET_IN_USE, DECODE_WORKERS_BUSY
+from bot.metrics import (
+    DECODE_BUDGET_BYTES,
+    DECODE_BUDGET_IN_USE,
+    DECODE_WORKERS_BUSY,
+    DEPENDENCY_UP,
+)
 from bot.photo.alerts import OperatorAlerts, Send
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
@@ -38,6 +43,7 @@ from bot.tg.application import WEBHOOK_FAILURES_TO_DOWN, Serving, build_applicat
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
 from bot.tg.chats import Chats
+from bot.tg.conflict import PollingConflict
 from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
@@ -74,8 +80,13 @@ class BotService:
         self.catalogs = Catalogs()
         self.recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
         self.updates = BoundedUpdates(WorkSlots(settings.max_concurrent_updates))
-        self.app = build_application(settings, telegram=health.telegram, updates=self.updates)
+        self.conflict = PollingConflict()
+        self.app = build_application(
+            settings, telegram=health.telegram, updates=self.updates, conflict=self.conflict
+        )
         health.load = self._load
+        DEPENDENCY_UP.labels("storage").set_function(lambda: 0 if health.storage.down else 1)
+        DEPENDENCY_UP.labels("telegram").set_function(lambda: 0 if health.telegram.down else 1)
         bot = self.app.bot
         outbox = Outbox(bot)
         chats = Chats(storage, outbox, ChatAdmins(bot), BotRights(bot), self.catalogs)
@@ -123,6 +134,7 @@ class BotService:
             catalogs=self.catalogs,
             flush=self._flush_stats,
             close=self.close,
+            conflict=self.conflict,
         )
         self.ready = self.serving.ready
 
@@ -147,6 +159,7 @@ class BotService:
             else NearDuplicates(self.near_store, ttl=settings.cache_ttl_hours * 3600)
         )
         DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
+        DECODE_BUDGET_BYTES.set(decode_budget.capacity)
         DECODE_WORKERS_BUSY.set_function(lambda: len(self.decoders.busy_pids))
         return PhotoPipeline(
             ObservedRecognizer(self.recognizer, self.health.api),

@@ -27,6 +27,9 @@ DECODE_BUDGET_IN_USE = Gauge(
     "segment_bot_decode_budget_bytes_in_use",
     "Bytes of the decode budget (DECODE_BUDGET_MB) that images being checked hold now.",
 )
+DECODE_BUDGET_BYTES = Gauge(
+    "segment_bot_decode_budget_bytes", "The decode budget (DECODE_BUDGET_MB) in bytes."
+)
 DECODE_WORKERS_BUSY = Gauge(
     "segment_bot_decode_workers_busy",
     "Decode worker processes preparing an image now (of DECODE_WORKERS).",
@@ -51,4 +54,9 @@ INTAKE_REDELIVERIES = Counter(
 INTAKE_SET_ASIDE = Counter(
     "segment_bot_intake_set_aside",
     "Updates set aside after killing their worker MAX_DELIVERIES times (or unreadable).",
+)
+DEPENDENCY_UP = Gauge(
+    "segment_bot_dependency_up",
+    "0 during an outage of a dependency (storage, telegram) as /healthz reports it, else 1.",
+    ["dependency"],
 )

@@ -20,7 +20,8 @@ from bot.config import Settings
 from bot.tg.application import SHUTDOWN_SLACK
 
 ROOT = Path(__file__).parents[1]
-PINNED = r"[\w./-]+:\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}"
+# Full version (prom/prometheus spells it v3.5.0) and the digest of the image's index.
+PINNED = r"[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}"
 
 
 def instructions() -> list[tuple[str, str]]:

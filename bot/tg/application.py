@@ -1,7 +1,8 @@
 """python-telegram-bot's Application as this bot needs it, and the bot's run loop.
 
 Built: pooled HTTP, a bounded update queue, a bound on updates worked on at once that
-holds (bot/tg/updates.py), Telegram's reachability noted from every request, and a rate
+holds (bot/tg/updates.py), Telegram's reachability noted from every request, a second
+poller on the same token told apart from a restart (bot/tg/conflict.py), and a rate
 limiter for what counts against flood limits. Run (`Serving`): long polling or a webhook
 (with /healthz and /metrics), until told to stop; then the updates in flight drained."""
 
@@ -13,6 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +31,7 @@ from bot.http.clients import proxied
 from bot.i18n import Catalogs
 from bot.startup import Misconfigured
 from bot.tg import routes
+from bot.tg.conflict import LONG_POLL_TIMEOUT, PollingConflict
 from bot.tg.intake import DurableUpdates, ReceiptQueue
 from bot.tg.startup import register_webhook
 from bot.tg.transport import AiohttpRequest, PoolTimeout
@@ -40,13 +43,14 @@ logger = logging.getLogger(__name__)
 # Updates fetched but not yet handled; when full, polling waits instead of
 # piling updates up in memory, and the webhook answers 503.
 UPDATE_QUEUE_SIZE = 256
-LONG_POLL_TIMEOUT = 30
 # Failed requests in a row that make Telegram "down" when no polling watches it (webhook
 # mode): one download timing out is that download's problem, three in a row are not.
 WEBHOOK_FAILURES_TO_DOWN = 3
 DEFAULT_HTTP_PORT = 8080
 SHUTDOWN_SLACK = 15.0
 STATS_FLUSH_SECONDS = 10.0
+
+NO_UPDATES = b'{"ok": true, "result": []}'
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -97,14 +101,21 @@ class ObservedRequest(BaseRequest):
     error, a timeout or a 5xx is a failure; any other answer, a 4xx included, shows
     Telegram is there. For polling (`every_error`) any error answer is a failure too: a
     409 (another process polls this token) or a 401 means no updates arrive. A full
-    connection pool is this process's own doing and counts as neither."""
+    connection pool is this process's own doing and counts as neither. `conflict`, for
+    the polling request, is told every status."""
 
     def __init__(
-        self, inner: BaseRequest, telegram: Dependency | None, *, every_error: bool = False
+        self,
+        inner: BaseRequest,
+        telegram: Dependency | None,
+        *,
+        every_error: bool = False,
+        conflict: PollingConflict | None = None,
     ) -> None:
         self._inner = inner
         self._telegram = telegram
         self._worst_fine_status = 399 if every_error else 499
+        self._conflict = conflict
 
     @property
     def read_timeout(self) -> float | None:
@@ -121,6 +132,10 @@ class ObservedRequest(BaseRequest):
 
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         """Make the request through the inner layer; note what it says about Telegram."""
+        if self._conflict is not None and self._conflict.superseded.is_set():
+            # A superseded newcomer asks Telegram for nothing more (each getUpdates would
+            # cut the running bot's long poll short): the last poll while stopping gets none.
+            return HTTPStatus.OK, NO_UPDATES
         try:
             status, body = await self._inner.do_request(*args, **kwargs)
         except TelegramError as exc:
@@ -129,6 +144,12 @@ class ObservedRequest(BaseRequest):
             ):
                 self._telegram.failed(f"{type(exc).__name__}: {exc.message}")
             raise
+        if self._conflict is not None:
+            self._conflict.answered(status)
+            if self._conflict.superseded.is_set():
+                # Held until the drain stops polling (it cancels this call): returned, the
+                # 409 would first make python-telegram-bot back off for up to 30 s.
+                await asyncio.get_running_loop().create_future()
         if self._telegram is not None:
             if status > self._worst_fine_status:
                 self._telegram.failed(f"HTTP {status} {_description(body)}".rstrip())
@@ -147,10 +168,15 @@ def _description(body: bytes) -> str:
 
 
 def build_application(
-    settings: Settings, *, telegram: Dependency, updates: BoundedUpdates
+    settings: Settings,
+    *,
+    telegram: Dependency,
+    updates: BoundedUpdates,
+    conflict: PollingConflict | None = None,
 ) -> AnyApplication:
     """The Application, pointed at the Bot API the settings name. Telegram's reachability
-    is judged by polling, or by every request in webhook mode (where nothing polls)."""
+    is judged by polling, or by every request in webhook mode (where nothing polls);
+    `conflict` hears every answer to polling."""
     timeout = settings.telegram_timeout_seconds
     polling = not settings.webhook_url
     # Each handled update may hold a connection for a reply, a download and a
@@ -163,6 +189,7 @@ def build_application(
         _http_layer(1, timeout, read_timeout=LONG_POLL_TIMEOUT + timeout),
         telegram if polling else None,
         every_error=True,
+        conflict=conflict,
     )
     app: AnyApplication = (
         ApplicationBuilder()
@@ -203,7 +230,8 @@ class Serving:
     """The bot's run loop: `run` serves updates until told to stop, then drains.
 
     `flush` writes the daily counts (never raises: a failed write keeps them for the next);
-    `close` releases what the bot built once the application has stopped.
+    `close` releases what the bot built once the application has stopped; `conflict`
+    tells a newcomer that another process keeps from polling.
     """
 
     app: AnyApplication
@@ -214,13 +242,15 @@ class Serving:
     catalogs: Catalogs
     flush: Callable[[], Awaitable[None]]
     close: Callable[[], Awaitable[None]]
+    conflict: PollingConflict
     # Set once the bot serves (tests and the start-up wait on it).
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve updates (long polling, or a webhook if WEBHOOK_URL is set) until `stop` is
         set, then finish the updates in flight; whatever failed on the way (storage,
-        Telegram), stopping drains and returns normally."""
+        Telegram), stopping drains and returns normally. A newcomer that another process
+        keeps from polling drains the same way, then raises `Misconfigured` (exit 2)."""
         app = self.app
         settings = self.settings
         server: web.AppRunner | None = None
@@ -253,12 +283,15 @@ class Serving:
                 self.ready.set()
                 flushing = asyncio.create_task(self._flush_until(stop))
                 try:
-                    await stop.wait()
+                    await _first_of(stop, self.conflict.superseded)
                 finally:
+                    stop.set()  # superseded, the newcomer stops as if told to
                     self.health.phase = Phase.STOPPING
                     await self._drain(server, taking, working)
                     server = None
                     await flushing
+            if self.conflict.superseded.is_set():
+                raise self.conflict.failure(settings)
         finally:
             if server is not None:
                 await server.cleanup()
@@ -328,6 +361,16 @@ class Serving:
             address = f"{settings.http_listen}:{port}"
             raise Misconfigured("HTTP_PORT", address, f"cannot listen: {exc.strerror}") from None
         return runner
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _noted_by_the_polling_request(_: TelegramError) -> None:
