@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import logging
 import secrets
@@ -49,15 +50,21 @@ MAX_ALBUM = 10
 MAX_PHOTO_SIDES = 10_000
 
 
-class CutoutUnavailable(Exception):
-    """The cut-out could not be had: expired (an HTTP error), off the allow-list, too
-    big, too slow, or not an image. The reason is for the log; people are told "no
-    longer available", unless it may pass (`lasting` False: a timeout, a network error,
-    the host's 5xx), when they are asked to try again later."""
+class Why(enum.Enum):
+    """What a failed cut-out means for its offer."""
 
-    def __init__(self, reason: str, *, lasting: bool = True) -> None:
+    EXPIRED = "expired"  # the host answered 4xx, as for a link past its 30 days
+    PASSING = "passing"  # a timeout, a network error, the host's 5xx: try again later
+    REFUSED = "refused"  # this one breaks a rule (size, image, redirect): the rest go
+
+
+class CutoutUnavailable(Exception):
+    """The cut-out could not be had: expired, off the allow-list, too big, too slow, or
+    not an image we accept (`why`). The reason is for the log."""
+
+    def __init__(self, reason: str, *, why: Why = Why.REFUSED) -> None:
         super().__init__(reason)
-        self.lasting = lasting
+        self.why = why
 
 
 def allowed(url: str, hosts: Collection[str]) -> bool:
@@ -103,10 +110,10 @@ class CutoutFetcher:
             raise CutoutUnavailable(f"not an image we accept: {type(reason).__name__}") from None
         except TimeoutError:
             raise CutoutUnavailable(
-                f"no answer within {self._timeout:g} s", lasting=False
+                f"no answer within {self._timeout:g} s", why=Why.PASSING
             ) from None
         except httpx.HTTPError as exc:
-            raise CutoutUnavailable(type(exc).__name__, lasting=False) from None
+            raise CutoutUnavailable(type(exc).__name__, why=Why.PASSING) from None
         return prepared
 
     async def _download(self, url: str) -> bytes:
@@ -121,7 +128,8 @@ class CutoutFetcher:
                 if response.status_code != 200:
                     # A link past its 30 days answers 4xx; a 5xx may pass.
                     status = response.status_code
-                    raise CutoutUnavailable(f"HTTP {status}", lasting=status < 500)
+                    why = Why.PASSING if status >= 500 else Why.EXPIRED
+                    raise CutoutUnavailable(f"HTTP {status}", why=why)
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
                     raise CutoutUnavailable(f"{declared} bytes, over {self.max_bytes}")
@@ -285,25 +293,31 @@ class CutoutOffers:
             await self._gone(offer_id, offer)
             yield Gone("the cached result expired")
             return
-        # The kept cut-outs, plus one download's chunks and their joined copy.
+        # The kept cut-outs, plus one download's chunks and their joined copy. An expired
+        # link ends the offer; one that may pass leaves it for a later press; one that
+        # breaks a rule is left out of the album.
         async with self._memory.hold((len(urls) + 2) * self._fetcher.max_bytes):
             # Every download ends (each is bounded) before the budget is given back.
             got = await asyncio.gather(
                 *(self._fetch(kind, url) for kind, url in urls), return_exceptions=True
             )
             failures = [f for f in got if isinstance(f, BaseException)]
-            if not failures:
-                yield Ready(tuple(c for c in got if isinstance(c, Cutout)))
-                return
-            unavailable = [f for f in failures if isinstance(f, CutoutUnavailable)]
-            if len(unavailable) < len(failures):
-                raise next(f for f in failures if not isinstance(f, CutoutUnavailable))
-            if any(f.lasting for f in unavailable):
-                await self._gone(offer_id, offer)
-                yield Gone(str(next(f for f in unavailable if f.lasting)))
-            else:
+            unexpected = [f for f in failures if not isinstance(f, CutoutUnavailable)]
+            if unexpected:
+                raise unexpected[0]
+            why = {f.why: str(f) for f in failures if isinstance(f, CutoutUnavailable)}
+            cutouts = tuple(c for c in got if isinstance(c, Cutout))
+            if Why.PASSING in why and Why.EXPIRED not in why:
                 await self.retry_later(offer_id)
-                yield Unreachable(str(unavailable[0]))
+                yield Unreachable(why[Why.PASSING])
+            elif Why.EXPIRED in why or not cutouts:
+                await self._gone(offer_id, offer)
+                yield Gone(why.get(Why.EXPIRED) or why[Why.REFUSED])
+            else:
+                if failures:  # sent without the ones that break a rule
+                    left_out = why[Why.REFUSED]
+                    logger.info("cut-outs %s: %d left out: %s", offer_id, len(failures), left_out)
+                yield Ready(cutouts)
 
     async def retry_later(self, offer_id: str) -> None:
         """The send failed: let the asker's next press try again."""

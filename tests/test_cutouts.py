@@ -269,3 +269,29 @@ async def test_a_host_that_may_recover_leaves_the_offer_for_a_later_press(
         assert press == Unreachable("HTTP 503")
     async with offers.press(offer_id, ASKER) as press:
         assert press == Unreachable("HTTP 503"), "tried again, not taken"
+
+
+async def test_a_cut_out_that_breaks_a_rule_is_left_out_of_the_album(
+    host: tuple[CutoutHost, ssl.SSLContext], storage: SqliteStorage
+) -> None:
+    server, trust = host
+    offers, cache = offers_for(server, trust, storage, Clock())
+    result = result_at(server.root, face=False, elsewhere={"head_seg": f"{server.root}/text"})
+    await cache.put([KEY], result)
+    offer_id = await offers.offer(ASKER, [KEY], result, cached=False)
+    assert offer_id is not None
+    async with offers.press(offer_id, ASKER) as press:
+        assert isinstance(press, Ready)
+        assert [c.segment for c in press.cutouts] == ["cloth_seg", "object_seg"]
+    only_bad = result_at(
+        server.root,
+        face=False,
+        cloth=False,
+        obj=False,
+        elsewhere={"head_seg": f"{server.root}/text"},
+    )
+    await cache.put([KEY], only_bad)
+    offer_id = await offers.offer(ASKER, [KEY], only_bad, cached=False)
+    assert offer_id is not None
+    async with offers.press(offer_id, ASKER) as press:
+        assert press == Gone("not an image we accept: NotAnImage")

@@ -23,6 +23,7 @@ from bot.i18n import Catalogs, Translations, pick_language
 from bot.moderation.callbacks import CutoutPress, encode, parse
 from bot.outcomes import Outcome, Recognized
 from bot.tg.outbox import Blocked, Outbox
+from bot.tg.reports import fit_caption
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,11 @@ class CutoutButtons:
                     logger.warning("cut-outs %s not fetched this time: %s", offer_id, reason)
                     await self._outbox.answer_press(query, messages.cutouts_later(tr), alert=True)
                 case Ready(cutouts):
-                    photos = [(c.image.data, messages.segment_name(c.segment, tr)) for c in cutouts]
+                    # A type the API adds is captioned by its raw name, of any length.
+                    photos = [
+                        (c.image.data, fit_caption(messages.segment_name(c.segment, tr)))
+                        for c in cutouts
+                    ]
                     match await self._outbox.send_album(presser, photos):
                         case Blocked.BLOCKED:
                             await offers.retry_later(offer_id)

@@ -31,7 +31,8 @@ class CutoutHost(LocalServer):
     """Serves `/<name>.png` as a 400x400 PNG; once `expired`, every link answers 403 as a
     link past its 30 days does. Scripted paths test the fetcher's rules: `/moved` (a
     redirect on the host), `/away` (to a host off the list), `/plain` (to http), `/big`,
-    `/text` (not an image), `/busy...` (a 503 that may pass); any other path is an expired link."""
+    `/text...` (not an image), `/busy...` (a 503 that may pass); any other path is an
+    expired link."""
 
     def __init__(self) -> None:
         self.asked: list[str] = []
@@ -59,7 +60,7 @@ class CutoutHost(LocalServer):
             raise web.HTTPFound(f"http://127.0.0.1:{request.url.port}/head.png")
         if path == "/big":
             return web.Response(body=b"\x89PNG" + bytes(2_000_000))
-        if path == "/text":
+        if path.startswith("/text"):
             return web.Response(text="not an image")
         if path.startswith("/busy"):
             return web.Response(status=503)
