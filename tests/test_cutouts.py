@@ -28,7 +28,7 @@ from bot.cutouts import (
     allowed,
 )
 from bot.decoding import DecodePool
-from bot.moderation.callbacks import CutoutPress, encode
+from bot.moderation.callbacks import CutoutPress, encode, parse
 from bot.preparing import ImageWork
 from bot.recognizer import parse_response
 from bot.results import RecognitionResult
@@ -183,6 +183,12 @@ async def test_only_the_asker_gets_the_cut_outs_once_however_often_pressed(
     await offers.retry_later(offer_id)  # the send failed: the next press may try again
     async with offers.press(offer_id, ASKER) as press:
         assert isinstance(press, Ready)
+    assert len(server.asked) == 6
+
+    # Button data names an offer, never a URL: a made-up id finds nothing to fetch.
+    async with offers.press("0123456789abcdef", ASKER) as press:
+        assert press == Gone("the offer expired")
+    assert parse(f"k:{server.root}/head_seg.png") is None
     assert len(server.asked) == 6
 
 
