@@ -132,19 +132,24 @@ class BotService:
         memory = ByteBudget(settings.memory_budget_mb * 1_000_000)
         image_work = ImageWork(decode_budget, self.decoders, printed=near_store is not None)
         # Cut-outs are checked as images, but never fingerprinted: they are no one's photo.
-        self.cutout_fetcher = CutoutFetcher(
-            settings.cutout_hosts, ImageWork(decode_budget, self.decoders), cutout_client
+        # With no host allowed there is no button, and no HTTP client is made for it.
+        self.cutout_fetcher = (
+            CutoutFetcher(
+                settings.cutout_hosts, ImageWork(decode_budget, self.decoders), cutout_client
+            )
+            if settings.cutout_hosts
+            else None
         )
         cutouts = CutoutButtons(
-            offers=CutoutOffers(
+            offers=None
+            if self.cutout_fetcher is None
+            else CutoutOffers(
                 storage,
                 self.cache,
                 self.cutout_fetcher,
                 memory,
                 cache_ttl=settings.cache_ttl_hours * 3600,
-            )
-            if settings.cutout_hosts
-            else None,
+            ),
             outbox=outbox,
             catalogs=self.catalogs,
             bot_name=lambda: bot.username,
@@ -331,7 +336,8 @@ class BotService:
         await self.cache.drain()
         await self.decoders.close()
         await self.downloader.aclose()
-        await self.cutout_fetcher.aclose()
+        if self.cutout_fetcher is not None:
+            await self.cutout_fetcher.aclose()
         await self.recognizer.aclose()
         await self.storage.close()
         if self.near is not None:
