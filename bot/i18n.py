@@ -83,9 +83,10 @@ def language_of(tr: Translations) -> str:
     return tr.info().get("language", DEFAULT_LANGUAGE)
 
 
-def decimal(value: float, digits: int, tr: Translations) -> str:
-    """`value` rounded to `digits` decimals as the reader writes it: 25.3, in Russian 25,3."""
-    pattern = "0." + "0" * digits if digits else "0"
+def decimal(value: float, digits: int, tr: Translations, *, trim: bool = False) -> str:
+    """`value` rounded to `digits` decimals as the reader writes it: 25.3, in Russian 25,3;
+    `trim` drops the zeros a fraction ends with (12.5 and 50, not 12.50 and 50.00)."""
+    pattern = "0." + ("#" if trim else "0") * digits if digits else "0"
     return format_decimal(value, format=pattern, locale=language_of(tr))
 
 

@@ -173,10 +173,11 @@ class BadAspectRatio(ImageRejected):
 
 @dataclass
 class TooManyPixels(ImageRejected):
-    """The canvas is over `MAX_PIXELS`; sizes are unknown when Pillow stopped it first."""
+    """The canvas is over `limit` pixels; sizes are unknown when Pillow stopped it first."""
 
     width: int | None = None
     height: int | None = None
+    limit: int = MAX_PIXELS
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.width}x{self.height}")

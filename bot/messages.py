@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot import images
-from bot.i18n import LANGUAGE_NAMES, N_, Translations, decimal, join
+from bot.i18n import LANGUAGE_NAMES, N_, Translations, decimal, join, language_of
 from bot.images import (
     BadAspectRatio,
     Change,
@@ -54,7 +54,9 @@ from bot.summary import SEGMENT_NAMES, summarize, summarize_line
 # "20 MB" download limit is 20 MiB, which 10^6-byte megabytes would print as 21 MB).
 _MEGAPIXEL = 1_000_000
 _MB = 1024 * 1024
-_MEGAPIXELS = images.MAX_PIXELS // _MEGAPIXEL
+# Chinese counts a resolution in 万 (ten thousand pixels), as its camera specs do:
+# 50 megapixels is 5000 万像素, 0.3 megapixels 30 万像素 (by the catalogs' Language).
+_PIXELS_PER_UNIT: Mapping[str, int] = {"zh": 10_000, "zh_Hant": 10_000}
 _ACTION_NAMES: Mapping[Action, str] = {
     Action.WARN: N_("warn (reply to the photo)"),
     Action.DELETE: N_("delete (remove the photo and post a notice)"),
@@ -187,22 +189,16 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 size=decimal(megabytes(size), 1, tr),
                 limit=decimal(limit / _MB, 0, tr),
             )
-        case TooManyPixels(width=w, height=h) if w and h:
-            return tr.ngettext(
-                "This image is {width} x {height} px; I can check at most {limit} "
-                "megapixel. Please send a smaller version.",
-                "This image is {width} x {height} px; I can check at most {limit} "
-                "megapixels. Please send a smaller version.",
-                _MEGAPIXELS,
-            ).format(width=w, height=h, limit=_MEGAPIXELS)
-        case TooManyPixels():
-            return tr.ngettext(
-                "This image is too large; I can check at most {limit} megapixel. "
-                "Please send a smaller version.",
-                "This image is too large; I can check at most {limit} megapixels. "
-                "Please send a smaller version.",
-                _MEGAPIXELS,
-            ).format(limit=_MEGAPIXELS)
+        case TooManyPixels(width=w, height=h, limit=limit) if w and h:
+            return _(
+                "This image is {width} x {height} px; I can check at most {limit}. "
+                "Please send a smaller version."
+            ).format(width=w, height=h, limit=megapixels(limit, tr))
+        case TooManyPixels(limit=limit):
+            return _(
+                "This image is too large; I can check at most {limit}. Please send a "
+                "smaller version."
+            ).format(limit=megapixels(limit, tr))
         case HiddenPayload():
             return _(
                 "This image has another file attached to its end, so I will not pass it "
@@ -226,6 +222,18 @@ def refusal(reason: ImageRejected, tr: Translations) -> str:
                 "(WebP, HEIC, GIF, BMP and TIFF are converted)."
             )
     return _("I cannot check this image. Please send a JPG or PNG photo.")
+
+
+def megapixels(pixels: int, tr: Translations) -> str:
+    """A resolution as the reader counts it, to two decimals: "50 megapixels", "12.5
+    megapixels", «12,5 мегапикселя»; Chinese counts in 万 (12.5 megapixels: 1250 万像素)."""
+    count = round(pixels / _PIXELS_PER_UNIT.get(language_of(tr), _MEGAPIXEL), 2)
+    number = decimal(count, 2, tr, trim=True)
+    if count.is_integer():
+        return tr.ngettext("{n} megapixel", "{n} megapixels", int(count)).format(n=number)
+    # A number with a fraction takes one form whatever its digits (gettext's plural rules
+    # see integers only): the plural in English, the genitive singular in Russian.
+    return tr.pgettext("fraction", "{n} megapixels").format(n=number)
 
 
 def megabytes(size: int) -> float:
@@ -525,8 +533,9 @@ def duration(seconds: int, tr: Translations) -> str:
     """A length of time in words, to the minute (rounded up), largest unit first:
     "30 minutes", "1 hour 30 minutes", "7 days"; 0 is a penalty without end, "forever".
 
-    Penalties and the wait until a daily reset (`_until`) split time alike; each unit
-    goes through ngettext for its plural form.
+    On its own, as a /settings button shows a penalty's length; inside a sentence a
+    penalty's length is `_for_length` and the wait until a daily reset `_until`, which
+    split time alike; each unit goes through ngettext for its plural form.
     """
     if seconds == 0:
         return tr.gettext("forever")
@@ -550,9 +559,24 @@ def _units(*units: tuple[int, str]) -> str:
     return " ".join(text.format(n=count) for count, text in units if count)
 
 
+def _for_length(seconds: int, tr: Translations) -> str:
+    """How long a penalty lasts, worded to follow the penalty: in English as `duration`,
+    in Russian with «на» and the accusative it takes («на 21 минуту», where a label reads
+    «21 минута»); "forever" stands alone («навсегда», never «на навсегда»)."""
+    if seconds == 0:
+        return tr.gettext("forever")
+    days, hours, minutes = _days_hours_minutes(seconds)
+    length = _units(
+        (days, tr.npgettext("for", "{n} day", "{n} days", days)),
+        (hours, tr.npgettext("for", "{n} hour", "{n} hours", hours)),
+        (minutes, tr.npgettext("for", "{n} minute", "{n} minutes", minutes)),
+    )
+    return tr.pgettext("for", "{length}").format(length=length)
+
+
 def penalty_text(settings: ChatSettings, tr: Translations) -> str:
-    """What the warning limit leads to: "a mute for 1 day", "a ban forever"."""
-    length = duration(settings.penalty_seconds, tr)
+    """What the warning limit leads to: "a mute (1 day)", "a ban (forever)"."""
+    length = _for_length(settings.penalty_seconds, tr)
     if settings.penalty is Penalty.BAN:
         return tr.gettext("a ban ({length})").format(length=length)
     return tr.gettext("a mute ({length})").format(length=length)
@@ -589,7 +613,7 @@ def removal_notice(author: str, breaches: Sequence[Breach], tr: Translations) ->
 
 def penalty_notice(author: str, settings: ChatSettings, warnings: int, tr: Translations) -> str:
     """Posted in the group when the warning limit is reached."""
-    length = duration(settings.penalty_seconds, tr)
+    length = _for_length(settings.penalty_seconds, tr)
     if settings.penalty is Penalty.BAN:
         text = tr.ngettext(
             "{author} is banned ({length}) after {count} warning.",

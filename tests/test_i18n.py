@@ -52,6 +52,7 @@ def test_catalog_translates_every_message(language: str) -> None:
         wanted = _placeholders(msgid[0] if isinstance(msgid, tuple) else msgid)
         assert all(_placeholders(form) == wanted for form in forms), msgid
         if isinstance(msgid, tuple):
+            assert _placeholders(msgid[1]) == wanted, msgid
             assert len(forms) == catalog.num_plurals, msgid
 
 

@@ -21,9 +21,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from babel.messages.pofile import read_po
 
 from bot import images, messages
-from bot.i18n import Catalogs, Translations
+from bot.i18n import Catalogs, Translations, catalog_path, locale_of
 from bot.images import Change, PreparedImage
 from bot.moderation import (
     Action,
@@ -378,7 +379,7 @@ def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
     settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
     assert "禁止：面部、主体" in messages.settings_text(settings, tr, allowed=0)
     breaches = [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)]
-    assert "禁止；照片" in messages.breach_warning(breaches, tr)
+    assert "禁止出现；照片" in messages.breach_warning(breaches, tr)
     limited = messages.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。检查次数" in limited
     assert "部位" not in "".join(_everyday(tr))
@@ -414,3 +415,129 @@ def test_each_chinese_keeps_to_its_script(language: str, own: str, foreign: str)
     text = set("".join([*_everyday(tr), *_commands(tr)]))
     assert len(text & set(own)) > len(own) // 2, "the pairs are the ones these texts use"
     assert not text & set(foreign)
+
+
+# Issue 22, point 5: the words of Russian and Chinese as their readers write them.
+# Russian's three forms by count: one (1, 21), few (2, 22), many (5, 11, 25).
+RUSSIAN_FORM = {1: 0, 2: 1, 5: 2, 11: 2, 21: 0, 22: 1, 25: 2}
+CHECKS = ("проверку", "проверки", "проверок")  # what was used up ("сделали 21 проверку")
+WARNINGS = ("предупреждение", "предупреждения", "предупреждений")
+IMAGES = ("изображение", "изображения", "изображений")
+MINUTES = ("минута", "минуты", "минут")
+MINUTES_FOR = ("минуту", "минуты", "минут")  # after «на» and «через»: «на 21 минуту»
+DAYS = ("день", "дня", "дней")
+MEGAPIXELS = ("мегапиксель", "мегапикселя", "мегапикселей")
+OF_IMAGES = ("изображения", "изображений", "изображений")  # «проверки 1 изображения»
+OF_SEGMENTS = ("сегмента", "сегментов", "сегментов")  # «из 21 сегмента»
+
+
+def _plurals(count: int, tr: Translations) -> Iterator[tuple[str, tuple[str, str, str]]]:
+    """Every sentence whose words follow a count, rendered for `count`, with its forms."""
+    for scope in ("user", "group", "global"):
+        yield messages.limit_reached(QuotaExceeded(scope, count, MIDNIGHT), tr, MIDNIGHT), CHECKS
+    yield messages.group_limit_operator(CHAT, -100500, count, tr), CHECKS
+    yield messages.warnings_report(AUTHOR, count, 30, tr), WARNINGS
+    yield messages.menu_label(menu.NOTHING, False, ChatSettings(warn_limit=count), tr), WARNINGS
+    yield messages.settings_text(ChatSettings(), tr, allowed=count), IMAGES
+    yield messages.duration(count * 60, tr), MINUTES
+    yield messages.duration(count * 86400, tr), DAYS
+    mute = ChatSettings(penalty=Penalty.MUTE, penalty_seconds=count * 60)
+    yield messages.penalty_notice(AUTHOR, mute, 3, tr), MINUTES_FOR
+    yield messages.penalty_text(mute, tr), MINUTES_FOR
+    wait = MIDNIGHT - timedelta(minutes=count)
+    yield messages.quota_report(Remaining(1, 1, MIDNIGHT), tr, wait), MINUTES_FOR
+    yield messages.megapixels(count * 1_000_000, tr), MEGAPIXELS
+    outcomes = [Recognized(_result(1, 4))] * count
+    yield messages.album_reply(outcomes, tr, MIDNIGHT), OF_IMAGES
+    if count >= 4:  # a result names the 4 known segments at least
+        yield summarize(_result(4, count), tr), OF_SEGMENTS
+
+
+@pytest.mark.parametrize("count", sorted(RUSSIAN_FORM))
+def test_russian_plurals_for_every_counted_sentence(count: int) -> None:
+    tr = CATALOGS.get("ru")
+    for text, forms in _plurals(count, tr):
+        wanted = forms[RUSSIAN_FORM[count]]
+        assert re.search(rf"(?<!\d){count} {wanted}(?!\w)", text), (wanted, text)
+
+
+@pytest.mark.parametrize("count", sorted(RUSSIAN_FORM))
+def test_chinese_counts_keep_one_form_with_their_measure_word(count: int) -> None:
+    for language, wanted in (
+        ("zh", ["次检查", "次警告", "张图片", "分钟", "天", "万像素"]),
+        ("zh-hant", ["次檢查", "次警告", "張圖片", "分鐘", "天", "萬像素"]),
+    ):
+        text = "\n".join(text for text, _forms in _plurals(count, CATALOGS.get(language)))
+        number = str(count * 100) if wanted[-1] in ("万像素", "萬像素") else str(count)
+        for word in wanted[:-1]:
+            assert f"{count} {word}" in text, (language, word)
+        assert f"{number} {wanted[-1]}" in text
+
+
+@pytest.mark.parametrize("count", [1, 3, 21])
+def test_russian_penalty_notice_reads_as_russian(count: int) -> None:
+    """The name stays as written (never «Участнику Иван»), the length follows «на» in
+    the accusative, the count is an ordinal (after the third warning), and a penalty
+    without end is «навсегда», never «на навсегда»."""
+    tr = CATALOGS.get("ru")
+    mute = ChatSettings(penalty=Penalty.MUTE, penalty_seconds=90 * 60)
+    assert messages.penalty_notice("Иван", mute, count, tr) == (
+        f"⛔ Иван: запрет писать на 1 час 30 минут после {count}-го предупреждения."
+    )
+    ban = ChatSettings(penalty=Penalty.BAN, penalty_seconds=0)
+    assert messages.penalty_notice("Иван", ban, count, tr) == (
+        f"⛔ Иван: блокировка навсегда после {count}-го предупреждения."
+    )
+    assert "затем блокировка навсегда" in messages.settings_text(ban, tr, allowed=0)
+    english = messages.penalty_notice("Ann", mute, count, CATALOGS.get("en"))
+    assert english.startswith("⛔ Ann is muted (1 hour 30 minutes) after")
+
+
+@pytest.mark.parametrize(
+    ("language", "pixels", "expected"),
+    [
+        ("en", 12_500_000, "I can check at most 12.5 megapixels."),
+        ("en", 300_000, "I can check at most 0.3 megapixels."),
+        ("en", 1_000_000, "I can check at most 1 megapixel."),
+        ("en", 12_345_678, "I can check at most 12.35 megapixels."),
+        # A fraction takes the genitive singular, whatever its last digit.
+        ("ru", 12_500_000, "мой предел — 12,5 мегапикселя."),
+        ("ru", 300_000, "мой предел — 0,3 мегапикселя."),
+        ("ru", 21_000_000, "мой предел — 21 мегапиксель."),
+        ("ru", 50_000_000, "мой предел — 50 мегапикселей."),
+        # Chinese counts in 万 (ten thousand pixels): 12.5 megapixels is 1250 万像素.
+        ("zh", 12_500_000, "上限（1250 万像素）。"),
+        ("zh", 300_000, "上限（30 万像素）。"),
+        ("zh", 125_000, "上限（12.5 万像素）。"),
+        ("zh-hant", 12_500_000, "上限（1250 萬像素）。"),
+        ("zh-hant", 300_000, "上限（30 萬像素）。"),
+    ],
+)
+def test_a_limit_that_is_not_a_whole_number(language: str, pixels: int, expected: str) -> None:
+    tr = CATALOGS.get(language)
+    for reason in (images.TooManyPixels(8000, 8000, pixels), images.TooManyPixels(limit=pixels)):
+        assert expected in messages.refusal(reason, tr)
+
+
+def _catalog_strings(language: str) -> Iterator[str]:
+    with catalog_path(language).open("rb") as po:
+        for message in read_po(po, locale=locale_of(language)):
+            if message.id:
+                yield from message.string if isinstance(message.string, tuple) else [message.string]
+
+
+def test_russian_never_hedges_a_gender() -> None:
+    """A verb with a bracketed feminine ending reads as a form to fill in: a verb agrees
+    with a noun instead («Это уже сделал админ {admin}»), or the person has no verb."""
+    hedge = re.compile(r"\w\([а-яё]{1,3}\)")
+    assert [text for text in _catalog_strings("ru") if hedge.search(text)] == []
+    rendered = [*_everyday(CATALOGS.get("ru")), *_commands(CATALOGS.get("ru"))]
+    assert [text for text in rendered if hedge.search(text)] == []
+    assert hedge.search("Уже сделал" + "(а)"), "the check catches the old wording"
+
+
+@pytest.mark.parametrize(("language", "word"), [("zh", "运营方"), ("zh-hant", "營運方")])
+def test_chinese_names_the_operator_as_a_party(language: str, word: str) -> None:
+    strings = list(_catalog_strings(language))
+    assert not [text for text in strings if "运营者" in text or "營運者" in text]
+    assert word in messages.not_allowed(CATALOGS.get(language))
