@@ -7,6 +7,7 @@ import contextlib
 import logging
 from urllib.parse import urlsplit
 
+import httpx
 from aiohttp import web
 from telegram import Update
 from telegram.error import TelegramError
@@ -17,6 +18,7 @@ from bot.alerts import OperatorAlerts
 from bot.budget import ByteBudget
 from bot.cache import ResultCache
 from bot.config import Settings
+from bot.cutouts import CutoutFetcher, CutoutOffers
 from bot.decoding import DecodePool, WorkerFault
 from bot.fairness import Fairness
 from bot.guarded_storage import GuardedIntake, GuardedStorage, StorageUnavailable
@@ -50,6 +52,7 @@ from bot.tg.application import (
 )
 from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
+from bot.tg.cutout_presses import CutoutButtons
 from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
@@ -83,7 +86,10 @@ class BotService:
         health: Health,
         intake: Intake,
         near_store: NearStore | None = None,
+        cutout_client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`cutout_client`: the HTTP client cut-outs are fetched with (tests trust their
+        own certificate through it); by default one of the fetcher's own."""
         self.settings = settings
         self.near_store = near_store
         self.storage = storage
@@ -132,6 +138,31 @@ class BotService:
             if near_store is None
             else NearDuplicates(near_store, ttl=settings.cache_ttl_hours * 3600)
         )
+        memory = ByteBudget(settings.memory_budget_mb * 1_000_000)
+        image_work = ImageWork(decode_budget, self.decoders, printed=near_store is not None)
+        # Cut-outs are checked as images, but never fingerprinted: they are no one's photo.
+        # With no host allowed there is no button, and no HTTP client is made for it.
+        self.cutout_fetcher = (
+            CutoutFetcher(
+                settings.cutout_hosts, ImageWork(decode_budget, self.decoders), cutout_client
+            )
+            if settings.cutout_hosts
+            else None
+        )
+        cutouts = CutoutButtons(
+            offers=None
+            if self.cutout_fetcher is None
+            else CutoutOffers(
+                storage,
+                self.cache,
+                self.cutout_fetcher,
+                memory,
+                cache_ttl=settings.cache_ttl_hours * 3600,
+            ),
+            outbox=outbox,
+            catalogs=self.catalogs,
+            bot_name=lambda: bot.username,
+        )
         DECODE_BUDGET_IN_USE.set_function(lambda: decode_budget.in_use)
         DECODE_BUDGET_BYTES.set(decode_budget.capacity)
         DEPENDENCY_UP.labels("storage").set_function(lambda: 0 if health.storage.down else 1)
@@ -145,8 +176,8 @@ class BotService:
             stats=stats,
             alerts=OperatorAlerts(outbox.sender_to(admin) if admin is not None else None),
             max_concurrent_downloads=settings.max_concurrent_downloads,
-            memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
-            images=ImageWork(decode_budget, self.decoders, printed=near_store is not None),
+            memory=memory,
+            images=image_work,
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit,
             near=self.near,
@@ -195,6 +226,7 @@ class BotService:
             spawn=self.app.create_task,
             slots=self.updates.slots,
             album_quiet_seconds=settings.album_quiet_seconds,
+            cutouts=cutouts,
             defer=lambda: self.durable.defer(),
         )
         gate = CommandGate(
@@ -250,6 +282,7 @@ class BotService:
                 rights=rights,
                 catalogs=self.catalogs,
             ),
+            cutouts=cutouts,
             chat_events=ChatEvents(
                 storage=storage,
                 store=storage,
@@ -262,7 +295,9 @@ class BotService:
         )
 
     @classmethod
-    async def open(cls, settings: Settings) -> BotService:
+    async def open(
+        cls, settings: Settings, *, cutout_client: httpx.AsyncClient | None = None
+    ) -> BotService:
         """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite),
         guarded so that an outage degrades the bot instead of stopping it, and build the
         bot on it; `StartupFailure` if the storage cannot be opened."""
@@ -293,7 +328,7 @@ class BotService:
             except BaseException:
                 await backend.close()
                 raise
-        service = cls(settings, guarded, health, intake, near_store)
+        service = cls(settings, guarded, health, intake, near_store, cutout_client)
         if service.near is not None:
             await service.near.load()
         try:
@@ -313,6 +348,8 @@ class BotService:
         await self.cache.drain()
         await self.decoders.close()
         await self.downloader.aclose()
+        if self.cutout_fetcher is not None:
+            await self.cutout_fetcher.aclose()
         await self.recognizer.aclose()
         await self.storage.close()
         if self.near is not None:

@@ -913,3 +913,50 @@ def _ratio(width: int, height: int, tr: Translations) -> str:
     if width >= height:
         return decimal(width / height, 2, tr) + ":1"
     return "1:" + decimal(height / width, 2, tr)
+
+
+def segment_name(kind: str, tr: Translations) -> str:
+    """A segment type by the name the summary gives it (a type added later: its raw name);
+    the caption of its cut-out."""
+    try:
+        return tr.gettext(SEGMENT_NAMES[Segment(kind)])
+    except ValueError:
+        return kind
+
+
+def cutouts_button(tr: Translations) -> str:
+    """The button under an answer whose cut-outs the bot may fetch."""
+    return tr.gettext("Show cut-outs")
+
+
+def cutouts_gone_button(tr: Translations) -> str:
+    """The same button once the cut-outs' links have expired."""
+    return tr.gettext("Cut-outs no longer available")
+
+
+def cutouts_gone(tr: Translations) -> str:
+    """A press after the links expired (the API keeps cut-outs 30 days)."""
+    return tr.gettext("These cut-outs are no longer available.")
+
+
+def cutouts_not_yours(tr: Translations) -> str:
+    """A press by someone other than the person who asked."""
+    return tr.gettext("Only the person who asked can open these cut-outs.")
+
+
+def cutouts_taken(tr: Translations) -> str:
+    """A second press while the cut-outs are being sent, or after."""
+    return tr.gettext("The cut-outs are already on their way.")
+
+
+def cutouts_later(tr: Translations) -> str:
+    """The host or Telegram failed this time; a later press tries again."""
+    return tr.gettext("I could not send the cut-outs just now; please try again in a few minutes.")
+
+
+def cutouts_start_first(bot_name: str, tr: Translations) -> str:
+    """A press in a group by someone who never opened a chat with the bot: cut-outs go to
+    the asker's private chat, never to the group."""
+    return tr.gettext(
+        "I send cut-outs in a private chat. Open a chat with @{bot}, then press again."
+    ).format(bot=bot_name)

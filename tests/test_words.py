@@ -175,6 +175,11 @@ def _everyday(tr: Translations) -> Iterator[str]:
     yield messages.allow_list_cleared(tr) + messages.check_usage(tr)
     yield messages.storage_unavailable(tr)
     yield messages.admin_lists_reloaded("", tr)
+    yield messages.cutouts_button(tr) + messages.cutouts_gone_button(tr) + messages.cutouts_gone(tr)
+    yield messages.cutouts_not_yours(tr) + messages.cutouts_taken(tr) + messages.cutouts_later(tr)
+    yield messages.cutouts_start_first("🤖", tr)  # the bot's @name
+    for kind in [*(segment.value for segment in Segment), "θ"]:
+        yield messages.segment_name(kind, tr)
 
 
 _MENU_SETTINGS = ChatSettings(

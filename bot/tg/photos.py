@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -27,6 +27,7 @@ from bot.pipeline import IncomingImage, PhotoPipeline, Requester, Source
 from bot.slots import WorkSlots
 from bot.storage.images import ImageStore
 from bot.tg.admission import Admission
+from bot.tg.cutout_presses import CutoutButtons
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
 from bot.tg.outbox import Outbox
@@ -92,6 +93,7 @@ class PhotoRoutes:
         spawn: Spawn,
         slots: WorkSlots,
         album_quiet_seconds: float,
+        cutouts: CutoutButtons,
         defer: Defer = lambda: _nothing,
     ) -> None:
         """`defer`: keep the current update unacknowledged until the returned callable is
@@ -105,6 +107,7 @@ class PhotoRoutes:
         self._albums: AlbumCollector[Deferred] = AlbumCollector(spawn, quiet=album_quiet_seconds)
         self._defer = defer
         self._slots = slots
+        self._cutouts = cutouts
         self._typing = TypingIndicator(outbox)
         # Private chats answer an edit at most twice if this is lost (a restart, another
         # replica), so memory will do; groups act on edits and keep them in storage.
@@ -161,9 +164,11 @@ class PhotoRoutes:
         the images cost is given back if the reply cannot be delivered.
 
         "typing…" shows only once the photos' turn has come, not while they wait for it.
+        One image's answer may carry the "Show cut-outs" button for whoever asked.
         """
         first = items[0][0]
         outcomes: list[Outcome] = []
+        buttons: InlineKeyboardMarkup | None = None
         try:
             async with self._fairness.turn(_person(first)), self._typing.shown(first):
                 runs = (self._pipeline.run(image, requester, at) for _, image, at in items)
@@ -171,6 +176,8 @@ class PhotoRoutes:
             now = utc_now()
             if len(outcomes) == 1:
                 text = messages.reply_for(outcomes[0], tr, now)
+                keys = (file_key(items[0][1].file_unique_id),)
+                buttons = await self._cutouts.markup(outcomes[0], requester.user_id, keys, tr)
             else:
                 text = messages.album_reply(outcomes, tr, now)
         except Overloaded:
@@ -179,7 +186,7 @@ class PhotoRoutes:
             error_id = new_error_id()
             logger.exception("unexpected error id=%s while handling a photo", error_id)
             text = messages.apology(error_id, tr)
-        if await self._outbox.reply(first, text) is None:
+        if await self._outbox.reply(first, text, buttons) is None:
             for outcome in outcomes:
                 await self._pipeline.refund(outcome)
 
