@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import httpx
+
 from bot.access import Access
 from bot.config import Settings
 from bot.health import Dependency, Health, Load, ObservedRecognizer, RecentOutcomes
@@ -20,6 +22,7 @@ from bot.metrics import (
 from bot.photo.alerts import OperatorAlerts, Send
 from bot.photo.budget import ByteBudget
 from bot.photo.cache import ResultCache
+from bot.photo.cutouts import CutoutFetcher, CutoutOffers
 from bot.photo.decoding import DecodePool
 from bot.photo.fairness import Fairness
 from bot.photo.frames import WorkerFault
@@ -44,6 +47,7 @@ from bot.tg.chat_commands import ChatCommands
 from bot.tg.chat_events import ChatEvents
 from bot.tg.chats import Chats
 from bot.tg.conflict import PollingConflict
+from bot.tg.cutout_presses import CutoutButtons
 from bot.tg.download import TelegramDownloader
 from bot.tg.enforcer import Enforcer
 from bot.tg.errors import ErrorHandler
@@ -72,7 +76,10 @@ class BotService:
         health: Health,
         intake: Intake,
         near_store: NearStore | None = None,
+        cutout_client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`cutout_client`: the HTTP client cut-outs are fetched with (tests trust their
+        own certificate through it); by default one of the fetcher's own."""
         self.settings = settings
         self.near_store = near_store
         self.storage = storage
@@ -105,7 +112,9 @@ class BotService:
             per_group=settings.group_daily_limit,
             overall=settings.global_daily_limit,
         )
-        pipeline = self._photo_pipeline(quotas, operator)
+        memory = ByteBudget(settings.memory_budget_mb * 1_000_000)
+        pipeline = self._photo_pipeline(quotas, operator, memory)
+        cutouts = self._cutouts(chats, memory, cutout_client)
         admission = Admission(
             chats=chats,
             access=Access(
@@ -124,7 +133,7 @@ class BotService:
             on_set_aside=SetAsideAnswers(chats=chats, admission=admission, operator=operator),
         )
         self.updates.observer = self.durable
-        self._route(chats, admission, pipeline, quotas, operator)
+        self._route(chats, admission, pipeline, quotas, operator, cutouts)
         self.serving = Serving(
             app=self.app,
             settings=settings,
@@ -138,7 +147,9 @@ class BotService:
         )
         self.ready = self.serving.ready
 
-    def _photo_pipeline(self, quotas: Quotas, operator: Send | None) -> PhotoPipeline:
+    def _photo_pipeline(
+        self, quotas: Quotas, operator: Send | None, memory: ByteBudget
+    ) -> PhotoPipeline:
         """The photo path and what it owns: the cache, the decode workers and their budget,
         near-duplicates."""
         settings = self.settings
@@ -152,7 +163,7 @@ class BotService:
             self.storage, ttl=settings.cache_ttl_hours * 3600, wait_seconds=wait_seconds
         )
         self.decoders = DecodePool(settings.decode_workers, settings.decode_cpu_seconds)
-        decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
+        self.decode_budget = decode_budget = ByteBudget(settings.decode_budget_mb * 1_000_000)
         self.near = (
             None
             if self.near_store is None
@@ -169,11 +180,39 @@ class BotService:
             stats=self.stats,
             alerts=OperatorAlerts(operator),
             max_concurrent_downloads=settings.max_concurrent_downloads,
-            memory=ByteBudget(settings.memory_budget_mb * 1_000_000),
+            memory=memory,
             images=ImageWork(decode_budget, self.decoders, printed=self.near_store is not None),
             deadline=settings.photo_deadline_seconds,
             download_limit=download_limit(settings.telegram_local_mode),
             near=self.near,
+        )
+
+    def _cutouts(
+        self, chats: Chats, memory: ByteBudget, client: httpx.AsyncClient | None
+    ) -> CutoutButtons:
+        """The "Show cut-outs" button. Cut-outs are checked as images, but never
+        fingerprinted: they are no one's photo. With no host allowed there is no button,
+        and no HTTP client is made for it."""
+        settings = self.settings
+        self.cutout_fetcher = (
+            CutoutFetcher(
+                settings.cutout_hosts, ImageWork(self.decode_budget, self.decoders), client
+            )
+            if settings.cutout_hosts
+            else None
+        )
+        return CutoutButtons(
+            chats=chats,
+            offers=None
+            if self.cutout_fetcher is None
+            else CutoutOffers(
+                self.storage,
+                self.cache,
+                self.cutout_fetcher,
+                memory,
+                cache_ttl=settings.cache_ttl_hours * 3600,
+            ),
+            bot_name=lambda: self.app.bot.username,
         )
 
     def _route(
@@ -183,6 +222,7 @@ class BotService:
         pipeline: PhotoPipeline,
         quotas: Quotas,
         operator: Send | None,
+        cutouts: CutoutButtons,
     ) -> None:
         """The Telegram layer's handlers, each given what it carries out, in the one route
         table (bot/tg/routes.py)."""
@@ -210,6 +250,7 @@ class BotService:
             spawn=self.app.create_task,
             slots=self.updates.slots,
             album_quiet_seconds=settings.album_quiet_seconds,
+            cutouts=cutouts,
             defer=lambda: self.durable.defer(),
         )
         gate = CommandGate(chats=chats, bot=bot, admission=admission)
@@ -227,12 +268,15 @@ class BotService:
             ),
             photos=photos,
             presses=ReportPresses(chats=chats, sanctions=sanctions),
+            cutouts=cutouts,
             chat_events=ChatEvents(chats=chats, reporter=reporter),
             errors=ErrorHandler(chats=chats, admission=admission),
         )
 
     @classmethod
-    async def open(cls, settings: Settings) -> BotService:
+    async def open(
+        cls, settings: Settings, *, cutout_client: httpx.AsyncClient | None = None
+    ) -> BotService:
         """Open the storage the settings name (Redis if REDIS_URL is set, else SQLite),
         guarded so that an outage degrades the bot instead of stopping it, and build the
         bot on it; `StartupFailure` if the storage cannot be opened."""
@@ -263,7 +307,7 @@ class BotService:
             except BaseException:
                 await backend.close()
                 raise
-        service = cls(settings, guarded, health, intake, near_store)
+        service = cls(settings, guarded, health, intake, near_store, cutout_client)
         if service.near is not None:
             await service.near.load()
         try:
@@ -287,6 +331,8 @@ class BotService:
         await self.cache.drain()
         await self.decoders.close()
         await self.downloader.aclose()
+        if self.cutout_fetcher is not None:
+            await self.cutout_fetcher.aclose()
         await self.recognizer.aclose()
         await self.storage.close()
         if self.near is not None:

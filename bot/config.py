@@ -18,6 +18,8 @@ _TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 # Where python-telegram-bot puts the token in a base URL, instead of appending it.
 _TOKEN_PLACE = re.compile(r"\{(token|TOKEN|bot_token|BOT_TOKEN|bot-token|BOT-TOKEN)\}")
 _SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
+# A host name or IP address, with an optional port: an entry of CUTOUT_HOSTS.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 # A secret shorter than this is a paste gone wrong, and redacting it from the logs would
 # blank out every occurrence of its letters.
 MIN_SECRET_LENGTH = 8
@@ -109,6 +111,11 @@ class Settings(ApiSettings):
     # gets its answer without an API call (bot/photo/near.py): on, every photo's fingerprint
     # is computed in its decode and a 64x64 grey thumbnail of it kept for the TTL.
     near_duplicates: bool = True
+    # Hosts whose cut-out URLs may be fetched for the "Show cut-outs" button
+    # (bot/photo/cutouts.py): `host` (port 443) or `host:port`, https only. Empty, the default:
+    # no button. Neither DeerAPI's page nor Kling's sample names the host its `url`s point
+    # at, so none is trusted until the operator sees one in a real answer and lists it.
+    cutout_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
     user_daily_limit: int = Field(default=50, ge=0)
     global_daily_limit: int = Field(default=2000, ge=0)
     # A tenth of the overall limit: one busy group cannot use up the bot's day.
@@ -163,6 +170,19 @@ class Settings(ApiSettings):
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(",", " ").split())
         return value
+
+    @field_validator("cutout_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        # Comma- or space-separated, as the id lists; a scheme, path or user is refused so
+        # that "https://cdn.example/" is not silently read as a host nobody meant.
+        if not isinstance(value, str):
+            return value
+        hosts = frozenset(part.lower().rstrip(".") for part in value.replace(",", " ").split())
+        for host in hosts:
+            if not _HOST.fullmatch(host):
+                raise ValueError("must list host names (or host:port), without https:// or a path")
+        return hosts
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -24,6 +24,11 @@ ensure_venv() {
     if [ "$have" = "$want" ] && { [ "$have_kind" = "$kind" ] || [ "$have_kind" = dev ]; }; then
         return  # the dev install holds everything the main one does
     fi
+    if [ -n "${VENV_NO_INSTALL:-}" ]; then
+        # tests/test_readme.py runs ./scripts/run this way: never rebuild under a test run.
+        echo ".venv is not what the lock files pin: run ./scripts/test to rebuild it" >&2
+        exit 3
+    fi
     if [ "$have" != "$want" ]; then
         rm -rf .venv
         "$python" -m venv .venv

@@ -120,6 +120,15 @@ def test_values_are_trimmed_and_base_urls_lose_a_trailing_slash(
     assert settings.startup_retry_seconds == 60
 
 
+def test_cut_outs_are_off_until_hosts_are_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEERAPI_API_KEY", API_KEY)
+    assert load_settings(env_file=None).cutout_hosts == frozenset()
+    monkeypatch.setenv("CUTOUT_HOSTS", " CDN.Example., 127.0.0.1:8443 cdn.example ")
+    hosts = load_settings(env_file=None).cutout_hosts
+    assert hosts == frozenset({"cdn.example", "127.0.0.1:8443"})
+
+
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
     [
@@ -132,6 +141,9 @@ def test_values_are_trimmed_and_base_urls_lose_a_trailing_slash(
         ("TELEGRAM_API_BASE_URL", "127.0.0.1:8081/bot", "must start with http:// or https://"),
         ("TELEGRAM_API_BASE_URL", "http://127.0.0.1:80x/bot", "has a port that is not a number"),
         ("DEERAPI_BASE_URL", "https:///v1", "has no host name"),
+        ("CUTOUT_HOSTS", "https://cdn.example/", "must list host names (or host:port)"),
+        ("CUTOUT_HOSTS", "cdn.example/cutouts", "must list host names (or host:port)"),
+        ("CUTOUT_HOSTS", "user@cdn.example", "must list host names (or host:port)"),
     ],
 )
 def test_malformed_values_are_refused_by_name(

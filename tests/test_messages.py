@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.messages.group_admins import settings_text
+from bot.messages.group_members import breach_warning
 from bot.messages.people import (
     album_reply,
     apology,
-    breach_warning,
     failure,
     limit_reached,
     quota_report,

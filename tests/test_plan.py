@@ -26,6 +26,7 @@ from bot.moderation import (
 from bot.moderation.callbacks import (
     MAX_BYTES,
     ConfirmPress,
+    CutoutPress,
     MenuPress,
     Press,
     ReportPress,
@@ -250,6 +251,7 @@ _IDS = st.text(alphabet="0123456789abcdef", min_size=1, max_size=24)
 _PRESSES = st.one_of(
     st.builds(ReportPress, _IDS, st.sampled_from(Verb)),
     st.builds(ConfirmPress, _IDS),
+    st.builds(CutoutPress, _IDS),
     st.builds(MenuPress, _IDS, st.from_regex(r"[a-z0-9_.-]{1,32}", fullmatch=True)),
 )
 

@@ -24,7 +24,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.i18n import Catalogs, Translations, catalog_path, locale_of
-from bot.messages import admin_reports, group_admins, operators, people, units
+from bot.messages import admin_reports, group_admins, group_members, operators, people, units
 from bot.messages.summary import summarize
 from bot.moderation import (
     Action,
@@ -94,7 +94,7 @@ def _everyday(tr: Translations) -> Iterator[str]:
             unchecked=count,
         )
         yield group_admins.settings_saved(settings, tr, allowed=count)
-        yield people.penalty_notice(AUTHOR, settings, count, tr)
+        yield group_members.penalty_notice(AUTHOR, settings, count, tr)
         yield group_admins.warnings_report(AUTHOR, count, count + 1, tr)
         yield admin_reports.report_caption(
             chat=CHAT,
@@ -118,8 +118,8 @@ def _everyday(tr: Translations) -> Iterator[str]:
             replace(settings, action=action, mode=Mode.ON), tr, allowed=1
         )
     breaches = [Breach(segment, forbidden=segment is Segment.FACE) for segment in Segment]
-    yield people.breach_warning(breaches, tr)
-    yield people.removal_notice(AUTHOR, breaches, tr)
+    yield group_members.breach_warning(breaches, tr)
+    yield group_members.removal_notice(AUTHOR, breaches, tr)
     yield admin_reports.breach_problem(breaches, tr)
     for reason in (
         rules.TooSmall(250, 400),
@@ -176,7 +176,9 @@ def _everyday(tr: Translations) -> Iterator[str]:
         for row in menu.rows(settings):
             for option in row:
                 yield group_admins.menu_label(option.choice, option.selected, settings, tr)
-    yield people.restored_caption(ADMIN, AUTHOR, tr) + group_admins.warnings_cleared(AUTHOR, tr)
+    yield group_members.restored_caption(ADMIN, AUTHOR, tr) + group_admins.warnings_cleared(
+        AUTHOR, tr
+    )
     yield people.apology("1234", tr) + people.too_many_at_once(tr) + people.busy(tr)
     yield people.set_aside(tr)
     yield people.quota_report(None, tr, MIDNIGHT) + operators.stats_report({}, {}, 16, tr)
@@ -184,6 +186,11 @@ def _everyday(tr: Translations) -> Iterator[str]:
     yield group_admins.allow_list_cleared(tr) + people.check_usage(tr)
     yield people.storage_unavailable(tr)
     yield group_admins.admin_lists_reloaded("", tr)
+    yield people.cutouts_button(tr) + people.cutouts_gone_button(tr) + people.cutouts_gone(tr)
+    yield people.cutouts_not_yours(tr) + people.cutouts_taken(tr) + people.cutouts_later(tr)
+    yield people.cutouts_start_first("🤖", tr)  # the bot's @name
+    for kind in [*(segment.value for segment in Segment), "θ"]:
+        yield people.segment_name(kind, tr)
 
 
 _MENU_SETTINGS = ChatSettings(
@@ -236,7 +243,7 @@ def test_no_english_word_or_unit_leaks(language: str) -> None:
     assert _latin_words(_commands(tr)) <= allowed | COMMAND_WORDS
 
 
-MESSAGES = (people, group_admins, admin_reports, operators, units)
+MESSAGES = (people, group_members, group_admins, admin_reports, operators, units)
 
 
 def _answers() -> dict[str, Callable[..., str]]:
@@ -394,7 +401,7 @@ def test_chinese_lists_and_sentences_use_chinese_punctuation() -> None:
     settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
     assert "禁止：面部、主体" in group_admins.settings_text(settings, tr, allowed=0)
     breaches = [Breach(Segment.FACE, forbidden=True), Breach(Segment.CLOTHING, forbidden=False)]
-    assert "禁止出现；照片" in people.breach_warning(breaches, tr)
+    assert "禁止出现；照片" in group_members.breach_warning(breaches, tr)
     limited = people.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。检查次数" in limited
     assert "部位" not in "".join(_everyday(tr))
@@ -405,7 +412,7 @@ def test_traditional_chinese_uses_its_own_punctuation_and_words() -> None:
     settings = ChatSettings(forbid=frozenset({Segment.FACE, Segment.OBJECT}))
     assert "禁止：臉部、主體" in group_admins.settings_text(settings, tr, allowed=0)
     breaches = [Breach(Segment.FACE, forbidden=True)]
-    assert "照片中有「臉部」" in people.breach_warning(breaches, tr)
+    assert "照片中有「臉部」" in group_members.breach_warning(breaches, tr)
     limited = people.limit_reached(QuotaExceeded("user", 3, MIDNIGHT), tr, _wait(1, 0))
     assert "。檢查次數" in limited
 
@@ -457,7 +464,7 @@ def _plurals(count: int, tr: Translations) -> Iterator[tuple[str, tuple[str, str
     yield units.duration(count * 60, tr), MINUTES
     yield units.duration(count * 86400, tr), DAYS
     mute = ChatSettings(penalty=Penalty.MUTE, penalty_seconds=count * 60)
-    yield people.penalty_notice(AUTHOR, mute, 3, tr), MINUTES_FOR
+    yield group_members.penalty_notice(AUTHOR, mute, 3, tr), MINUTES_FOR
     yield group_admins.penalty_text(mute, tr), MINUTES_FOR
     wait = MIDNIGHT - timedelta(minutes=count)
     yield people.quota_report(Remaining(1, 1, MIDNIGHT), tr, wait), MINUTES_FOR
@@ -496,15 +503,15 @@ def test_russian_penalty_notice_reads_as_russian(count: int) -> None:
     without end is «навсегда», never «на навсегда»."""
     tr = CATALOGS.get("ru")
     mute = ChatSettings(penalty=Penalty.MUTE, penalty_seconds=90 * 60)
-    assert people.penalty_notice("Иван", mute, count, tr) == (
+    assert group_members.penalty_notice("Иван", mute, count, tr) == (
         f"⛔ Иван: запрет писать на 1 час 30 минут после {count}-го предупреждения."
     )
     ban = ChatSettings(penalty=Penalty.BAN, penalty_seconds=0)
-    assert people.penalty_notice("Иван", ban, count, tr) == (
+    assert group_members.penalty_notice("Иван", ban, count, tr) == (
         f"⛔ Иван: блокировка навсегда после {count}-го предупреждения."
     )
     assert "затем блокировка навсегда" in group_admins.settings_text(ban, tr, allowed=0)
-    english = people.penalty_notice("Ann", mute, count, CATALOGS.get("en"))
+    english = group_members.penalty_notice("Ann", mute, count, CATALOGS.get("en"))
     assert english.startswith("⛔ Ann is muted (1 hour 30 minutes) after")
 
 

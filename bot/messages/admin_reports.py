@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.i18n import N_, Translations, join
-from bot.messages.people import breaches_text, reply_for
+from bot.messages.group_members import breaches_text
+from bot.messages.people import reply_for
 from bot.moderation import (
     Breach,
     Deed,

@@ -11,12 +11,7 @@ from datetime import datetime
 
 from bot.i18n import Translations, decimal
 from bot.messages.summary import SEGMENT_NAMES, summarize, summarize_line
-from bot.messages.units import MB, for_length, megabytes, megapixels, sentences, until
-from bot.moderation import (
-    Breach,
-    ChatSettings,
-    Penalty,
-)
+from bot.messages.units import MB, megabytes, megapixels, sentences, until
 from bot.photo import rules
 from bot.photo.images import Change, PreparedImage
 from bot.photo.outcomes import (
@@ -42,6 +37,7 @@ from bot.photo.rules import (
     Work,
 )
 from bot.recognition.errors import ErrorKind, RecognitionError
+from bot.recognition.results import Segment
 
 
 def help_text(tr: Translations) -> str:
@@ -314,53 +310,48 @@ def _ratio(width: int, height: int, tr: Translations) -> str:
     return "1:" + decimal(height / width, 2, tr)
 
 
-def breaches_text(breaches: Sequence[Breach], tr: Translations) -> str:
-    """Which rules a photo breaks, as a clause."""
-    _ = tr.gettext
-    parts = []
-    for breach in breaches:
-        name = tr.gettext(SEGMENT_NAMES[breach.segment])
-        if breach.forbidden:
-            parts.append(_("it shows {segment}, which is forbidden here").format(segment=name))
-        else:
-            parts.append(
-                _("it does not show {segment}, which is required here").format(segment=name)
-            )
-    return tr.gettext("; ").join(parts)
+def segment_name(kind: str, tr: Translations) -> str:
+    """A segment type by the name the summary gives it (a type added later: its raw name);
+    the caption of its cut-out."""
+    try:
+        return tr.gettext(SEGMENT_NAMES[Segment(kind)])
+    except ValueError:
+        return kind
 
 
-def breach_warning(breaches: Sequence[Breach], tr: Translations) -> str:
-    """action=warn: a reply to the photo."""
-    return "⚠️ " + tr.gettext("This photo breaks the chat's rules: {reasons}.").format(
-        reasons=breaches_text(breaches, tr)
-    )
+def cutouts_button(tr: Translations) -> str:
+    """The button under an answer whose cut-outs the bot may fetch."""
+    return tr.gettext("Show cut-outs")
 
 
-def removal_notice(author: str, breaches: Sequence[Breach], tr: Translations) -> str:
-    """action=delete: posted after the photo is removed."""
-    return "🗑 " + tr.gettext("A photo by {author} was removed: {reasons}.").format(
-        author=author, reasons=breaches_text(breaches, tr)
-    )
+def cutouts_gone_button(tr: Translations) -> str:
+    """The same button once the cut-outs' links have expired."""
+    return tr.gettext("Cut-outs no longer available")
 
 
-def penalty_notice(author: str, settings: ChatSettings, warnings: int, tr: Translations) -> str:
-    """Posted in the group when the warning limit is reached."""
-    length = for_length(settings.penalty_seconds, tr)
-    if settings.penalty is Penalty.BAN:
-        text = tr.ngettext(
-            "{author} is banned ({length}) after {count} warning.",
-            "{author} is banned ({length}) after {count} warnings.",
-            warnings,
-        )
-    else:
-        text = tr.ngettext(
-            "{author} is muted ({length}) after {count} warning.",
-            "{author} is muted ({length}) after {count} warnings.",
-            warnings,
-        )
-    return "⛔ " + text.format(author=author, length=length, count=warnings)
+def cutouts_gone(tr: Translations) -> str:
+    """A press after the links expired (the API keeps cut-outs 30 days)."""
+    return tr.gettext("These cut-outs are no longer available.")
 
 
-def restored_caption(admin: str, author: str, tr: Translations) -> str:
-    """The caption of a deleted photo the bot posts back after an Undo."""
-    return tr.gettext("Restored by {admin}; posted by {author}.").format(admin=admin, author=author)
+def cutouts_not_yours(tr: Translations) -> str:
+    """A press by someone other than the person who asked."""
+    return tr.gettext("Only the person who asked can open these cut-outs.")
+
+
+def cutouts_taken(tr: Translations) -> str:
+    """A second press while the cut-outs are being sent, or after."""
+    return tr.gettext("The cut-outs are already on their way.")
+
+
+def cutouts_later(tr: Translations) -> str:
+    """The host or Telegram failed this time; a later press tries again."""
+    return tr.gettext("I could not send the cut-outs just now; please try again in a few minutes.")
+
+
+def cutouts_start_first(bot_name: str, tr: Translations) -> str:
+    """A press in a group by someone who never opened a chat with the bot: cut-outs go to
+    the asker's private chat, never to the group."""
+    return tr.gettext(
+        "I send cut-outs in a private chat. Open a chat with @{bot}, then press again."
+    ).format(bot=bot_name)

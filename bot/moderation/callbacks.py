@@ -3,7 +3,8 @@
 One format and one parser for every button the bot makes. `r:<report id>:<verb>` is the
 format reports have always used, so a report sent before this module existed still
 works when pressed; `c:<id>` confirms an anonymous admin's command; `s:<menu id>:<choice>`
-is a press in a /settings menu. The data holds an id, never the state (state lives in
+is a press in a /settings menu; `k:<offer id>` asks for an answer's cut-outs
+(bot/photo/cutouts.py). The data holds an id, never the state (state lives in
 storage, so a press works on any replica).
 """
 
@@ -19,6 +20,7 @@ _CHOICE = r"[a-z0-9_.+-]{1,32}"
 _REPORT = re.compile(rf"r:({_ID}):([a-z]+)")
 _CONFIRM = re.compile(rf"c:({_ID})")
 _MENU = re.compile(rf"s:({_ID}):({_CHOICE})")
+_CUTOUTS = re.compile(rf"k:({_ID})")
 
 
 class Verb(enum.StrEnum):
@@ -52,7 +54,14 @@ class MenuPress:
     choice: str
 
 
-Press = ReportPress | ConfirmPress | MenuPress
+@dataclass(frozen=True)
+class CutoutPress:
+    """The asker wants an answer's cut-outs; the offer holds who asked and which result."""
+
+    offer_id: str
+
+
+Press = ReportPress | ConfirmPress | MenuPress | CutoutPress
 
 
 class TooLong(ValueError):
@@ -68,6 +77,8 @@ def encode(press: Press) -> str:
             data = f"c:{pending_id}"
         case MenuPress(menu_id, choice):
             data = f"s:{menu_id}:{choice}"
+        case CutoutPress(offer_id):
+            data = f"k:{offer_id}"
     if len(data.encode()) > MAX_BYTES:
         raise TooLong(data)
     return data
@@ -84,4 +95,6 @@ def parse(data: str) -> Press | None:
         return ConfirmPress(found.group(1))
     if found := _MENU.fullmatch(data):
         return MenuPress(found.group(1), found.group(2))
+    if found := _CUTOUTS.fullmatch(data):
+        return CutoutPress(found.group(1))
     return None

@@ -20,7 +20,7 @@ class ModerationStore(Protocol):
 
     async def save_pending(self, pending_id: str, record: str, expires_at: float) -> None:
         """Keep (or replace) a pending thing (a command awaiting an admin's confirmation,
-        a settings menu) until `expires_at`."""
+        a settings menu, a "Show cut-outs" button's offer) until `expires_at`."""
         ...
 
     async def load_pending(self, pending_id: str, now: float) -> str | None:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from bot.i18n import Translations
-from bot.messages import admin_reports, people
+from bot.messages import admin_reports, group_members
 from bot.moderation import ChatSettings, Deed, Penalty, Shortfall
 from bot.moderation.plan import Enforce, Sanction
 from bot.tg.chats import Chats
@@ -58,7 +58,7 @@ class Enforcer:
             to_warn = [item for item in flagged if item not in removed]
         warning_message_id = None
         if to_warn and not plan.dry:
-            text = "\n".join(people.breach_warning(item.breaches, tr) for item in to_warn)
+            text = "\n".join(group_members.breach_warning(item.breaches, tr) for item in to_warn)
             sent = await self.chats.outbox.reply(to_warn[0].message, text)
             warning_message_id = sent.message_id if sent else None
         for item in to_warn:
@@ -69,7 +69,7 @@ class Enforcer:
                 penalty = [plan.sanction.deed]
                 if not plan.dry:
                     count = plan.warnings[0]
-                    notice = people.penalty_notice(
+                    notice = group_members.penalty_notice(
                         author.name, _with(settings, plan.sanction), count, tr
                     )
                     await self.chats.outbox.send(chat_id, notice, thread_id=thread_of(first))
@@ -110,7 +110,7 @@ class Enforcer:
                 removed.append(item)
         if removed:
             notice = "\n".join(
-                people.removal_notice(author_of(item.message).name, item.breaches, tr)
+                group_members.removal_notice(author_of(item.message).name, item.breaches, tr)
                 for item in removed
             )
             first = removed[0].message

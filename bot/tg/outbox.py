@@ -1,5 +1,5 @@
-"""The one way the bot sends: replies, messages, images with buttons, edits, answers to
-button presses, chat actions and deletions.
+"""The one way the bot sends: replies, messages, images with buttons, albums of uploaded
+images, edits, answers to button presses, chat actions and deletions.
 
 One policy for every call, so a person's answer never depends on which path sent it:
 - flood limits (RetryAfter) are waited out by the rate limiter before a call fails;
@@ -14,11 +14,18 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
@@ -143,6 +150,35 @@ class Outbox:
                 reply_markup=buttons,
                 message_thread_id=thread_id,
             ),
+        )
+
+    async def send_album(
+        self, chat_id: int, photos: Sequence[tuple[bytes, str]]
+    ) -> tuple[Message, ...] | Blocked | None:
+        """Upload 1 to 10 images (bytes, caption) as one album (a single one as a photo:
+        sendMediaGroup takes 2 to 10); BLOCKED when the person never opened a chat with
+        the bot. A retry after a network failure uploads again: the album never arrived."""
+
+        async def call() -> tuple[Message, ...] | Blocked:
+            try:
+                if len(photos) == 1:
+                    [(data, caption)] = photos
+                    return (await self.bot.send_photo(chat_id, data, caption=caption),)
+                media = [InputMediaPhoto(data, caption=caption) for data, caption in photos]
+                return await self.bot.send_media_group(chat_id, media)
+            except Forbidden:
+                return Blocked.BLOCKED
+
+        return await self._deliver("album", chat_id, call)
+
+    async def edit_buttons(
+        self, chat_id: int, message_id: int, buttons: InlineKeyboardMarkup | None
+    ) -> None:
+        """Replace only the buttons of a message the bot sent."""
+        await self._deliver(
+            "buttons edit",
+            chat_id,
+            lambda: self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=buttons),
         )
 
     async def edit_caption(

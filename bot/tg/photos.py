@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
@@ -27,6 +27,7 @@ from bot.slots import WorkSlots
 from bot.storage.guard import StorageUnavailable
 from bot.tg.admission import Admission
 from bot.tg.chats import Chats
+from bot.tg.cutout_presses import CutoutButtons
 from bot.tg.errors import new_error_id
 from bot.tg.moderator import Moderator
 from bot.tg.posts import Item, origin_of
@@ -90,6 +91,7 @@ class PhotoRoutes:
         spawn: Spawn,
         slots: WorkSlots,
         album_quiet_seconds: float,
+        cutouts: CutoutButtons,
         defer: Defer = lambda: _nothing,
     ) -> None:
         """`defer`: keep the current update unacknowledged until the returned callable is
@@ -102,6 +104,7 @@ class PhotoRoutes:
         self._albums: AlbumCollector[Deferred] = AlbumCollector(spawn, quiet=album_quiet_seconds)
         self._defer = defer
         self._slots = slots
+        self._cutouts = cutouts
         self._typing = TypingIndicator(chats.outbox)
         # Private chats answer an edit at most twice if this is lost (a restart, another
         # replica), so memory will do; groups act on edits and keep them in storage.
@@ -158,9 +161,11 @@ class PhotoRoutes:
         the images cost is given back if the reply cannot be delivered.
 
         "typing…" shows only once the photos' turn has come, not while they wait for it.
+        One image's answer may carry the "Show cut-outs" button for whoever asked.
         """
         first = items[0][0]
         outcomes: list[Outcome] = []
+        buttons: InlineKeyboardMarkup | None = None
         try:
             async with self._fairness.turn(_person(first)), self._typing.shown(first):
                 runs = (self._pipeline.run(image, requester, at) for _, image, at in items)
@@ -168,6 +173,8 @@ class PhotoRoutes:
             now = utc_now()
             if len(outcomes) == 1:
                 text = people.reply_for(outcomes[0], tr, now)
+                keys = (file_key(items[0][1].file_unique_id),)
+                buttons = await self._cutouts.markup(outcomes[0], requester.user_id, keys, tr)
             else:
                 text = people.album_reply(outcomes, tr, now)
         except Overloaded:
@@ -176,7 +183,7 @@ class PhotoRoutes:
             error_id = new_error_id()
             logger.exception("unexpected error id=%s while handling a photo", error_id)
             text = people.apology(error_id, tr)
-        if await self.chats.outbox.reply(first, text) is None:
+        if await self.chats.outbox.reply(first, text, buttons) is None:
             for outcome in outcomes:
                 await self._pipeline.refund(outcome)
 

@@ -17,7 +17,7 @@ from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
 from bot.i18n import Translations, pick_language
-from bot.messages import admin_reports, group_admins, people
+from bot.messages import admin_reports, group_admins, group_members, people
 from bot.moderation import Deed
 from bot.moderation.callbacks import ReportPress, Verb, parse
 from bot.moderation.report import Report
@@ -158,7 +158,7 @@ class ReportPresses:
         for deed in report.deeds:
             match deed:
                 case Deed.DELETED:
-                    caption = people.restored_caption(admin, report.author_name, tr)
+                    caption = group_members.restored_caption(admin, report.author_name, tr)
                     restored = await self.chats.outbox.send_image(
                         report.chat_id,
                         report.file_id,

@@ -29,6 +29,7 @@ from telegram.ext import (
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Catalogs
 from bot.tg.chat_commands import Callback, ChatCommands
 from bot.tg.chat_events import ChatEvents
+from bot.tg.cutout_presses import CutoutButtons
 from bot.tg.errors import ErrorHandler
 from bot.tg.photos import PhotoRoutes
 from bot.tg.presses import ReportPresses
@@ -119,6 +120,7 @@ def register(
     chat_commands: ChatCommands,
     photos: PhotoRoutes,
     presses: ReportPresses,
+    cutouts: CutoutButtons,
     chat_events: ChatEvents,
     errors: ErrorHandler,
 ) -> None:
@@ -138,6 +140,7 @@ def register(
     app.add_handler(CallbackQueryHandler(presses.on_press, pattern=r"^r:"))
     app.add_handler(CallbackQueryHandler(chat_commands.on_confirm, pattern=r"^c:"))
     app.add_handler(CallbackQueryHandler(chat_commands.on_menu_press, pattern=r"^s:"))
+    app.add_handler(CallbackQueryHandler(cutouts.on_press, pattern=r"^k:"))
     # Any other button data (forged, or an older bot's) is answered too: an unanswered
     # press leaves the client's spinner turning.
     app.add_handler(CallbackQueryHandler(presses.on_other_press))

@@ -103,6 +103,15 @@ async def _decoding_worker(bot: psutil.Process, within: float = 30) -> list[int]
     async with asyncio.timeout(within):
         while True:
             workers = bot.children()
-            if any(worker.cpu_percent(0.1) > 50 for worker in workers):
+            if any(_busy(worker) for worker in workers):
                 return [worker.pid for worker in workers]
             await asyncio.sleep(0.05)
+
+
+def _busy(worker: psutil.Process) -> bool:
+    """Decoding: a fifth of a core or more (on a loaded machine a decode gets less than
+    half); a worker that was replaced meanwhile is not."""
+    try:
+        return worker.cpu_percent(0.1) > 20
+    except psutil.NoSuchProcess:
+        return False

@@ -30,11 +30,16 @@ def success(
     obj: bool = True,
     extra: dict[str, bool] | None = None,
     request_id: str | None = "req-ok",
+    cutouts_at: str = "https://cdn.example",
+    elsewhere: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A success body shaped like Kling's sample (with the per-item `url` it documents)."""
+    """A success body shaped like Kling's sample (with the per-item `url` it documents):
+    each segment's cut-out at `cutouts_at`/<type>.png, or under the base `elsewhere` names
+    for its type (a host off the allow-list)."""
     flags = dict(zip(SEGMENT_TYPES, (head, face, cloth, obj), strict=True)) | (extra or {})
+    bases = elsewhere or {}
     images = [
-        {"type": kind, "is_contain": found, "url": f"https://cdn.example/{kind}.png"}
+        {"type": kind, "is_contain": found, "url": f"{bases.get(kind, cutouts_at)}/{kind}.png"}
         for kind, found in flags.items()
     ]
     body: dict[str, Any] = {

@@ -4,7 +4,8 @@ It speaks enough of the Bot API for python-telegram-bot's real HTTP layer:
 getMe, getUpdates (long polling), getFile, file downloads, sendMessage,
 editMessageText, sendChatAction, setMyCommands, deleteWebhook, and for groups
 getChatMember, getChatAdministrators, deleteMessage, forwardMessage, sendPhoto,
-sendDocument, editMessageCaption, answerCallbackQuery, restrictChatMember,
+sendDocument, sendMediaGroup (2-10 items, as Telegram), editMessageCaption,
+editMessageReplyMarkup, answerCallbackQuery, restrictChatMember,
 banChatMember, unbanChatMember, banChatSenderChat and unbanChatSenderChat.
 The bot is an admin of every group with the delete and restrict rights unless a
 test takes them away (`cannot_delete`, `cannot_restrict`). People in `admins` are the
@@ -82,6 +83,7 @@ class FakeBotApi(LocalServer):
         self.restricted: dict[tuple[int, int], dict[str, Any]] = {}
         self.banned: set[tuple[int, int]] = set()
         self.edits: list[dict[str, Any]] = []
+        self.albums: list[dict[str, Any]] = []  # sendMediaGroup: chat_id, media, files
         self.answers: list[dict[str, Any]] = []
         self.polled = asyncio.Event()
         self.files: dict[str, bytes] = {}
@@ -250,6 +252,11 @@ class FakeBotApi(LocalServer):
                     "chat": chat,
                     "from": BOT_USER,
                     "caption": message.get("caption", ""),
+                    **(
+                        {"reply_markup": message["reply_markup"]}
+                        if "reply_markup" in message
+                        else {}
+                    ),
                 },
             }
         }
@@ -461,8 +468,29 @@ class FakeBotApi(LocalServer):
         return _ok(True)
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:
+        if int(params["chat_id"]) in self.never_started:
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
         self.delivered.append(params)
         return _ok(self._message_json(params))
+
+    async def _m_sendMediaGroup(self, params: dict[str, Any]) -> web.Response:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.never_started:
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
+        media = params["media"]
+        if not 2 <= len(media) <= 10:
+            return _error(400, "Bad Request: wrong number of messages in the media group")
+        # Uploads arrive as multipart parts named by each item's attach://<name>.
+        files = [params[str(item["media"]).removeprefix("attach://")].file.read() for item in media]
+        album = {"chat_id": chat_id, "media": media, "files": files}
+        self.albums.append(album)
+        return _ok(
+            [self._message_json({"chat_id": chat_id, "photo": "", **item}) for item in media]
+        )
+
+    async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> web.Response:
+        self.edits.append(params)
+        return _ok(self._message_json(params, message_id=int(params["message_id"])))
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> web.Response:
         self.delivered.append(params)
