@@ -88,7 +88,7 @@ return 0
 """
 
 # A call's claim is ended only by the replica that holds it: one whose claim lapsed
-# while it was cut off (its release waits for the outage to end, guarded_storage.py)
+# while it was cut off (its release waits for the outage to end, bot/storage/guard.py)
 # must not end the claim another replica has taken since, or a third would call too.
 _END_FLIGHT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
