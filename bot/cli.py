@@ -1,11 +1,17 @@
 """`python -m bot`'s command line: with no command it runs the bot; `check FILE...` runs
 image files through the bot's own rules, conversions and API client, without Telegram.
+A folder stands for every file under it (hidden ones aside), in sorted order: an
+operator checking what people sent has them in a folder, and a shell glob would miss
+the subfolders.
 
 `check` reads the DEERAPI_*, API_* and TELEGRAM_LOCAL_MODE settings (from the
 environment and `.env`, as the bot does) and never needs TELEGRAM_BOT_TOKEN. For each
 file it prints what the bot would send (format, bytes, pixel size, what it changed) and
-the sentence a person would read: the summary, or why the image is refused, or the API
-failure. `--offline` checks and converts but calls no API (no key needed).
+the sentence a person would read: the summary, or why the image is refused; or, when the
+API failed, what failed and what to look at (DNS, refused, TLS, timeout, the key), not
+the person's "busy". `--offline` checks and converts but calls no API (no key needed).
+What the decoders wrote to stderr while a file was checked (libtiff and Pillow warnings)
+is counted under its name; `--verbose` shows the lines.
 
 Exit status: 0 every file recognized (offline: every file would be sent), 1 some file
 refused, 2 usage (a missing file, no DEERAPI_API_KEY without --offline, a malformed
@@ -23,7 +29,8 @@ setting), 3 the API failed for some file (this wins over 1).
                 "refusal": "TooSmall" | null,
                 "error": {"kind": "auth", "status": 401, "code": 1000,
                           "request_id": "...", "detail": "..."} | null,
-                "message": "the sentence a person would read"}]}
+                "message": "the sentence a person would read (failed: the operator's)",
+                "warnings": ["what a decoder warned of", ...]}]}
 "accepted" is --offline's "would be sent"; "sent" is null when the file is refused.
 """
 
@@ -31,13 +38,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from bot import DISTRIBUTION, version
 from bot.budget import ByteBudget
@@ -46,11 +58,12 @@ from bot.config import ConfigError, load_api_settings
 from bot.decoding import DecodePool, WorkerFault
 from bot.i18n import Translations
 from bot.images import ImageRejected, PreparedImage, check_declared, download_limit
+from bot.logs import pairs
 from bot.messages import change_note, megabytes, refusal, reply_for
-from bot.outcomes import Failed, Recognized
+from bot.outcomes import Recognized
 from bot.preparing import ImageWork
-from bot.recognizer import RecognitionError, Recognizer
-from bot.startup import check_proxies
+from bot.recognizer import ErrorKind, RecognitionError, Recognizer
+from bot.startup import check_proxies, proxies_only_in
 
 EXIT_RECOGNIZED = 0
 EXIT_REFUSED = 1
@@ -81,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser(
         "check",
+        # Named in full: argparse would build it from the top-level usage line.
+        prog=f"{PROG} check",
         help="check image files as the bot would, without Telegram",
         description=(
             "Check image files with the bot's own rules, conversions and API client, "
@@ -93,11 +108,20 @@ def parser() -> argparse.ArgumentParser:
             "refused, 2 usage, 3 the API failed."
         ),
     )
-    check.add_argument("files", nargs="+", metavar="FILE", type=Path, help="image files")
+    check.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        type=Path,
+        help="image files, or folders (every file under them, in sorted order)",
+    )
     check.add_argument(
         "--offline", action="store_true", help="check and convert only; do not call the API"
     )
     check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument(
+        "--verbose", action="store_true", help="show each file's decoder warnings, not a count"
+    )
     return top
 
 
@@ -119,6 +143,7 @@ class FileReport:
     request_id: str | None = None
     refusal: str | None = None
     error: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The file's entry in `--json` output (shape in the module doc)."""
@@ -142,10 +167,12 @@ class FileReport:
             "refusal": self.refusal,
             "error": self.error,
             "message": self.message,
+            "warnings": self.warnings,
         }
 
-    def as_text(self) -> str:
-        """The file's lines in plain output."""
+    def as_text(self, verbose: bool = False) -> str:
+        """The file's lines in plain output: its decoder warnings counted, or with
+        `verbose` each (repeats once, with their count)."""
         lines = [f"{self.file}: {self.outcome}, {_size(self.size)}"]
         sent = self.sent
         if sent is not None:
@@ -156,17 +183,23 @@ class FileReport:
             )
         lines += [f"  {line}" for line in self.message.splitlines() if line]
         if self.error:
-            lines.append("  error: " + " ".join(f"{k}={v}" for k, v in self.error.items()))
+            lines.append(f"  error: {pairs(self.error)}")
         elif self.request_id:
             lines.append(f"  request_id: {self.request_id}")
+        if self.warnings and not verbose:
+            count = len(self.warnings)
+            lines.append(f"  {count} decoder warning{'s' * (count != 1)} (--verbose shows them)")
+        elif self.warnings:
+            for line, times in Counter(self.warnings).items():
+                lines.append(f"  decoder warning: {line}" + (f" ({times} times)" * (times > 1)))
         return "\n".join(lines)
 
 
 def run_check(args: argparse.Namespace) -> int:
     """`check FILE...`: print a report per file; return the exit status."""
-    unreadable = [str(p) for p in args.files if not (p.is_file() and os.access(p, os.R_OK))]
+    files, unreadable = expand(args.files)
     if unreadable:
-        print(f"{PROG} check: no such file: {', '.join(unreadable)}", file=sys.stderr)
+        print(f"{PROG} check: cannot read {', '.join(unreadable)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         settings = load_api_settings()
@@ -175,6 +208,8 @@ def run_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not args.offline and (ignored := proxies_only_in(".env", os.environ)):
+        print(f"{PROG} check: warning: {ignored}", file=sys.stderr)
     recognizer: Recognizer | None = None
     if not args.offline:
         if settings.deerapi_api_key is None:
@@ -185,6 +220,9 @@ def run_check(args: argparse.Namespace) -> int:
             )
             return EXIT_USAGE
         recognizer = Recognizer.for_settings(settings, settings.deerapi_api_key)
+        # Its failure line would land among the file's decoder warnings; the report's
+        # error line says the same.
+        logging.getLogger("bot.recognizer").setLevel(logging.CRITICAL)
     limit = download_limit(settings.telegram_local_mode)
     # The bot's own limits: one worker (files are checked one at a time), the same budget.
     work = ImageWork(
@@ -192,7 +230,9 @@ def run_check(args: argparse.Namespace) -> int:
         DecodePool(1, settings.decode_cpu_seconds),
     )
     try:
-        reports = asyncio.run(_check_all(args.files, recognizer, limit, work))
+        with StderrCapture() as stderr:
+            base_url = settings.deerapi_base_url
+            reports = asyncio.run(_check_all(files, recognizer, limit, work, base_url, stderr))
     except WorkerFault as fault:
         print(f"{PROG} check: {fault}", file=sys.stderr)
         return EXIT_USAGE
@@ -201,8 +241,32 @@ def run_check(args: argparse.Namespace) -> int:
         document = {"exit_status": status, "files": [r.as_json() for r in reports]}
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        print("\n\n".join(report.as_text() for report in reports))
+        print("\n\n".join(report.as_text(args.verbose) for report in reports))
     return status
+
+
+def expand(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """The files to check (a folder's, recursively, in sorted order, without hidden files
+    and folders such as .DS_Store or .git), and what cannot be read, each said why."""
+    files: list[Path] = []
+    unreadable: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                found
+                for found in path.rglob("*")
+                if found.is_file()
+                and not any(part.startswith(".") for part in found.relative_to(path).parts)
+            )
+            if not inside:
+                unreadable.append(f"{path} (a folder with no files)")
+            files += inside
+        elif path.exists():
+            files.append(path)
+        else:
+            unreadable.append(f"{path} (no such file or folder)")
+    unreadable += [f"{file} (permission denied)" for file in files if not os.access(file, os.R_OK)]
+    return files, unreadable
 
 
 def exit_status(reports: Sequence[FileReport]) -> int:
@@ -215,12 +279,70 @@ def exit_status(reports: Sequence[FileReport]) -> int:
     return EXIT_RECOGNIZED
 
 
+class StderrCapture:
+    """What is written to stderr while files are checked, by this process or the decode
+    workers it starts (libtiff writes its warnings there from C; Pillow's Python warnings
+    are caught too), read back after each file so that they are told under its name: a
+    folder of odd TIFFs printed 135 nameless lines of them. What no file took is written
+    out at the end."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - held until __exit__
+        self._read = 0
+        self._saved = -1
+
+    def __enter__(self) -> Self:
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        left = self.take()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.close()
+        if left:
+            print("\n".join(left), file=sys.stderr)
+
+    def take(self) -> list[str]:
+        """The lines written since the last call."""
+        sys.stderr.flush()
+        self._file.seek(self._read)
+        data = self._file.read()
+        self._read += len(data)
+        return [line for line in data.decode(errors="replace").splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def _python_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    # Entered per file: entering resets which warnings were shown already, so a file
+    # gets its warnings even when an earlier file had the same ones. The filters stay
+    # (bot/images.py turns Pillow's DecompressionBombWarning into an error).
+    with warnings.catch_warnings(record=True) as caught:
+        yield caught
+
+
 async def _check_all(
-    files: Sequence[Path], recognizer: Recognizer | None, limit: int, work: ImageWork
+    files: Sequence[Path],
+    recognizer: Recognizer | None,
+    limit: int,
+    work: ImageWork,
+    base_url: str,
+    stderr: StderrCapture,
 ) -> list[FileReport]:
     tr = Translations()  # English: the operator's language
+    reports: list[FileReport] = []
     try:
-        return [await _check_one(path, recognizer, limit, tr, work) for path in files]
+        for path in files:
+            with _python_warnings() as caught:
+                report = await _check_one(path, recognizer, limit, tr, work, base_url)
+            report.warnings = [
+                f"{w.category.__name__}: {' '.join(str(w.message).split())}" for w in caught
+            ]
+            report.warnings += stderr.take()
+            reports.append(report)
+        return reports
     finally:
         await work.decoders.close()
         if recognizer is not None:
@@ -228,7 +350,12 @@ async def _check_all(
 
 
 async def _check_one(
-    path: Path, recognizer: Recognizer | None, limit: int, tr: Translations, work: ImageWork
+    path: Path,
+    recognizer: Recognizer | None,
+    limit: int,
+    tr: Translations,
+    work: ImageWork,
+    base_url: str,
 ) -> FileReport:
     size = (await asyncio.to_thread(path.stat)).st_size
     try:
@@ -247,7 +374,7 @@ async def _check_one(
             path,
             "failed",
             size,
-            reply_for(Failed(error), tr, utc_now()),
+            failure_line(error, base_url),
             sent=prepared,
             request_id=error.request_id,
             error={
@@ -267,6 +394,27 @@ async def _check_one(
         segments=dict(result.segments),
         request_id=result.request_id,
     )
+
+
+def failure_line(error: RecognitionError, base_url: str) -> str:
+    """What the operator reads when the API failed: what to look at, rather than the
+    sentence for a person ("busy right now", "the operator has been told")."""
+    if error.operator_problem:
+        return (
+            f"The API refused this bot's account ({error.kind.value}): check DEERAPI_API_KEY "
+            "and the account's balance, plan and IP allow list at DeerAPI."
+        )
+    match error.kind:
+        case ErrorKind.NETWORK | ErrorKind.TIMEOUT:
+            return f"The API at {base_url} could not be reached: {error.detail}."
+        case ErrorKind.RATE_LIMITED | ErrorKind.SERVER:
+            return "The API is overloaded or failing; try again later."
+        case ErrorKind.CONTENT_POLICY:
+            return "The API refused this image under its content policy."
+        case ErrorKind.INVALID_REQUEST:
+            return "The API could not process this image."
+        case _:
+            return f"The answer from {base_url} is not the Kling API's: check DEERAPI_BASE_URL."
 
 
 def _size(size: int) -> str:

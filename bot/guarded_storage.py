@@ -38,6 +38,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from bot import http_clients
 from bot.health import Dependency
 from bot.moderation import ChatSettings
 from bot.storage import Backend
@@ -423,10 +424,11 @@ class GuardedStorage:
             del self._unreleased[key]
 
     def _describe(self, exc: BaseException) -> str:
-        """One line: the exception's type and message (a timeout has no message)."""
+        """One line: the exception's type and message (a timeout has no message), or the
+        network's cause (DNS, refused, TLS) named as such."""
         if isinstance(exc, TimeoutError) and not str(exc):
             return f"no answer within {self._timeout:g} s"
-        return f"{type(exc).__name__}: {exc}"
+        return http_clients.cause(exc) or f"{type(exc).__name__}: {exc}"
 
 
 class GuardedIntake:

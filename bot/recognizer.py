@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from bot import http_clients
 from bot.config import ApiSettings
 from bot.limiter import AdaptiveLimiter, Signal
+from bot.logs import pairs
 from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
 from bot.results import RecognitionResult
 
@@ -127,9 +128,8 @@ class RecognitionError(Exception):
         self.request_id = request_id
         self.detail = detail[:200]
         self.retry_after = retry_after
-        super().__init__(
-            f"{kind.value} status={status} code={code} request_id={request_id} {self.detail}"
-        )
+        known = pairs({"status": status, "code": code, "request_id": request_id})
+        super().__init__(" ".join(part for part in (kind.value, known, self.detail) if part))
 
     @property
     def retryable(self) -> bool:
@@ -393,20 +393,18 @@ class Recognizer:
                         raise failure
                     API_RETRIES.labels(failure.kind.value).inc()
                     logger.info(
-                        "recognition attempt %d failed (kind=%s status=%s code=%s "
-                        "request_id=%s); retrying in %.2fs, concurrency limit %d",
+                        "recognition attempt %d failed (%s); retrying in %.2fs, "
+                        "concurrency limit %d",
                         attempts,
-                        failure.kind,
-                        failure.status,
-                        failure.code,
-                        failure.request_id,
+                        _known(failure),
                         delay,
                         self._slots.limit,
                     )
                     await asyncio.sleep(delay)
         except TimeoutError:
             timeout = RecognitionError(
-                ErrorKind.TIMEOUT, detail=f"no answer within {self._policy.total_deadline:g}s"
+                ErrorKind.TIMEOUT,
+                detail=f"timed out: no answer within {self._policy.total_deadline:g}s",
             )
             self._log_failure(timeout, attempts)
             raise timeout from None
@@ -437,14 +435,23 @@ class Recognizer:
     def _log_failure(error: RecognitionError, attempts: int) -> None:
         logger.log(
             logging.ERROR if error.operator_problem else logging.WARNING,
-            "recognition failed: kind=%s status=%s code=%s request_id=%s attempts=%d detail=%s",
-            error.kind,
-            error.status,
-            error.code,
-            error.request_id,
+            "recognition failed: %s attempts=%d detail=%s",
+            _known(error),
             attempts,
             error.detail,
         )
+
+
+def _known(error: RecognitionError) -> str:
+    """The error's kind, status, code and request id as `key=value`, those it has."""
+    return pairs(
+        {
+            "kind": error.kind,
+            "status": error.status,
+            "code": error.code,
+            "request_id": error.request_id,
+        }
+    )
 
 
 # pybase64's SIMD encoder takes 7 ms for a 10 MB image where the standard library's
@@ -541,8 +548,8 @@ class _AiohttpExchange:
                     raw = await _read_bounded(response.content.iter_any(), response.status)
                     return response.status, response.headers, raw
         except TimeoutError as exc:
-            detail = "write stalled" if stall.expired() else type(exc).__name__
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=f"aiohttp {detail}") from None
+            detail = "write stalled" if stall.expired() else http_clients.describe(exc)
+            raise RecognitionError(ErrorKind.TIMEOUT, detail=detail) from None
         except aiohttp.ClientError as exc:
             raise RecognitionError(ErrorKind.NETWORK, detail=http_clients.describe(exc)) from None
 
@@ -585,9 +592,9 @@ class _HttpxExchange:
                 raw = await _read_bounded(response.aiter_bytes(), response.status_code)
                 return response.status_code, response.headers, raw
         except httpx.TimeoutException as exc:
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=type(exc).__name__) from None
+            raise RecognitionError(ErrorKind.TIMEOUT, detail=http_clients.describe(exc)) from None
         except httpx.TransportError as exc:
-            raise RecognitionError(ErrorKind.NETWORK, detail=type(exc).__name__) from None
+            raise RecognitionError(ErrorKind.NETWORK, detail=http_clients.describe(exc)) from None
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -19,6 +19,7 @@ from redis.exceptions import (
     WatchError,
 )
 
+from bot import http_clients
 from bot.moderation import ChatSettings
 from bot.storage import StorageOpenError, StorageUnreachable
 from bot.storage.redis_intake import RedisIntake
@@ -142,7 +143,8 @@ class RedisStorage:
             if isinstance(exc, AuthenticationError | AuthorizationError | ResponseError):
                 raise StorageOpenError(f"refused by the server: {exc}") from None
             if isinstance(exc, RedisError | OSError):
-                raise StorageUnreachable(f"{type(exc).__name__}: {exc}") from None
+                cause = http_clients.cause(exc) or f"{type(exc).__name__}: {exc}"
+                raise StorageUnreachable(cause) from None
             raise
         return storage
 

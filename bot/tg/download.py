@@ -174,7 +174,7 @@ class _AiohttpGetter:
                 async for chunk in response.content.iter_any():
                     chunks.add(chunk)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _TryAgain(type(exc).__name__) from None
+            raise _TryAgain(http_clients.describe(exc)) from None
         return chunks.joined()
 
     async def aclose(self) -> None:
@@ -199,7 +199,7 @@ class _HttpxGetter:
                 async for chunk in response.aiter_raw():
                     chunks.add(chunk)
         except httpx.TransportError as exc:
-            raise _TryAgain(type(exc).__name__) from None
+            raise _TryAgain(http_clients.describe(exc)) from None
         except httpx.InvalidURL:
             # getFile's file_path with a control character, or past 64 KB: no request can
             # carry it, so it is refused like a file Telegram has not got (aiohttp sends it

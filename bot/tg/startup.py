@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from telegram import Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
+from bot import http_clients
 from bot.config import Settings
 from bot.startup import Misconfigured, Unreachable
 from bot.tg.application import AnyApplication
@@ -51,7 +52,8 @@ async def _initialize(app: AnyApplication, settings: Settings) -> None:
     except BadRequest as exc:
         raise Misconfigured(setting, address, f"getMe refused: {_short(exc)}") from None
     except NetworkError as exc:
-        raise Unreachable(setting, address, _short(exc)) from None
+        # DNS, refused, TLS or a timeout, named as such whichever client raised it.
+        raise Unreachable(setting, address, http_clients.cause(exc) or _short(exc)) from None
     except TelegramError as exc:
         raise Misconfigured(setting, address, f"not a Bot API: {_short(exc)}") from None
 
