@@ -389,3 +389,48 @@ async def test_sigterm_during_the_retries_stops_at_once(
         status, lines, _ = await bot.end(within=10)
     assert status == 0
     assert "Traceback" not in "\n".join(lines)
+
+
+async def test_a_proxy_set_only_in_env_file_is_warned_of_at_start(
+    quiet: dict[str, str], telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    """httpx reads proxies from the environment only: a proxy line in .env is ignored,
+    and the operator behind a proxy is told so at once, not after the start-up retries."""
+    (tmp_path / ".env").write_text(f"HTTPS_PROXY=http://user:{PASSWORD}@127.0.0.1:3128\n")
+    env = quiet | {"LOG_LEVEL": "INFO"}
+    async with bot_process(env, cwd=tmp_path) as bot:
+        await bot.wait_for("which is ignored: proxies are read from the environment only")
+        status, lines = await answer_a_photo_and_stop(bot, telegram)
+    assert status == 0
+    [warning] = [line for line in lines if "HTTPS_PROXY" in line]
+    assert "WARNING bot: .env sets HTTPS_PROXY, which is ignored" in warning
+    assert PASSWORD not in warning
+
+    # Set in the environment too: that one is used, nothing to warn of.
+    env |= {"HTTPS_PROXY": "http://127.0.0.1:3128", "NO_PROXY": "127.0.0.1"}
+    async with bot_process(env, cwd=tmp_path) as bot:
+        status, lines = await answer_a_photo_and_stop(bot, telegram)
+    assert status == 0
+    assert not [line for line in lines if "ignored" in line]
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+@pytest.mark.parametrize("name", ["TELEGRAM_BOT_TOKEN", "DEERAPI_API_KEY"])
+async def test_a_secret_in_quotes_is_refused_in_one_line(
+    quiet: dict[str, str], tmp_path: Path, name: str, where: str
+) -> None:
+    """Quotes kept around a secret (`docker run --env-file` keeps them; in .env, quotes
+    inside quotes) would be sent with it and fail at the first call."""
+    secret = quiet[name]
+    if where == "environment":
+        env = quiet | {name: f'"{secret}"'}
+    else:
+        env = {key: value for key, value in quiet.items() if key != name}
+        (tmp_path / ".env").write_text(f"{name}='\"{secret}\"'\n")
+    status, lines, _ = await run_bot(env, cwd=tmp_path)
+    assert status == 2
+    line = assert_one_clean_line(lines, secret)
+    assert line == (
+        f"configuration error: {name} is wrapped in quotes that became part of it "
+        "(docker run --env-file keeps them): remove them"
+    )
