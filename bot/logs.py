@@ -4,7 +4,7 @@ one JSON object per line (for log aggregators), with the same fields either way.
 A field's value is a number, a string without spaces where it names one of a closed
 set (an outcome, a source), free text, or a list of such strings; a field that does not
 apply (None) is left out of both formats. Text lines write a list comma-joined ("-"
-for an empty one) and quote a value with a space as a JSON string."""
+for an empty one) and quote a value with a space, or an empty one, as a JSON string."""
 
 from __future__ import annotations
 
@@ -89,9 +89,9 @@ def pairs(fields: Mapping[str, object]) -> str:
 
 def _text_value(value: object) -> str:
     if isinstance(value, list | tuple):
-        value = ",".join(str(item) for item in value)
-    text = "-" if value == "" else str(value)
-    return json.dumps(text, ensure_ascii=False) if " " in text else text
+        return ",".join(str(item) for item in value) or "-"
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if " " in text or not text else text
 
 
 def configure_logging(level: str, secrets: Iterable[str], fmt: LogFormat = "text") -> None:

@@ -337,7 +337,7 @@ class _Steps:
             case Failed(error=RecognitionError() as error):
                 fields |= {"request_id": error.request_id, "status": error.status}
             case Refused(reason=reason):
-                fields["reason"] = str(reason)
+                fields["reason"] = str(reason) or None  # NotAnImage has no numbers
         fields |= {f"{step}_ms": ms for step, ms in self.millis.items()}
         fields["total_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
         logger.info("image %s", fields["outcome"], extra={FIELDS: fields})
