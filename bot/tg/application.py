@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import http_clients
 from bot.config import Settings
 from bot.health import Dependency
 from bot.http_clients import proxied
@@ -184,7 +185,9 @@ class ObservedRequest(BaseRequest):
             if self._telegram is not None and not isinstance(
                 exc.__cause__, httpx.PoolTimeout | PoolTimeout
             ):
-                self._telegram.failed(f"{type(exc).__name__}: {exc.message}")
+                # httpx's words for DNS and the like are errno text ("[Errno -2] ...").
+                cause = http_clients.cause(exc) or exc.message
+                self._telegram.failed(f"{type(exc).__name__}: {cause}")
             raise
         if self._conflict is not None:
             self._conflict.answered(status)
