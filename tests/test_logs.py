@@ -165,7 +165,7 @@ def test_every_outcome_is_in_the_list() -> None:
 def _documented_outcomes() -> list[str]:
     """The first column of the README's outcome table, under "Logs"."""
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    logs = readme.split("\n## Logs\n", 1)[1].split("\n## ", 1)[0]
+    logs = readme.split("\n## Logs", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\| `([^`]+)` \|", logs, flags=re.MULTILINE)
 
 
