@@ -1,8 +1,7 @@
 """`python -m bot`'s command line: with no command it runs the bot; `check FILE...` runs
 image files through the bot's own rules, conversions and API client, without Telegram.
-A folder stands for every file under it (hidden ones aside), in sorted order: an
-operator checking what people sent has them in a folder, and a shell glob would miss
-the subfolders.
+A folder stands for every file under it (hidden ones aside), in sorted order
+(bot/check_input.py).
 
 `check` reads the DEERAPI_*, API_* and TELEGRAM_LOCAL_MODE settings (from the
 environment and `.env`, as the bot does) and never needs TELEGRAM_BOT_TOKEN. For each
@@ -38,21 +37,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import sys
-import tempfile
-import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from bot import DISTRIBUTION, version
 from bot.budget import ByteBudget
+from bot.check_input import StderrCapture, expand, python_warnings
 from bot.clock import utc_now
 from bot.config import ConfigError, load_api_settings
 from bot.decoding import DecodePool, WorkerFault
@@ -245,30 +242,6 @@ def run_check(args: argparse.Namespace) -> int:
     return status
 
 
-def expand(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
-    """The files to check (a folder's, recursively, in sorted order, without hidden files
-    and folders such as .DS_Store or .git), and what cannot be read, each said why."""
-    files: list[Path] = []
-    unreadable: list[str] = []
-    for path in paths:
-        if path.is_dir():
-            inside = sorted(
-                found
-                for found in path.rglob("*")
-                if found.is_file()
-                and not any(part.startswith(".") for part in found.relative_to(path).parts)
-            )
-            if not inside:
-                unreadable.append(f"{path} (a folder with no files)")
-            files += inside
-        elif path.exists():
-            files.append(path)
-        else:
-            unreadable.append(f"{path} (no such file or folder)")
-    unreadable += [f"{file} (permission denied)" for file in files if not os.access(file, os.R_OK)]
-    return files, unreadable
-
-
 def exit_status(reports: Sequence[FileReport]) -> int:
     """3 if the API failed for any file, else 1 if any was refused, else 0."""
     outcomes = {report.outcome for report in reports}
@@ -277,50 +250,6 @@ def exit_status(reports: Sequence[FileReport]) -> int:
     if "refused" in outcomes:
         return EXIT_REFUSED
     return EXIT_RECOGNIZED
-
-
-class StderrCapture:
-    """What is written to stderr while files are checked, by this process or the decode
-    workers it starts (libtiff writes its warnings there from C; Pillow's Python warnings
-    are caught too), read back after each file so that they are told under its name: a
-    folder of odd TIFFs printed 135 nameless lines of them. What no file took is written
-    out at the end."""
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - held until __exit__
-        self._read = 0
-        self._saved = -1
-
-    def __enter__(self) -> Self:
-        sys.stderr.flush()
-        self._saved = os.dup(2)
-        os.dup2(self._file.fileno(), 2)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        left = self.take()
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._file.close()
-        if left:
-            print("\n".join(left), file=sys.stderr)
-
-    def take(self) -> list[str]:
-        """The lines written since the last call."""
-        sys.stderr.flush()
-        self._file.seek(self._read)
-        data = self._file.read()
-        self._read += len(data)
-        return [line for line in data.decode(errors="replace").splitlines() if line.strip()]
-
-
-@contextlib.contextmanager
-def _python_warnings() -> Iterator[list[warnings.WarningMessage]]:
-    # Entered per file: entering resets which warnings were shown already, so a file
-    # gets its warnings even when an earlier file had the same ones. The filters stay
-    # (bot/images.py turns Pillow's DecompressionBombWarning into an error).
-    with warnings.catch_warnings(record=True) as caught:
-        yield caught
 
 
 async def _check_all(
@@ -335,7 +264,7 @@ async def _check_all(
     reports: list[FileReport] = []
     try:
         for path in files:
-            with _python_warnings() as caught:
+            with python_warnings() as caught:
                 report = await _check_one(path, recognizer, limit, tr, work, base_url)
             report.warnings = [
                 f"{w.category.__name__}: {' '.join(str(w.message).split())}" for w in caught
