@@ -47,7 +47,7 @@ WORKDIR /data
 USER 10001:10001
 # SQLite (the default storage) lives here; mount a volume to keep it across restarts.
 VOLUME ["/data"]
-# /healthz and /metrics always (HTTP_PORT is set above, polling or not), the webhook too.
+# /livez, /healthz and /metrics always (HTTP_PORT is set above, polling or not), the webhook too.
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=90s --retries=3 \
     CMD ["python", "-m", "bot.healthcheck"]

@@ -33,6 +33,7 @@ from bot.startup import (
     StartupFailure,
     check_proxies,
     describe,
+    proxies_only_in,
     retrying,
 )
 from bot.tg.startup import connect
@@ -127,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     logger.info("%s %s starting: %s", DISTRIBUTION, version(), describe(settings))
+    if ignored := proxies_only_in(".env", os.environ):
+        logger.warning("%s", ignored)
     return_large_buffers_to_the_os()
     redact = RedactingFormatter(settings.secrets()).redact
     try:

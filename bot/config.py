@@ -20,6 +20,7 @@ _TOKEN_PLACE = re.compile(r"\{(token|TOKEN|bot_token|BOT_TOKEN|bot-token|BOT-TOK
 _SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,256}$")
 # A host name or IP address, with an optional port: an entry of CUTOUT_HOSTS.
 _HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
+_QUOTES = ("'", '"')
 # A secret shorter than this is a paste gone wrong, and redacting it from the logs would
 # blank out every occurrence of its letters.
 MIN_SECRET_LENGTH = 8
@@ -76,6 +77,11 @@ class ApiSettings(BaseSettings):
             return values
         trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
         return {k: v for k, v in trimmed.items() if v != ""}
+
+    @field_validator("deerapi_api_key", mode="before")
+    @classmethod
+    def _key_unquoted(cls, value: object) -> object:
+        return unquoted(value)
 
     @field_validator("deerapi_api_key")
     @classmethod
@@ -194,6 +200,11 @@ class Settings(ApiSettings):
     def _lower_log_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("telegram_bot_token", "webhook_secret_token", "redis_url", mode="before")
+    @classmethod
+    def _secrets_unquoted(cls, value: object) -> object:
+        return unquoted(value)
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _token_shape(cls, value: SecretStr) -> SecretStr:
@@ -226,6 +237,18 @@ class Settings(ApiSettings):
         if self.redis_url is not None and (password := redis_password(self.redis_url)):
             found += {password, quote(password, safe="")}
         return tuple(found)
+
+
+def unquoted(value: object) -> object:
+    """`value`, unless it starts or ends with a quote: `.env` loses the quotes around a
+    value, but `docker run --env-file` and some shells keep them, and a key sent with
+    its quotes fails at the first API call instead of at start. Never quotes the value."""
+    if isinstance(value, str) and (value[:1] in _QUOTES or value[-1:] in _QUOTES):
+        raise ValueError(
+            "is wrapped in quotes that became part of it (docker run --env-file keeps them): "
+            "remove them"
+        )
+    return value
 
 
 def redis_password(url: SecretStr) -> str:

@@ -1,5 +1,10 @@
 """Logging set-up: one stream handler whose output never carries a secret, as text or as
-one JSON object per line (for log aggregators), with the same fields either way."""
+one JSON object per line (for log aggregators), with the same fields either way.
+
+A field's value is a number, a string without spaces where it names one of a closed
+set (an outcome, a source), free text, or a list of such strings; a field that does not
+apply (None) is left out of both formats. Text lines write a list comma-joined ("-"
+for an empty one) and quote a value with a space, or an empty one, as a JSON string."""
 
 from __future__ import annotations
 
@@ -37,12 +42,11 @@ class RedactingFormatter(logging.Formatter):
     def render(self, record: logging.LogRecord) -> str:
         """The line before redaction."""
         text = super().format(record)
-        fields = fields_of(record)
-        if not fields:
+        written = pairs(fields_of(record))
+        if not written:
             return text
-        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items())
         head, newline, rest = text.partition("\n")
-        return f"{head} {pairs}{newline}{rest}"
+        return f"{head} {written}{newline}{rest}"
 
     def redact(self, text: str) -> str:
         """`text` with every secret replaced."""
@@ -64,7 +68,7 @@ class JsonFormatter(RedactingFormatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry |= fields_of(record)
+        entry |= {key: value for key, value in fields_of(record).items() if value is not None}
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -76,9 +80,18 @@ def fields_of(record: logging.LogRecord) -> Mapping[str, object]:
     return fields if isinstance(fields, Mapping) else {}
 
 
+def pairs(fields: Mapping[str, object]) -> str:
+    """`key=value` pairs as a text line writes them; a field that is None is left out."""
+    return " ".join(
+        f"{key}={_text_value(value)}" for key, value in fields.items() if value is not None
+    )
+
+
 def _text_value(value: object) -> str:
-    text = "-" if value is None or value == "" else str(value)
-    return json.dumps(text, ensure_ascii=False) if " " in text else text
+    if isinstance(value, list | tuple):
+        return ",".join(str(item) for item in value) or "-"
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if " " in text or not text else text
 
 
 def configure_logging(level: str, secrets: Iterable[str], fmt: LogFormat = "text") -> None:

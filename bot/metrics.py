@@ -7,8 +7,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "segment_bot_events",
-    "Photos and their outcomes: photos, api_calls, cache_hits, recognized, "
-    "refused:<rule>, failed:<kind>, limited:<scope>.",
+    "Photos and their outcomes: photos, recognized, refused:<rule>, failed:<kind>, "
+    "limited:<scope>; api_calls; cache_hits and near_hits (among the recognized).",
     ["event"],
 )
 API_SECONDS = Histogram(

@@ -14,9 +14,11 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import httpx
+from pydantic_settings.sources import read_env_file
 
 from bot.config import ConfigError, Settings
 from bot.recognition.client import RetryPolicy
@@ -32,6 +34,7 @@ EXIT_CONFIG = 2
 BACKOFF = RetryPolicy(base_delay=1.0, max_delay=10.0)
 # The proxy variables httpx reads (urllib's rules: any case; lower case wins).
 PROXY_VARIABLES = ("https_proxy", "http_proxy", "all_proxy")
+NO_PROXY = "no_proxy"
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 _T = TypeVar("_T")
@@ -108,6 +111,30 @@ def check_proxies(environ: Mapping[str, str]) -> None:
         problem = _proxy_problem(url)
         if problem:
             raise ConfigError(f"{name} ({redact_url(value)}) {problem}")
+
+
+def proxies_only_in(env_file: str, environ: Mapping[str, str]) -> str | None:
+    """A warning when `env_file` sets a proxy variable (any case) that the environment
+    does not: the settings come from both, but httpx reads proxies from the environment
+    only, so such a line is silently ignored (a bot behind a proxy then waits out
+    STARTUP_RETRY_SECONDS for "cannot start"). Names only: a proxy URL may hold a password."""
+    path = Path(env_file)
+    if not path.is_file():
+        return None
+    proxies = (*PROXY_VARIABLES, NO_PROXY)
+    present = {name.lower() for name, value in environ.items() if value.strip()}
+    ignored = sorted(
+        name
+        # Read as the settings read it (pydantic-settings' own parser).
+        for name, value in read_env_file(path, encoding="utf-8", case_sensitive=True).items()
+        if name.lower() in proxies and (value or "").strip() and name.lower() not in present
+    )
+    if not ignored:
+        return None
+    return (
+        f"{env_file} sets {', '.join(ignored)}, which is ignored: proxies are read from the "
+        "environment only (export it, or pass it to Docker with -e or --env-file)"
+    )
 
 
 def _proxy_problem(url: str) -> str | None:

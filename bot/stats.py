@@ -16,7 +16,9 @@ from bot.storage.counts import CountStore
 
 
 class Stats:
-    """Counts named events: photos, api_calls, cache_hits, refused:X, failed:X, limited:X."""
+    """Counts named events: photos, each photo's outcome (recognized, refused:X,
+    limited:X, failed:X: bot/outcomes.outcome_name), api_calls, and among the recognized
+    cache_hits and near_hits."""
 
     def __init__(self, storage: CountStore, clock: Callable[[], datetime] = utc_now) -> None:
         self._storage = storage

@@ -231,7 +231,8 @@ async def test_the_pipeline_answers_a_copy_from_its_original_without_a_call(
 ) -> None:
     """A photo, then its re-encoded copy (new file, new bytes): one API call, the copy's
     outcome says near and carries the original's key (what Allow and reports use), the
-    log line says cache=near, /stats counts it; a different picture is called for."""
+    log line says cache=near, /stats counts it among the recognized; a different picture
+    is called for."""
     storage = await SqliteStorage.open(str(tmp_path / "bot.sqlite3"))
     near_store = await SqliteNearStore.open(str(tmp_path / "bot.sqlite3"))
     calls: list[bytes] = []
@@ -284,7 +285,8 @@ async def test_the_pipeline_answers_a_copy_from_its_original_without_a_call(
     assert not other.near
     assert not other.cached
     assert len(calls) == 2
-    assert stats.since_start["cache=near"] == 1
+    assert stats.since_start["near_hits"] == 1
+    assert stats.since_start["recognized"] == 3
     lines = [r for r in log_records if r.getMessage().startswith("image ")]
     assert [getattr(r, FIELDS)["cache"] for r in lines] == ["miss", "near", "miss"]
     # The copy's bytes sent again: answered without a call (through the original's print,

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from bot.config import Settings
+from bot.healthcheck import livez_url
 from bot.tg.application import SHUTDOWN_SLACK
 
 ROOT = Path(__file__).parents[1]
@@ -198,3 +200,10 @@ def test_local_data_secrets_and_caches_stay_out_of_the_build(path: str) -> None:
 )
 def test_what_the_build_copies_is_in_the_context(path: str) -> None:
     assert not dockerignored(path)
+
+
+def test_env_example_names_the_endpoint_the_healthcheck_asks() -> None:
+    [healthcheck] = [args for keyword, args in instructions() if keyword == "HEALTHCHECK"]
+    assert '"bot.healthcheck"' in healthcheck
+    [named] = re.findall(r"HEALTHCHECK has (/\w+)", (ROOT / ".env.example").read_text())
+    assert named == urlsplit(livez_url({})).path

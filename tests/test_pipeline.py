@@ -259,7 +259,7 @@ async def test_stats_count_photos_calls_and_hits(storage: SqliteStorage, repeat:
     expected = {
         "photos": repeat + 1,
         "api_calls": 1,
-        "recognized": 1,
+        "recognized": repeat,
         "refused:TooSmall": 1,
     } | ({"cache_hits": 1} if repeat == 2 else {})
     assert dict(stats.since_start) == expected

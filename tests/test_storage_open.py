@@ -109,7 +109,7 @@ async def test_a_malformed_redis_url_is_refused_without_quoting_it(url: str) -> 
 async def test_a_redis_server_that_does_not_answer_is_unreachable() -> None:
     with pytest.raises(StorageUnreachable) as caught:
         await RedisStorage.open(f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
-    assert "ConnectionError" in str(caught.value)
+    assert "connection refused" in str(caught.value)
     assert PASSWORD not in str(caught.value)
 
 

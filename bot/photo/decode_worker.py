@@ -22,6 +22,7 @@ import os
 import resource
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 
 from bot.photo import images, rules
@@ -41,6 +42,9 @@ _NICENESS = 10
 def main() -> None:
     """Serve jobs from stdin until it closes."""
     _detach()
+    # A decoder's warning on stderr in one line, as `python -m bot check` shows it under
+    # the file's name (not Python's two, with this machine's path to Pillow).
+    warnings.formatwarning = _one_line
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     write_frame(stdout, {"ready": os.getpid(), "rss": _status("VmRSS")}, b"")
     while (job := read_frame(stdin)) is not None:
@@ -48,6 +52,16 @@ def main() -> None:
         reply, payload = _prepare(header, data)
         del data, job
         write_frame(stdout, dataclasses.asdict(reply), payload)
+
+
+def _one_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"{category.__name__}: {' '.join(str(message).split())}\n"
 
 
 def _prepare(header: dict[str, object], data: bytes) -> tuple[WorkerReply, bytes]:

@@ -61,3 +61,37 @@ class Failed:
 
 
 Outcome = Recognized | Refused | Limited | Failed
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """The outcome's one name in the log line, /stats and the metrics (README, "Logs"):
+    `recognized` (whether the answer came from the API or the cache), `refused:<rule>`,
+    `limited:<scope>`, `failed:<kind>`."""
+    match outcome:
+        case Recognized():
+            return "recognized"
+        case Refused(reason=reason):
+            return f"refused:{type(reason).__name__}"
+        case Limited(exceeded=exceeded):
+            return f"limited:{exceeded.scope}"
+        case Failed(error=RecognitionError() as error):
+            return f"failed:{error.kind.value}"
+        case Failed(error=DownloadError()):
+            return "failed:download"
+        case Failed():
+            return "failed:deadline"
+
+
+def cache_name(outcome: Outcome) -> str | None:
+    """Where a recognition's answer came from: `hit` (the cache, this file or these
+    bytes), `near` (another upload of the same picture, bot/photo/near.py) or `miss` (the API);
+    None for any other outcome."""
+    match outcome:
+        case Recognized(near=True):
+            return "near"
+        case Recognized(cached=True):
+            return "hit"
+        case Recognized():
+            return "miss"
+        case _:
+            return None

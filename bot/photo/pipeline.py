@@ -33,6 +33,8 @@ from bot.photo.outcomes import (
     Outcome,
     Recognized,
     Refused,
+    cache_name,
+    outcome_name,
 )
 from bot.photo.preparing import ImageWork
 from bot.photo.quotas import Charge, QuotaExceeded, Quotas
@@ -70,7 +72,7 @@ class Source(enum.StrEnum):
 
     PHOTO = "photo"
     FILE = "file"
-    ALBUM = "album item"
+    ALBUM = "album_item"
     EDIT = "edit"
     CHECK = "check"
     MODERATION = "moderation"
@@ -170,7 +172,12 @@ class PhotoPipeline:
         # before answering) is not charged again.
         once = None if origin.update_id is None else f"{origin.update_id}:{incoming.file_unique_id}"
         outcome = await self._run(incoming, requester, steps, owner, once)
-        self._stats.count(_stat_name(outcome))
+        self._stats.count(outcome_name(outcome))
+        match cache_name(outcome):
+            case "hit":
+                self._stats.count("cache_hits")
+            case "near":
+                self._stats.count("near_hits")
         steps.log(outcome, origin)
         await self._alerts.observe(outcome)
         return outcome
@@ -309,47 +316,29 @@ class _Steps:
             self.millis[step] = round((time.perf_counter() - began) * 1000, 1)
 
     def log(self, outcome: Outcome, origin: Origin) -> None:
-        fields: dict[str, object] = {
-            "outcome": _stat_name(outcome),
+        # None (a field that does not apply) is left out of the line (bot/logs.py).
+        fields: dict[str, object | None] = {
+            "outcome": outcome_name(outcome),
             "source": origin.source.value,
             "update": origin.update_id,
             "chat": origin.chat_id,
             "user": origin.user_id,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
-            "changes": ",".join(sorted(c.value for c in self.prepared.changes))
-            if self.prepared
-            else "",
+            # As `check --json` writes them; absent when no image was prepared.
+            "changes": sorted(c.value for c in self.prepared.changes) if self.prepared else None,
+            "cache": cache_name(outcome),
         }
         match outcome:
-            case Recognized(result=result, cached=cached, near=near):
+            case Recognized(result=result, cached=cached):
                 fields |= {
-                    "cache": "near" if near else "hit" if cached else "miss",
                     "attempts": 0 if cached else result.attempts,
                     "request_id": result.request_id,
                 }
             case Failed(error=RecognitionError() as error):
                 fields |= {"request_id": error.request_id, "status": error.status}
             case Refused(reason=reason):
-                fields["reason"] = str(reason)
+                fields["reason"] = str(reason) or None  # NotAnImage has no numbers
         fields |= {f"{step}_ms": ms for step, ms in self.millis.items()}
         fields["total_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
         logger.info("image %s", fields["outcome"], extra={FIELDS: fields})
-
-
-def _stat_name(outcome: Outcome) -> str:
-    match outcome:
-        case Recognized(near=True):
-            return "cache=near"
-        case Recognized(cached=True):
-            return "cache_hits"
-        case Recognized():
-            return "recognized"
-        case Refused(reason=reason):
-            return f"refused:{type(reason).__name__}"
-        case Limited(exceeded=exceeded):
-            return f"limited:{exceeded.scope}"
-        case Failed(error=RecognitionError() as error):
-            return f"failed:{error.kind.value}"
-        case Failed(error=error):
-            return f"failed:{type(error).__name__}"

@@ -106,7 +106,8 @@ class TooManyPixels(ImageRejected):
     limit: int = MAX_PIXELS
 
     def __post_init__(self) -> None:
-        super().__init__(f"{self.width}x{self.height}")
+        known = self.width is not None and self.height is not None
+        super().__init__(f"{self.width}x{self.height}" if known else "size unknown")
 
 
 class Work(enum.StrEnum):
@@ -128,7 +129,8 @@ class TooMuchWork(ImageRejected):
     limit: float
 
     def __post_init__(self) -> None:
-        super().__init__(f"{self.what.value}: {self.needed} over {self.limit}")
+        needed = "" if self.needed is None else f"{self.needed} "
+        super().__init__(f"{self.what.value}: {needed}over {self.limit}")
 
 
 def check_dimensions(width: int, height: int) -> None:

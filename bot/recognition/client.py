@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from bot.config import ApiSettings
 from bot.http import clients as http_clients
+from bot.logs import pairs
 from bot.metrics import API_CONCURRENCY_LIMIT, API_RETRIES, API_SECONDS
 from bot.recognition.call_slots import AdaptiveLimiter
 from bot.recognition.errors import ErrorKind, RecognitionError
@@ -153,20 +154,18 @@ class Recognizer:
                         raise failure
                     API_RETRIES.labels(failure.kind.value).inc()
                     logger.info(
-                        "recognition attempt %d failed (kind=%s status=%s code=%s "
-                        "request_id=%s); retrying in %.2fs, concurrency limit %d",
+                        "recognition attempt %d failed (%s); retrying in %.2fs, "
+                        "concurrency limit %d",
                         attempts,
-                        failure.kind,
-                        failure.status,
-                        failure.code,
-                        failure.request_id,
+                        _known(failure),
                         delay,
                         self._slots.limit,
                     )
                     await asyncio.sleep(delay)
         except TimeoutError:
             timeout = RecognitionError(
-                ErrorKind.TIMEOUT, detail=f"no answer within {self._policy.total_deadline:g}s"
+                ErrorKind.TIMEOUT,
+                detail=f"timed out: no answer within {self._policy.total_deadline:g}s",
             )
             self._log_failure(timeout, attempts)
             raise timeout from None
@@ -197,11 +196,20 @@ class Recognizer:
     def _log_failure(error: RecognitionError, attempts: int) -> None:
         logger.log(
             logging.ERROR if error.operator_problem else logging.WARNING,
-            "recognition failed: kind=%s status=%s code=%s request_id=%s attempts=%d detail=%s",
-            error.kind,
-            error.status,
-            error.code,
-            error.request_id,
+            "recognition failed: %s attempts=%d detail=%s",
+            _known(error),
             attempts,
             error.detail,
         )
+
+
+def _known(error: RecognitionError) -> str:
+    """The error's kind, status, code and request id as `key=value`, those it has."""
+    return pairs(
+        {
+            "kind": error.kind,
+            "status": error.status,
+            "code": error.code,
+            "request_id": error.request_id,
+        }
+    )

@@ -7,6 +7,8 @@ import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from bot.logs import pairs
+
 
 class ErrorKind(enum.StrEnum):
     """Why a recognition failed; decides retrying, logging level and the user's sentence."""
@@ -94,9 +96,8 @@ class RecognitionError(Exception):
         self.request_id = request_id
         self.detail = detail[:200]
         self.retry_after = retry_after
-        super().__init__(
-            f"{kind.value} status={status} code={code} request_id={request_id} {self.detail}"
-        )
+        known = pairs({"status": status, "code": code, "request_id": request_id})
+        super().__init__(" ".join(part for part in (kind.value, known, self.detail) if part))
 
     @property
     def retryable(self) -> bool:

@@ -114,8 +114,8 @@ class AiohttpExchange:
                     raw = await _read_answer(response.content.iter_any(), response.status)
                     return response.status, response.headers, raw
         except TimeoutError as exc:
-            detail = "write stalled" if stall.expired() else type(exc).__name__
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=f"aiohttp {detail}") from None
+            detail = "write stalled" if stall.expired() else http_clients.describe(exc)
+            raise RecognitionError(ErrorKind.TIMEOUT, detail=detail) from None
         except aiohttp.ClientError as exc:
             raise RecognitionError(ErrorKind.NETWORK, detail=http_clients.describe(exc)) from None
 
@@ -158,9 +158,9 @@ class HttpxExchange:
                 raw = await _read_answer(response.aiter_bytes(), response.status_code)
                 return response.status_code, response.headers, raw
         except httpx.TimeoutException as exc:
-            raise RecognitionError(ErrorKind.TIMEOUT, detail=type(exc).__name__) from None
+            raise RecognitionError(ErrorKind.TIMEOUT, detail=http_clients.describe(exc)) from None
         except httpx.TransportError as exc:
-            raise RecognitionError(ErrorKind.NETWORK, detail=type(exc).__name__) from None
+            raise RecognitionError(ErrorKind.NETWORK, detail=http_clients.describe(exc)) from None
 
     async def aclose(self) -> None:
         await self._client.aclose()

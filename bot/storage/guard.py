@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.health import Dependency
+from bot.http import clients as http_clients
 from bot.storage import Backend
 from bot.storage.intake import Backlog, Delivery, Intake, Received
 
@@ -162,10 +163,11 @@ class Guard:
             del self._unreleased[key]
 
     def _describe(self, exc: BaseException) -> str:
-        """One line: the exception's type and message (a timeout has no message)."""
+        """One line: the exception's type and message (a timeout has no message), or the
+        network's cause (DNS, refused, TLS) named as such."""
         if isinstance(exc, TimeoutError) and not str(exc):
             return f"no answer within {self._timeout:g} s"
-        return f"{type(exc).__name__}: {exc}"
+        return http_clients.cause(exc) or f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True, eq=False)

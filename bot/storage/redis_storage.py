@@ -18,6 +18,7 @@ from redis.exceptions import (
     WatchError,
 )
 
+from bot.http import clients as http_clients
 from bot.moderation import ChatSettings
 from bot.storage import StorageOpenError, StorageUnreachable
 from bot.storage.redis_intake import RedisIntake
@@ -146,7 +147,8 @@ class RedisStorage(RedisModeration):
             if isinstance(exc, AuthenticationError | AuthorizationError | ResponseError):
                 raise StorageOpenError(f"refused by the server: {exc}") from None
             if isinstance(exc, RedisError | OSError):
-                raise StorageUnreachable(f"{type(exc).__name__}: {exc}") from None
+                cause = http_clients.cause(exc) or f"{type(exc).__name__}: {exc}"
+                raise StorageUnreachable(cause) from None
             raise
         return storage
 

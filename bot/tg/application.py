@@ -27,6 +27,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.health import Dependency, Health, Phase
+from bot.http import clients as http_clients
 from bot.http.clients import proxied
 from bot.i18n import Catalogs
 from bot.startup import Misconfigured
@@ -142,7 +143,9 @@ class ObservedRequest(BaseRequest):
             if self._telegram is not None and not isinstance(
                 exc.__cause__, httpx.PoolTimeout | PoolTimeout
             ):
-                self._telegram.failed(f"{type(exc).__name__}: {exc.message}")
+                # httpx's words for DNS and the like are errno text ("[Errno -2] ...").
+                cause = http_clients.cause(exc) or exc.message
+                self._telegram.failed(f"{type(exc).__name__}: {cause}")
             raise
         if self._conflict is not None:
             self._conflict.answered(status)

@@ -164,7 +164,7 @@ class _AiohttpGetter:
                 _check_status(response.status)
                 return await _read_file(response.content.iter_any(), limit)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _TryAgain(type(exc).__name__) from None
+            raise _TryAgain(http_clients.describe(exc)) from None
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -186,7 +186,7 @@ class _HttpxGetter:
                 _check_status(response.status_code)
                 return await _read_file(response.aiter_raw(), limit)
         except httpx.TransportError as exc:
-            raise _TryAgain(type(exc).__name__) from None
+            raise _TryAgain(http_clients.describe(exc)) from None
         except httpx.InvalidURL:
             # getFile's file_path with a control character, or past 64 KB: no request can
             # carry it, so it is refused like a file Telegram has not got (aiohttp sends it

@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.config import Settings
+from bot.http import clients as http_clients
 from bot.startup import Misconfigured, Unreachable
 from bot.tg.updates import AnyApplication
 
@@ -51,7 +52,8 @@ async def _initialize(app: AnyApplication, settings: Settings) -> None:
     except BadRequest as exc:
         raise Misconfigured(setting, address, f"getMe refused: {_short(exc)}") from None
     except NetworkError as exc:
-        raise Unreachable(setting, address, _short(exc)) from None
+        # DNS, refused, TLS or a timeout, named as such whichever client raised it.
+        raise Unreachable(setting, address, http_clients.cause(exc) or _short(exc)) from None
     except TelegramError as exc:
         raise Misconfigured(setting, address, f"not a Bot API: {_short(exc)}") from None
 

@@ -106,7 +106,7 @@ class AiohttpRequest(BaseRequest):
         # timeout holds the URL, and so the token, and a traceback logged with exc_info
         # would show it; httpx's never does. `describe` keeps what an operator needs.
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
-            raise TimedOut(f"aiohttp {type(exc).__name__}") from None
+            raise TimedOut(describe(exc)) from None
         except aiohttp.ClientError as exc:
             raise NetworkError(describe(exc)) from None
         finally:

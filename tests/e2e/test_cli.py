@@ -4,14 +4,19 @@ Telegram, with the documented output and exit statuses."""
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image, TiffImagePlugin
 
 from tests import hostile
 from tests.conftest import API_KEY
 from tests.e2e.processes import clean_environment, run_bot
+from tests.e2e.unreachable import WORDS, address
 from tests.fakes.recognizer import FakeRecognizer, Reply, kling_error, success
 from tests.fakes.telegram import FakeBotApi
 from tests.imagegen import image_bytes, jpeg, png
@@ -65,6 +70,7 @@ async def test_help_and_version_never_start_the_bot(
 
     status, lines, stdout = await run_bot(env, "check", "--help", cwd=tmp_path)
     assert (status, lines) == (0, [])
+    assert stdout.startswith("usage: python -m bot check [-h] [--offline] [--json] [--verbose]")
     assert "--offline" in stdout
     assert "--json" in stdout
 
@@ -172,6 +178,7 @@ async def test_json_output_has_the_documented_shape(
         "refusal": None,
         "error": None,
         "message": photo["message"],
+        "warnings": [],
     }
     assert photo["message"].startswith("Found 4 of 4 segments in this image:")
     assert webp["sent"]["changes"] == ["converted"]
@@ -190,17 +197,28 @@ async def test_an_api_failure_exits_3_and_says_why(
 
     assert status == 3, "an API failure wins over a refusal"
     failed = stdout.split("\n\n")[0]
-    assert "The recognition service is not set up correctly on this bot." in failed
+    assert "The API refused this bot's account (auth): check DEERAPI_API_KEY" in failed
+    assert "The operator has been told" not in stdout, "that is for people in chats"
     assert "  error: kind=auth status=401 code=1000 request_id=req-bad-key" in failed
+    assert "None" not in stdout
     assert API_KEY not in stdout
 
 
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["check", "--offline", "missing.jpg"], {}, "no such file: missing.jpg"),
+        (
+            ["check", "--offline", "missing.jpg"],
+            {},
+            "python -m bot check: cannot read missing.jpg (no such file or folder)",
+        ),
+        (
+            ["check", "--offline", "empty"],
+            {},
+            "python -m bot check: cannot read empty (a folder with no files)",
+        ),
         (["check", "photo.jpg"], {}, "DEERAPI_API_KEY is required to call the API"),
-        (["check"], {}, "the following arguments are required: FILE"),
+        (["check"], {}, "python -m bot check: error: the following arguments are required: FILE"),
         (
             ["check", "--offline", "photo.jpg"],
             {"API_MAX_ATTEMPTS": "many"},
@@ -216,6 +234,7 @@ async def test_an_api_failure_exits_3_and_says_why(
 async def test_usage_errors_exit_2(
     files: dict[str, Path], tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
+    (tmp_path / "empty" / ".git").mkdir(parents=True)
     status, lines, stdout = await run_bot(clean_environment(**env), *args, cwd=tmp_path)
     assert status == 2
     assert stdout == ""
@@ -243,3 +262,118 @@ async def test_offline_check_of_hostile_files_refuses_them_within_the_budget(
     assert "send it as a photo" in reports["lossless.webp"]["message"]
     assert reports["bomb.jpg"]["refusal"] == "TooMuchWork"
     assert reports["float.tif"]["outcome"] == "accepted"
+
+
+@pytest.mark.parametrize("failure", sorted(WORDS))
+async def test_an_api_out_of_reach_is_named_by_its_cause(
+    files: dict[str, Path], kling: FakeRecognizer, tmp_path: Path, failure: str
+) -> None:
+    """DNS, refused, TLS and timeout each read as such to the operator, not as the
+    "busy right now" a person reads."""
+    plain_http = urlsplit(kling.base_url).port
+    assert plain_http is not None
+    with address(failure, plain_http) as (host, port):
+        scheme = "https" if failure in ("dns", "tls") else "http"
+        url = f"{scheme}://{host}:{port}"
+        env = clean_environment(
+            DEERAPI_API_KEY=API_KEY,
+            DEERAPI_BASE_URL=url,
+            API_MAX_ATTEMPTS="1",
+            API_ATTEMPT_TIMEOUT_SECONDS="1",
+        )
+        status, lines, stdout = await run_bot(env, "check", str(files["photo.jpg"]), cwd=tmp_path)
+    assert status == 3
+    assert lines == []
+    said = stdout.splitlines()[2]
+    assert said.startswith(f"  The API at {url} could not be reached: ")
+    assert WORDS[failure] in said
+    assert "busy" not in stdout
+    assert not kling.received
+
+
+async def test_a_folder_is_checked_file_by_file_in_sorted_order(tmp_path: Path) -> None:
+    folder = tmp_path / "sent"
+    (folder / "b" / ".thumbnails").mkdir(parents=True)
+    (folder / "b" / "2.jpg").write_bytes(jpeg(800, 600))
+    (folder / "b" / ".thumbnails" / "2.jpg").write_bytes(png(50, 50))
+    (folder / "a.png").write_bytes(png(200, 200))
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (folder / "c.txt").write_text("not an image")
+    status, lines, stdout = await run_bot(
+        clean_environment(), "check", "--offline", "--json", "sent", cwd=tmp_path
+    )
+    assert status == 1
+    assert lines == []
+    reports = json.loads(stdout)["files"]
+    assert [r["file"] for r in reports] == ["sent/a.png", "sent/b/2.jpg", "sent/c.txt"]
+    assert [r["outcome"] for r in reports] == ["refused", "accepted", "refused"]
+    assert reports[2]["refusal"] == "NotAnImage"
+
+
+def _jpeg_with_corrupt_exif() -> bytes:
+    """A JPEG whose EXIF says its data runs past the end (checked in the bot's process)."""
+    exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x02\x01\x0f\0\x02\0\0\0\xff\0\0\0\0"
+    out = io.BytesIO()
+    Image.new("RGB", (400, 400), (120, 30, 200)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _tiff_with_a_tag_past_its_end() -> bytes:
+    """A TIFF (converted in a decode worker) whose Software tag points past the file."""
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[305] = "a scanner"
+    out = io.BytesIO()
+    Image.new("RGB", (400, 400), (30, 120, 200)).save(out, "TIFF", tiffinfo=tags)
+    data = bytearray(out.getvalue())
+    directory = struct.unpack_from("<I", data, 4)[0]
+    for entry in range(struct.unpack_from("<H", data, directory)[0]):
+        at = directory + 2 + 12 * entry
+        if struct.unpack_from("<H", data, at)[0] == 305:
+            struct.pack_into("<I", data, at + 8, 10_000_000)
+    return bytes(data)
+
+
+async def test_decoder_warnings_are_told_under_their_files_name(tmp_path: Path) -> None:
+    """Warnings the decoders print (from Python or C, here or in a worker) are counted
+    in each file's report, shown with --verbose, and never loose on stderr."""
+    (tmp_path / "a.jpg").write_bytes(_jpeg_with_corrupt_exif())
+    (tmp_path / "b.jpg").write_bytes(jpeg(800, 600))
+    (tmp_path / "c.tif").write_bytes(_tiff_with_a_tag_past_its_end())
+    (tmp_path / "d.jpg").write_bytes(_jpeg_with_corrupt_exif())
+    names = ["a.jpg", "b.jpg", "c.tif", "d.jpg"]
+    env = clean_environment()
+    status, lines, stdout = await run_bot(env, "check", "--offline", *names, cwd=tmp_path)
+    assert (status, lines) == (0, [])
+    a, b, c, d = stdout.split("\n\n")
+    assert a.splitlines()[-1] == "  2 decoder warnings (--verbose shows them)"
+    assert "decoder warning" not in b
+    assert c.splitlines()[-1].endswith(" (--verbose shows them)")
+    assert d.splitlines()[-1] == "  2 decoder warnings (--verbose shows them)", "each file's own"
+
+    status, lines, stdout = await run_bot(
+        env, "check", "--offline", "--verbose", *names, cwd=tmp_path
+    )
+    assert (status, lines) == (0, [])
+    a, b, c, d = stdout.split("\n\n")
+    assert "  decoder warning: UserWarning: Corrupt EXIF data." in a
+    assert "  decoder warning: UserWarning: Truncated File Read" in c
+    assert str(tmp_path) not in stdout
+
+    status, _, stdout = await run_bot(env, "check", "--offline", "--json", *names, cwd=tmp_path)
+    reports = json.loads(stdout)["files"]
+    assert [len(r["warnings"]) > 0 for r in reports] == [True, False, True, True]
+
+
+async def test_a_proxy_set_only_in_env_file_is_warned_of(
+    files: dict[str, Path], api: dict[str, str], kling: FakeRecognizer, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        "https_proxy=http://user:hunter2-proxy@127.0.0.1:3128\nNO_PROXY=localhost\n"
+    )
+    status, lines, _ = await run_bot(
+        api | {"NO_PROXY": "127.0.0.1"}, "check", str(files["photo.jpg"]), cwd=tmp_path
+    )
+    assert status == 0, "the proxy in .env is not used"
+    [line] = lines
+    assert line.startswith("python -m bot check: warning: .env sets https_proxy, which is ignored")
+    assert "hunter2-proxy" not in line

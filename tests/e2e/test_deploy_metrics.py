@@ -69,7 +69,7 @@ async def test_every_metric_the_rules_and_dashboard_name_is_served(
     sends = [
         (_jpeg(original, 87), (1280, 960), None),  # recognized
         (_jpeg(original, 87), (1280, 960), None),  # the same bytes: cache_hits
-        (_jpeg(original.resize((800, 600)), 72), (800, 600), None),  # cache=near
+        (_jpeg(original.resize((800, 600)), 72), (800, 600), None),  # near_hits
         (jpeg(900, 900, seed=2), (900, 900), Reply(status=500)),  # failed:server
         (jpeg(900, 900, seed=3), (900, 900), None),  # recognized: 2 of 2 calls today
         (jpeg(900, 900, seed=4), (900, 900), None),  # limited:global
@@ -94,7 +94,7 @@ async def test_every_metric_the_rules_and_dashboard_name_is_served(
             for name, value in sample.labels.items():
                 labels[family.name][name].add(value)
     events = labels["segment_bot_events"]["event"]
-    assert {"recognized", "cache_hits", "cache=near", "failed:server", "limited:global"} <= events
+    assert {"recognized", "cache_hits", "near_hits", "failed:server", "limited:global"} <= events
     assert any(event.startswith("refused:") for event in events)
 
     named = 0

@@ -4,7 +4,10 @@ left decoding when the last answer has gone."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.app import BotService
+from bot.config import Settings
 from tests import hostile
 from tests.e2e.harness import settled
 from tests.fakes.recognizer import FakeRecognizer
@@ -26,6 +29,14 @@ CASES = {
     "truncated progressive.jpg": (hostile.truncated_progressive, "damaged or incomplete"),
     "65535 px.png": (lambda: hostile.png_header_only(65535, 65535), "megapixels"),
 }
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The tests' 10 s photo deadline is for prompt failures; ten files that each take
+    seconds of a decode worker's CPU queue for two workers, and on a loaded machine the
+    last ones would read "taking too long" instead of their own sentence."""
+    return settings.model_copy(update={"photo_deadline_seconds": 90})
 
 
 async def test_each_hostile_file_gets_one_sentence(

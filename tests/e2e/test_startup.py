@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.e2e.processes import (
     clean_environment,
     run_bot,
 )
+from tests.e2e.unreachable import WORDS, address
 from tests.fakes import bot_environment
 from tests.fakes.recognizer import FakeRecognizer
 from tests.fakes.telegram import FakeBotApi, Fault
@@ -63,13 +65,13 @@ def quiet(telegram: FakeBotApi, kling: FakeRecognizer, tmp_path: Path) -> dict[s
             "TELEGRAM_API_BASE_URL",
             "http://127.0.0.1:{port}/bot",
             "http://127.0.0.1:{port}/bot",
-            "cannot connect to 127.0.0.1:{port} (Connection refused)",
+            "connection refused (nothing listening on that port?)",
         ),
         (
             "REDIS_URL",
             f"redis://:{PASSWORD}@127.0.0.1:{{port}}/0",
             "redis://:***@127.0.0.1:{port}/0",
-            "ConnectionError: Error 111 connecting to 127.0.0.1:{port}",
+            "connection refused (nothing listening on that port?)",
         ),
     ],
 )
@@ -77,7 +79,9 @@ async def test_an_unreachable_service_is_tried_again_then_named(
     quiet: dict[str, str], tmp_path: Path, name: str, value: str, shown: str, cause: str
 ) -> None:
     port = free_port()
-    env = quiet | {name: value.format(port=port)}
+    # 5 s: room for a second attempt (1 s of backoff) after a first that a busy machine
+    # slowed past 1 s (it gave up after one attempt in 2 s under -n 2).
+    env = quiet | {name: value.format(port=port), "STARTUP_RETRY_SECONDS": "5"}
     status, lines, _ = await run_bot(env, cwd=tmp_path)
     assert status == 1
     line = assert_one_clean_line(lines, PASSWORD)
@@ -85,6 +89,30 @@ async def test_an_unreachable_service_is_tried_again_then_named(
     assert cause.format(port=port) in line
     assert "(gave up after " in line
     assert "(gave up after 1 attempt " not in line, "tried again"
+
+
+@pytest.mark.parametrize("failure", sorted(WORDS))
+@pytest.mark.parametrize("name", ["TELEGRAM_API_BASE_URL", "REDIS_URL"])
+async def test_an_unreachable_service_is_named_by_its_cause(
+    quiet: dict[str, str], telegram: FakeBotApi, tmp_path: Path, name: str, failure: str
+) -> None:
+    """DNS, refused, TLS and timeout each read as such, for the Bot API and for Redis."""
+    plain_http = urlsplit(telegram.base_url).port
+    assert plain_http is not None
+    with address(failure, plain_http) as (host, port):
+        if name == "REDIS_URL":
+            scheme = "rediss" if failure == "tls" else "redis"
+            value = f"{scheme}://:{PASSWORD}@{host}:{port}/0"
+        else:
+            scheme = "https" if failure in ("dns", "tls") else "http"
+            value = f"{scheme}://{host}:{port}/bot"
+        env = quiet | {name: value, "STARTUP_RETRY_SECONDS": "0", "TELEGRAM_TIMEOUT_SECONDS": "1"}
+        status, lines, _ = await run_bot(env, cwd=tmp_path)
+    assert status == 1
+    line = assert_one_clean_line(lines, PASSWORD)
+    assert line.startswith(f"cannot start: {name} (")
+    assert WORDS[failure] in line
+    assert "Unknown error" not in line
 
 
 @pytest.mark.parametrize(
@@ -361,3 +389,48 @@ async def test_sigterm_during_the_retries_stops_at_once(
         status, lines, _ = await bot.end(within=10)
     assert status == 0
     assert "Traceback" not in "\n".join(lines)
+
+
+async def test_a_proxy_set_only_in_env_file_is_warned_of_at_start(
+    quiet: dict[str, str], telegram: FakeBotApi, tmp_path: Path
+) -> None:
+    """httpx reads proxies from the environment only: a proxy line in .env is ignored,
+    and the operator behind a proxy is told so at once, not after the start-up retries."""
+    (tmp_path / ".env").write_text(f"HTTPS_PROXY=http://user:{PASSWORD}@127.0.0.1:3128\n")
+    env = quiet | {"LOG_LEVEL": "INFO"}
+    async with bot_process(env, cwd=tmp_path) as bot:
+        await bot.wait_for("which is ignored: proxies are read from the environment only")
+        status, lines = await answer_a_photo_and_stop(bot, telegram)
+    assert status == 0
+    [warning] = [line for line in lines if "HTTPS_PROXY" in line]
+    assert "WARNING bot: .env sets HTTPS_PROXY, which is ignored" in warning
+    assert PASSWORD not in warning
+
+    # Set in the environment too: that one is used, nothing to warn of.
+    env |= {"HTTPS_PROXY": "http://127.0.0.1:3128", "NO_PROXY": "127.0.0.1"}
+    async with bot_process(env, cwd=tmp_path) as bot:
+        status, lines = await answer_a_photo_and_stop(bot, telegram)
+    assert status == 0
+    assert not [line for line in lines if "ignored" in line]
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+@pytest.mark.parametrize("name", ["TELEGRAM_BOT_TOKEN", "DEERAPI_API_KEY"])
+async def test_a_secret_in_quotes_is_refused_in_one_line(
+    quiet: dict[str, str], tmp_path: Path, name: str, where: str
+) -> None:
+    """Quotes kept around a secret (`docker run --env-file` keeps them; in .env, quotes
+    inside quotes) would be sent with it and fail at the first call."""
+    secret = quiet[name]
+    if where == "environment":
+        env = quiet | {name: f'"{secret}"'}
+    else:
+        env = {key: value for key, value in quiet.items() if key != name}
+        (tmp_path / ".env").write_text(f"{name}='\"{secret}\"'\n")
+    status, lines, _ = await run_bot(env, cwd=tmp_path)
+    assert status == 2
+    line = assert_one_clean_line(lines, secret)
+    assert line == (
+        f"configuration error: {name} is wrapped in quotes that became part of it "
+        "(docker run --env-file keeps them): remove them"
+    )
