@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -232,6 +232,7 @@ def fetchable(result: RecognitionResult, hosts: Collection[str]) -> list[tuple[s
     return [(kind, url) for kind, url in result.cutouts.items() if allowed(url, hosts)][:MAX_ALBUM]
 
 
+@dataclass(frozen=True, eq=False)
 class CutoutOffers:
     """Makes offers and answers presses on them, once each across replicas.
 
@@ -241,37 +242,28 @@ class CutoutOffers:
     sends nothing twice; a send that Telegram did not take frees the next try.
     """
 
-    def __init__(
-        self,
-        store: ModerationStore,
-        cache: ResultCache,
-        fetcher: CutoutFetcher,
-        memory: ByteBudget,
-        *,
-        cache_ttl: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._store = store
-        self._cache = cache
-        self._fetcher = fetcher
-        self._memory = memory
-        self._cache_ttl = cache_ttl
-        self._clock = clock
+    store: ModerationStore
+    cache: ResultCache
+    fetcher: CutoutFetcher
+    memory: ByteBudget
+    _: KW_ONLY
+    cache_ttl: float
+    clock: Callable[[], float] = time.time
 
     async def offer(
         self, asker: int, keys: Sequence[str], result: RecognitionResult, *, cached: bool
     ) -> str | None:
         """The id of a new offer of `result`'s cut-outs to `asker`; None when there is
         nothing the bot may fetch (no URL, none on the allow-list, or too old to last)."""
-        if not keys or not fetchable(result, self._fetcher.hosts):
+        if not keys or not fetchable(result, self.fetcher.hosts):
             return None
-        now = self._clock()
-        expires_at = now + KEPT_SECONDS - (self._cache_ttl if cached else 0.0)
+        now = self.clock()
+        expires_at = now + KEPT_SECONDS - (self.cache_ttl if cached else 0.0)
         if expires_at <= now:
             return None
         offer_id = secrets.token_hex(8)
         offer = Offer(asker, tuple(keys), expires_at)
-        await self._store.save_pending(_key(offer_id), offer.to_json(), expires_at)
+        await self.store.save_pending(_key(offer_id), offer.to_json(), expires_at)
         return offer_id
 
     @contextlib.asynccontextmanager
@@ -285,11 +277,11 @@ class CutoutOffers:
         if presser != offer.asker:
             yield NotYours()
             return
-        if not await self._store.first_time(_claim(offer_id, offer.tries), offer.expires_at):
+        if not await self.store.first_time(_claim(offer_id, offer.tries), offer.expires_at):
             yield Taken()
             return
         result = await self._result(offer.keys)
-        urls = [] if result is None else fetchable(result, self._fetcher.hosts)
+        urls = [] if result is None else fetchable(result, self.fetcher.hosts)
         if not urls:
             await self._gone(offer_id, offer)
             yield Gone("the cached result expired")
@@ -297,7 +289,7 @@ class CutoutOffers:
         # The kept cut-outs, plus one download's chunks and their joined copy. An expired
         # link ends the offer; one that may pass leaves it for a later press; one that
         # breaks a rule is left out of the album.
-        async with self._memory.hold((len(urls) + 2) * self._fetcher.max_bytes):
+        async with self.memory.hold((len(urls) + 2) * self.fetcher.max_bytes):
             # Every download ends (each is bounded) before the budget is given back.
             got = await asyncio.gather(
                 *(self._fetch(kind, url) for kind, url in urls), return_exceptions=True
@@ -327,14 +319,14 @@ class CutoutOffers:
             await self._save(offer_id, replace(offer, tries=offer.tries + 1))
 
     async def _fetch(self, kind: str, url: str) -> Cutout:
-        image = await self._fetcher.fetch(url)
+        image = await self.fetcher.fetch(url)
         if image.width + image.height > MAX_PHOTO_SIDES:
             raise CutoutUnavailable(f"{image.width} x {image.height} px, over a photo's sides")
         return Cutout(kind, image)
 
     async def _result(self, keys: Sequence[str]) -> RecognitionResult | None:
         for key in keys:
-            if (result := await self._cache.get(key)) is not None:
+            if (result := await self.cache.get(key)) is not None:
                 return result
         return None
 
@@ -342,11 +334,11 @@ class CutoutOffers:
         await self._save(offer_id, replace(offer, gone=True))
 
     async def _load(self, offer_id: str) -> Offer | None:
-        raw = await self._store.load_pending(_key(offer_id), self._clock())
+        raw = await self.store.load_pending(_key(offer_id), self.clock())
         return None if raw is None else Offer.from_json(raw)
 
     async def _save(self, offer_id: str, offer: Offer) -> None:
-        await self._store.save_pending(_key(offer_id), offer.to_json(), offer.expires_at)
+        await self.store.save_pending(_key(offer_id), offer.to_json(), offer.expires_at)
 
 
 def _key(offer_id: str) -> str:

@@ -28,7 +28,6 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.health import Dependency, Health, Phase
 from bot.http import clients as http_clients
-from bot.http.clients import proxied
 from bot.i18n import Catalogs
 from bot.startup import Misconfigured
 from bot.tg import routes
@@ -212,7 +211,7 @@ def build_application(
 
 def _http_layer(connections: int, timeout: float, *, read_timeout: float) -> BaseRequest:
     """aiohttp's when Telegram is reached directly, httpx's when proxy variables are set."""
-    if proxied():
+    if http_clients.proxied():
         return HTTPXRequest(
             connection_pool_size=connections,
             connect_timeout=timeout,
