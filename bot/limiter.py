@@ -187,22 +187,32 @@ class AimdLimit:
         return int(self._limit)
 
     def record(
-        self, signal: Signal, *, epoch: int, latency: float, in_flight: int, started_with: int
+        self,
+        signal: Signal,
+        *,
+        epoch: int,
+        latency: float,
+        in_flight: int,
+        started_with: int,
+        allowed: int,
     ) -> None:
         """One call finished: `epoch` as it was when the call started, `latency` in
         seconds, `in_flight` counting this call, `started_with` the calls in flight
         when it started, itself included."""
         if epoch == self.epoch:
-            self._move(signal, latency, in_flight, started_with)
+            self._move(signal, latency, in_flight, max(started_with, min(in_flight, allowed)))
         if signal is Signal.REFUSED:
             # The other calls in flight: held by the API, or refused and on their way.
             self._hold(in_flight - 1)
+        if in_flight <= 1:
+            # Nothing else in flight: a round spans no idle time.
+            self._new_round()
 
-    def _move(self, signal: Signal, latency: float, in_flight: int, started_with: int) -> None:
+    def _move(self, signal: Signal, latency: float, in_flight: int, load: int) -> None:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
-                self._sample(latency, started_with)
+                self._sample(latency, load)
                 # No growth while a rise is checked at the earlier load.
                 if self._suspect is None and in_flight * 2 >= self._limit:
                     self._grow()
@@ -288,11 +298,16 @@ class AimdLimit:
         error = math.sqrt(deviations * (1 / reference.count + 1 / current.count))
         return excess > rules.confidence * error
 
+    @staticmethod
+    def _elasticity(reference: _Round, current: _Round) -> float:
+        """The power of our load that latency rose with, from `reference` to `current`."""
+        return (current.latency - reference.latency) / (current.load - reference.load)
+
     def _verdict(self, suspect: _Suspect, back: _Round) -> None:
         """The round back at a lower load ended."""
         self._reference = back
         risen, reference = suspect.risen, suspect.reference
-        elasticity = (risen.latency - reference.latency) / (risen.load - reference.load)
+        elasticity = self._elasticity(reference, risen)
         fell = risen.latency - back.latency
         if fell * 2 >= elasticity * (risen.load - back.load):
             # Latency came at least half as far back down as it rose for that much
@@ -303,8 +318,9 @@ class AimdLimit:
             self._limit = max(self._limit, suspect.limit)
 
 
-# A slot as handed over: the limit's epoch and the calls in flight, itself included.
-_Grant = tuple[int, int]
+# A slot as handed over: the limit's epoch, the calls in flight (itself included) and
+# the limit.
+_Grant = tuple[int, int, int]
 
 
 @dataclass
@@ -363,7 +379,7 @@ class AdaptiveLimiter:
     async def slot(self, *, retry: bool = False) -> AsyncIterator[Permit]:
         """Hold one slot for the block; the permit's `signal` feeds the limit on exit.
         A `retry` waits ahead of first attempts."""
-        epoch, started_with = await self._acquire(self._retries if retry else self._firsts)
+        epoch, started_with, allowed = await self._acquire(self._retries if retry else self._firsts)
         permit = Permit(epoch, crowded=self._in_flight > 1)
         started = monotonic()
         try:
@@ -377,6 +393,7 @@ class AdaptiveLimiter:
                 latency=monotonic() - started,
                 in_flight=self._in_flight,
                 started_with=started_with,
+                allowed=allowed,
             )
             self._in_flight -= 1
             if self._on_change is not None and self._aimd.limit != before:
@@ -412,4 +429,4 @@ class AdaptiveLimiter:
     def _grant(self) -> _Grant:
         # Taken as the slot is handed over, not when its waiter runs: a cut or a
         # step back in between must not file the call under the new epoch.
-        return self._aimd.epoch, self._in_flight
+        return self._aimd.epoch, self._in_flight, self._aimd.limit

@@ -38,6 +38,7 @@ def _feed(
             latency=latency,
             in_flight=aimd.limit,
             started_with=aimd.limit if load is None else load,
+            allowed=aimd.limit if load is None else load,
         )
 
 
@@ -50,6 +51,7 @@ answers = st.lists(
         st.floats(0.001, 30),
         st.integers(0, 300),
         st.integers(0, 300),
+        st.integers(0, 300),
     ),
     max_size=300,
 )
@@ -57,17 +59,18 @@ answers = st.lists(
 
 @given(ceiling=st.integers(1, 300), history=answers)
 def test_the_limit_stays_between_one_and_the_ceiling(
-    ceiling: int, history: list[tuple[Signal, bool, float, int, int]]
+    ceiling: int, history: list[tuple[Signal, bool, float, int, int, int]]
 ) -> None:
     aimd = AimdLimit(ceiling)
     assert aimd.limit == min(16, ceiling)
-    for signal, stale, latency, in_flight, started_with in history:
+    for signal, stale, latency, in_flight, started_with, allowed in history:
         aimd.record(
             signal,
             epoch=aimd.epoch - stale,
             latency=latency,
             in_flight=in_flight,
             started_with=started_with,
+            allowed=allowed,
         )
         assert 1 <= aimd.limit <= ceiling
 
@@ -77,7 +80,7 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     aimd = AimdLimit(128)
     epoch = aimd.epoch
     for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
-        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, started_with=16)
+        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, started_with=16, allowed=16)
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
@@ -88,7 +91,9 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     before = aimd.epoch
     _feed(aimd, Signal.REFUSED)
     for _ in range(50):
-        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, started_with=14)
+        aimd.record(
+            Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, started_with=14, allowed=14
+        )
     assert aimd.limit == 14
 
 
@@ -103,7 +108,12 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
     # 32 in flight, the API holds `held`: the others come back refused, one by one.
     for in_flight in range(32, held, -1):
         aimd.record(
-            Signal.REFUSED, epoch=epoch, latency=LATENCY, in_flight=in_flight, started_with=32
+            Signal.REFUSED,
+            epoch=epoch,
+            latency=LATENCY,
+            in_flight=in_flight,
+            started_with=32,
+            allowed=32,
         )
     assert aimd.epoch == epoch + 1, "one cut"
     assert aimd.limit == limit
@@ -112,7 +122,9 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
 def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> None:
     aimd = AimdLimit(128)
     _feed(aimd, Signal.SUCCESS, 16)
-    aimd.record(Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, started_with=3)
+    aimd.record(
+        Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, started_with=3, allowed=3
+    )
     assert aimd.limit == 28, "32 x 0.9: three in flight say nothing of what the API takes"
 
 
@@ -143,7 +155,14 @@ def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int
 def test_an_idle_limit_does_not_grow() -> None:
     aimd = AimdLimit(128)
     for _ in range(100):
-        aimd.record(Signal.SUCCESS, epoch=aimd.epoch, latency=LATENCY, in_flight=7, started_with=7)
+        aimd.record(
+            Signal.SUCCESS,
+            epoch=aimd.epoch,
+            latency=LATENCY,
+            in_flight=7,
+            started_with=7,
+            allowed=7,
+        )
     assert aimd.limit == 16, "7 of 16 in flight: less than half in use"
 
 
@@ -220,6 +239,7 @@ class _Call:
     start: float = field(compare=False)
     epoch: int = field(compare=False)
     load: int = field(compare=False)
+    allowed: int = field(compare=False)
     refused: bool = field(compare=False)
 
 
@@ -254,7 +274,9 @@ def _drive(
                 if workers:
                     end = max(now, heapq.heappop(workers)) + end - now
                     heapq.heappush(workers, end)
-            heapq.heappush(answers, _Call(end, seq, now, aimd.epoch, in_flight, refused))
+            heapq.heappush(
+                answers, _Call(end, seq, now, aimd.epoch, in_flight, aimd.limit, refused)
+            )
         if retry_at and (not answers or retry_at[0] <= answers[0].end):
             now = heapq.heappop(retry_at)
             retries += 1
@@ -269,6 +291,7 @@ def _drive(
             latency=now - call.start,
             in_flight=in_flight,
             started_with=call.load,
+            allowed=call.allowed,
         )
         in_flight -= 1
         if call.refused:
