@@ -343,6 +343,7 @@ def test_an_api_with_room_gets_the_ceiling_whatever_its_latency_does(
     limits = _drive(aimd, 600, latency)
     assert max(limits[:300]) == 128, "the ceiling within the first half of the burst"
     assert limits[-1] == 128
+    assert limits == sorted(limits), "never a step back: nothing here is our own queue"
 
 
 @pytest.mark.parametrize(
@@ -564,3 +565,20 @@ def _cancel_later(task: asyncio.Task[None], ticks: int) -> None:
         task.cancel()
     else:
         asyncio.get_running_loop().call_soon(_cancel_later, task, ticks - 1)
+
+
+@pytest.mark.parametrize(
+    ("warm_up", "latency"),
+    [(_constant(0.1), _constant(1.0)), (_constant(1.0), _constant(0.1))],
+    ids=["10x-slower", "10x-faster"],
+)
+def test_an_api_that_refuses_is_followed_through_a_latency_step(
+    warm_up: Latency, latency: Latency
+) -> None:
+    aimd = AimdLimit(128)
+    _drive(aimd, 40, warm_up, refuse_above=32)
+    limits = _drive(aimd, 400, latency, refuse_above=32)
+    # The warm-up's first round was filed at loads 1 to 16 (7 on average): 10x slower
+    # against 32 then read as our own queue, and the limit went back to 16 for a round.
+    assert min(limits[32:]) >= 32 * 3 // 4
+    assert 24 <= statistics.median(limits) <= 34
