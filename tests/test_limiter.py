@@ -38,7 +38,6 @@ def _feed(
             latency=latency,
             in_flight=aimd.limit,
             started_with=aimd.limit if load is None else load,
-            allowed=aimd.limit if load is None else load,
         )
 
 
@@ -51,7 +50,6 @@ answers = st.lists(
         st.floats(0.001, 30),
         st.integers(0, 300),
         st.integers(0, 300),
-        st.integers(0, 300),
     ),
     max_size=300,
 )
@@ -59,18 +57,17 @@ answers = st.lists(
 
 @given(ceiling=st.integers(1, 300), history=answers)
 def test_the_limit_stays_between_one_and_the_ceiling(
-    ceiling: int, history: list[tuple[Signal, bool, float, int, int, int]]
+    ceiling: int, history: list[tuple[Signal, bool, float, int, int]]
 ) -> None:
     aimd = AimdLimit(ceiling)
     assert aimd.limit == min(16, ceiling)
-    for signal, stale, latency, in_flight, started_with, allowed in history:
+    for signal, stale, latency, in_flight, started_with in history:
         aimd.record(
             signal,
             epoch=aimd.epoch - stale,
             latency=latency,
             in_flight=in_flight,
             started_with=started_with,
-            allowed=allowed,
         )
         assert 1 <= aimd.limit <= ceiling
 
@@ -80,7 +77,7 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     aimd = AimdLimit(128)
     epoch = aimd.epoch
     for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
-        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, started_with=16, allowed=16)
+        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, started_with=16)
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
@@ -91,9 +88,7 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     before = aimd.epoch
     _feed(aimd, Signal.REFUSED)
     for _ in range(50):
-        aimd.record(
-            Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, started_with=14, allowed=14
-        )
+        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, started_with=14)
     assert aimd.limit == 14
 
 
@@ -113,18 +108,34 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
             latency=LATENCY,
             in_flight=in_flight,
             started_with=32,
-            allowed=32,
         )
     assert aimd.epoch == epoch + 1, "one cut"
     assert aimd.limit == limit
 
 
+@pytest.mark.parametrize(("probe", "expected"), [(1.0, [13, 13]), (4.0, [50, 14])])
+def test_growth_past_what_the_api_held_is_slower_for_one_call(
+    probe: float, expected: list[int]
+) -> None:
+    aimd = AimdLimit(128, AimdRules(probe=probe))
+    aimd.record(Signal.REFUSED, epoch=0, latency=LATENCY, in_flight=13, started_with=13)
+    assert aimd.limit == 12, "cut to 14, held to the 12 the API held"
+    answers = []
+    for target in (13, 14):
+        count = 0
+        while aimd.limit < target:
+            _feed(aimd, Signal.SUCCESS)
+            count += 1
+        answers.append(count)
+    # Probing past 12 costs `probe` rounds instead of one (a refusal each, at a
+    # steady K); past 13 the API took more than it held, and growth is as before.
+    assert answers == expected
+
+
 def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> None:
     aimd = AimdLimit(128)
     _feed(aimd, Signal.SUCCESS, 16)
-    aimd.record(
-        Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, started_with=3, allowed=3
-    )
+    aimd.record(Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, started_with=3)
     assert aimd.limit == 28, "32 x 0.9: three in flight say nothing of what the API takes"
 
 
@@ -146,7 +157,8 @@ def test_neutral_answers_change_nothing(signals: list[Signal]) -> None:
 )
 def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int]]) -> None:
     aimd = AimdLimit(100)
-    _feed(aimd, Signal.REFUSED, overloads)
+    # Timeouts: a refusal would also hold the limit and slow the growth past it.
+    _feed(aimd, Signal.TIMEOUT, overloads)
     for answers, limit in rounds:
         _feed(aimd, Signal.SUCCESS, answers)
         assert aimd.limit == limit
@@ -161,7 +173,6 @@ def test_an_idle_limit_does_not_grow() -> None:
             latency=LATENCY,
             in_flight=7,
             started_with=7,
-            allowed=7,
         )
     assert aimd.limit == 16, "7 of 16 in flight: less than half in use"
 
@@ -239,7 +250,6 @@ class _Call:
     start: float = field(compare=False)
     epoch: int = field(compare=False)
     load: int = field(compare=False)
-    allowed: int = field(compare=False)
     refused: bool = field(compare=False)
 
 
@@ -274,9 +284,7 @@ def _drive(
                 if workers:
                     end = max(now, heapq.heappop(workers)) + end - now
                     heapq.heappush(workers, end)
-            heapq.heappush(
-                answers, _Call(end, seq, now, aimd.epoch, in_flight, aimd.limit, refused)
-            )
+            heapq.heappush(answers, _Call(end, seq, now, aimd.epoch, in_flight, refused))
         if retry_at and (not answers or retry_at[0] <= answers[0].end):
             now = heapq.heappop(retry_at)
             retries += 1
@@ -291,7 +299,6 @@ def _drive(
             latency=now - call.start,
             in_flight=in_flight,
             started_with=call.load,
-            allowed=call.allowed,
         )
         in_flight -= 1
         if call.refused:
@@ -382,6 +389,9 @@ def test_the_floor_is_one() -> None:
     for _ in range(30):
         _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 1
+    # The API held none: growth past that is 4x slower, 6 answers instead of 1.
+    _feed(aimd, Signal.SUCCESS, 5)
+    assert aimd.limit == 1
     _feed(aimd, Signal.SUCCESS)
     assert aimd.limit == 2
 
@@ -396,6 +406,7 @@ def test_the_floor_is_one() -> None:
         {"elasticity": 0.0},
         {"load_step": 1.0},
         {"min_round": 1},
+        {"probe": 0.5},
     ],
 )
 def test_unusable_rules_are_refused(rules: dict[str, float]) -> None:
