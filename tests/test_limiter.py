@@ -104,10 +104,33 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
     # 32 in flight, the API holds `held`: the others come back refused, one by one.
     for in_flight in range(32, held, -1):
         aimd.record(
-            Signal.REFUSED, epoch=epoch, latency=LATENCY, in_flight=in_flight, started_with=32
+            Signal.REFUSED,
+            epoch=epoch,
+            latency=LATENCY,
+            in_flight=in_flight,
+            started_with=32,
         )
     assert aimd.epoch == epoch + 1, "one cut"
     assert aimd.limit == limit
+
+
+@pytest.mark.parametrize(("probe", "expected"), [(1.0, [13, 13]), (4.0, [50, 14])])
+def test_growth_past_what_the_api_held_is_slower_for_one_call(
+    probe: float, expected: list[int]
+) -> None:
+    aimd = AimdLimit(128, AimdRules(probe=probe))
+    aimd.record(Signal.REFUSED, epoch=0, latency=LATENCY, in_flight=13, started_with=13)
+    assert aimd.limit == 12, "cut to 14, held to the 12 the API held"
+    answers = []
+    for target in (13, 14):
+        count = 0
+        while aimd.limit < target:
+            _feed(aimd, Signal.SUCCESS)
+            count += 1
+        answers.append(count)
+    # Probing past 12 costs `probe` rounds instead of one (a refusal each, at a
+    # steady K); past 13 the API took more than it held, and growth is as before.
+    assert answers == expected
 
 
 def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> None:
@@ -135,7 +158,8 @@ def test_neutral_answers_change_nothing(signals: list[Signal]) -> None:
 )
 def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int]]) -> None:
     aimd = AimdLimit(100)
-    _feed(aimd, Signal.REFUSED, overloads)
+    # Timeouts: a refusal would also hold the limit and slow the growth past it.
+    _feed(aimd, Signal.TIMEOUT, overloads)
     for answers, limit in rounds:
         _feed(aimd, Signal.SUCCESS, answers)
         assert aimd.limit == limit
@@ -144,7 +168,13 @@ def test_growth_per_round_of_answers(overloads: int, rounds: list[tuple[int, int
 def test_an_idle_limit_does_not_grow() -> None:
     aimd = AimdLimit(128)
     for _ in range(100):
-        aimd.record(Signal.SUCCESS, epoch=aimd.epoch, latency=LATENCY, in_flight=7, started_with=7)
+        aimd.record(
+            Signal.SUCCESS,
+            epoch=aimd.epoch,
+            latency=LATENCY,
+            in_flight=7,
+            started_with=7,
+        )
     assert aimd.limit == 16, "7 of 16 in flight: less than half in use"
 
 
@@ -321,6 +351,7 @@ def test_an_api_with_room_gets_the_ceiling_whatever_its_latency_does(
     limits = _drive(aimd, 600, latency)
     assert max(limits[:300]) == 128, "the ceiling within the first half of the burst"
     assert limits[-1] == 128
+    assert limits == sorted(limits), "never a step back: nothing here is our own queue"
 
 
 @pytest.mark.parametrize(
@@ -359,6 +390,9 @@ def test_the_floor_is_one() -> None:
     for _ in range(30):
         _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 1
+    # The API held none: growth past that is 4x slower, 6 answers instead of 1.
+    _feed(aimd, Signal.SUCCESS, 5)
+    assert aimd.limit == 1
     _feed(aimd, Signal.SUCCESS)
     assert aimd.limit == 2
 
@@ -373,6 +407,7 @@ def test_the_floor_is_one() -> None:
         {"elasticity": 0.0},
         {"load_step": 1.0},
         {"min_round": 1},
+        {"probe": 0.5},
     ],
 )
 def test_unusable_rules_are_refused(rules: dict[str, float]) -> None:
@@ -542,3 +577,20 @@ def _cancel_later(task: asyncio.Task[None], ticks: int) -> None:
         task.cancel()
     else:
         asyncio.get_running_loop().call_soon(_cancel_later, task, ticks - 1)
+
+
+@pytest.mark.parametrize(
+    ("warm_up", "latency"),
+    [(_constant(0.1), _constant(1.0)), (_constant(1.0), _constant(0.1))],
+    ids=["10x-slower", "10x-faster"],
+)
+def test_an_api_that_refuses_is_followed_through_a_latency_step(
+    warm_up: Latency, latency: Latency
+) -> None:
+    aimd = AimdLimit(128)
+    _drive(aimd, 40, warm_up, refuse_above=32)
+    limits = _drive(aimd, 400, latency, refuse_above=32)
+    # The warm-up's first round was filed at loads 1 to 16 (7 on average): 10x slower
+    # against 32 then read as our own queue, and the limit went back to 16 for a round.
+    assert min(limits[32:]) >= 32 * 3 // 4
+    assert 24 <= statistics.median(limits) <= 34

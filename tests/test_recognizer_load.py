@@ -169,11 +169,12 @@ async def test_an_api_with_room_lets_the_limit_grow_through_latency_noise(
     assert kling.peak_in_flight > 64
 
 
+@pytest.mark.parametrize("sigma", [0.3, 1.0])
 @pytest.mark.parametrize("k", [12, 32])
 async def test_the_limit_settles_near_what_the_api_takes_through_latency_noise(
-    kling: FakeRecognizer, k: int
+    kling: FakeRecognizer, k: int, sigma: float
 ) -> None:
-    kling.latency = lognormal(0.1, 1.0)
+    kling.latency = lognormal(0.1, sigma)
     kling.max_in_flight = k
     async with _recognizer(kling) as recognizer:
         results = await _burst(recognizer)
@@ -182,6 +183,28 @@ async def test_the_limit_settles_near_what_the_api_takes_through_latency_noise(
     assert len(results) == CALLS
     assert k // 2 <= limit <= 2 * k
     assert 0 < kling.refused <= CALLS // 4
+
+
+@pytest.mark.parametrize(
+    ("warm_up", "latency"),
+    [(0.05, 0.5), (0.5, 0.05)],
+    ids=["10x-slower", "10x-faster"],
+)
+async def test_the_limit_settles_near_what_the_api_takes_after_latency_steps(
+    kling: FakeRecognizer, warm_up: float, latency: float
+) -> None:
+    kling.max_in_flight = 32
+    async with _recognizer(kling) as recognizer:
+        kling.latency = lambda: warm_up
+        await _burst(recognizer, 40)
+        kling.latency = lambda: latency
+        refused = kling.refused
+        results = await _burst(recognizer)
+        limit = recognizer.concurrency_limit
+
+    assert len(results) == CALLS
+    assert 16 <= limit <= 64
+    assert kling.refused - refused <= CALLS // 4
 
 
 async def test_a_drop_in_what_the_api_takes_is_followed_through_latency_noise(
