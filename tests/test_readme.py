@@ -96,6 +96,13 @@ def test_links_within_the_readme_land_on_a_heading() -> None:
         assert (ROOT / target).exists(), target
 
 
+def test_the_files_it_names_exist() -> None:
+    path = r"`((?:bot|tests|bench|scripts|deploy)/[\w/.-]+\.(?:py|md|ya?ml|sh|json|po|txt))`"
+    named = set(re.findall(path, README))
+    assert len(named) > 10
+    assert not {path for path in named if not (ROOT / path).exists()}
+
+
 def test_dotenv_blocks_are_settings_the_bot_accepts(tmp_path: Path) -> None:
     required = {"TELEGRAM_BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"}
     required["DEERAPI_API_KEY"] = "sk-a-long-enough-key"
