@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.i18n import Translations, pick_language
+from bot.i18n import Translations
 from bot.messages import people
-from bot.moderation.callbacks import CutoutPress, encode, parse
+from bot.moderation.callbacks import CutoutPress, encode
 from bot.photo.cutouts import CutoutOffers, Gone, NotYours, Ready, Taken, Unreachable
 from bot.photo.outcomes import Outcome, Recognized
 from bot.storage.guard import StorageUnavailable
@@ -58,14 +58,10 @@ class CutoutButtons:
 
     async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """Check who pressed, claim the offer, fetch, send one album, answer the press."""
-        query = update.callback_query
-        if query is None or query.data is None:
+        pressed = await self.chats.press(update, CutoutPress)
+        if pressed is None:
             return
-        tr = self.chats.catalogs.get(pick_language(None, query.from_user.language_code))
-        press = parse(query.data)
-        if not isinstance(press, CutoutPress):
-            await self.chats.outbox.answer_press(query, "")
-            return
+        query, press, tr = pressed
         if self.offers is None:  # a button made before CUTOUT_HOSTS was emptied
             await self.chats.outbox.answer_press(query, people.cutouts_gone(tr), alert=True)
             return

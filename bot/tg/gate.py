@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
-from bot.i18n import pick_language
 from bot.messages import admin_reports, group_admins, people
-from bot.moderation.callbacks import ConfirmPress, encode, parse
+from bot.moderation.callbacks import ConfirmPress, encode
 from bot.moderation.rights import (
     COMMAND_RIGHTS,
     Denied,
@@ -91,14 +90,10 @@ class CommandGate:
     async def confirmed(self, update: Update) -> tuple[str, Update] | None:
         """For a press on Confirm: the held command and its update, if the presser holds
         its right and nobody confirmed it before; otherwise the presser is told why not."""
-        query = update.callback_query
-        if query is None or query.data is None:
+        pressed = await self.chats.press(update, ConfirmPress)
+        if pressed is None:
             return None
-        tr = self.chats.catalogs.get(pick_language(None, query.from_user.language_code))
-        press = parse(query.data)
-        if not isinstance(press, ConfirmPress):
-            await self.chats.outbox.answer_press(query, "")
-            return None
+        query, press, tr = pressed
         try:
             raw = await self.chats.storage.load_pending(_key(press.pending_id), time.time())
             if raw is None:

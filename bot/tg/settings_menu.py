@@ -25,7 +25,7 @@ from bot.i18n import Translations, pick_language
 from bot.messages import group_admins, people
 from bot.moderation import ChatSettings
 from bot.moderation import menu as choices
-from bot.moderation.callbacks import MenuPress, encode, parse
+from bot.moderation.callbacks import MenuPress, encode
 from bot.moderation.rights import SETTINGS_RIGHT, Denied, Granted, Unknown
 from bot.storage.guard import StorageUnavailable
 from bot.storage.images import ImageStore
@@ -80,14 +80,10 @@ class SettingsMenu:
 
     async def on_press(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A press in a menu: check, change, edit in place."""
-        query = update.callback_query
-        if query is None or query.data is None:
+        pressed = await self.chats.press(update, MenuPress)
+        if pressed is None:
             return
-        tr = self.chats.catalogs.get(pick_language(None, query.from_user.language_code))
-        press = parse(query.data)
-        if not isinstance(press, MenuPress):
-            await self.chats.outbox.answer_press(query, "")
-            return
+        query, press, tr = pressed
         try:
             await self._press(query, press, tr)
         except StorageUnavailable:
