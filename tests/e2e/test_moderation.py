@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.moderation.report import Report
 from tests.e2e.harness import running, settled
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
-from tests.fakes.telegram import BOT_USER, FakeBotApi
+from tests.fakes.telegram import ANONYMOUS_ADMIN_BOT, BOT_USER, FakeBotApi
 from tests.imagegen import jpeg, textured
 
 GROUP = -100500
@@ -26,7 +26,6 @@ MEMBER = 22
 OTHER = 23
 REPORTS = -100777
 CHANNEL = -100900
-ANONYMOUS_ADMIN_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
 FACE = success(face=True)
 NO_FACE = success(face=False)
 

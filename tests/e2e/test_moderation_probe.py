@@ -21,7 +21,7 @@ from bot.moderation import Action, ChatSettings, Mode
 from bot.recognition.results import Segment
 from tests.e2e.harness import running, settled
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
-from tests.fakes.telegram import FakeBotApi, Fault
+from tests.fakes.telegram import ANONYMOUS_ADMIN_BOT, CHANNEL_BOT, FakeBotApi, Fault
 from tests.imagegen import jpeg
 
 GROUP = -100510
@@ -33,8 +33,6 @@ MEMBER = 22
 INFO_ONLY = 34
 REPORTS = -100787
 FACE = success(face=True)
-ANONYMOUS_ADMIN_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
-CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel"}
 
 
 @pytest.fixture

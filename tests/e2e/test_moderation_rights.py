@@ -16,7 +16,7 @@ from bot.app import BotService
 from bot.config import Settings
 from tests.e2e.harness import running, settled
 from tests.fakes.recognizer import FakeRecognizer, Reply, success
-from tests.fakes.telegram import FakeBotApi, Fault
+from tests.fakes.telegram import ANONYMOUS_ADMIN_BOT, FakeBotApi, Fault
 from tests.imagegen import jpeg
 from tests.redis_process import RedisProcess
 
@@ -30,7 +30,6 @@ INFO_ONLY = 34
 REPORTS = -100777
 TOPIC = 77
 FACE = success(face=True)
-ANONYMOUS_ADMIN_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
 
 
 @pytest.fixture

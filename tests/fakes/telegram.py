@@ -35,6 +35,10 @@ from aiohttp import web
 from tests.fakes.server import LocalServer
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Segment bot", "username": "segment_bot"}
+# Telegram's own senders: an anonymous admin posts as @GroupAnonymousBot, a member
+# posting as a channel as @Channel_Bot (with the channel in `sender_chat`).
+ANONYMOUS_ADMIN_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel"}
 MAX_BOT_DOWNLOAD = 20 * 1024 * 1024
 MAX_LOCAL_SERVER_DOWNLOAD = 2000 * 1024 * 1024
 
