@@ -38,6 +38,7 @@ def _feed(
             epoch=epoch,
             latency=latency,
             in_flight=aimd.limit,
+            at_api=aimd.limit,
             started_with=aimd.limit if load is None else load,
         )
 
@@ -51,6 +52,7 @@ answers = st.lists(
         st.floats(0.001, 30),
         st.integers(0, 300),
         st.integers(0, 300),
+        st.integers(0, 300),
     ),
     max_size=300,
 )
@@ -58,16 +60,17 @@ answers = st.lists(
 
 @given(ceiling=st.integers(1, 300), history=answers)
 def test_the_limit_stays_between_one_and_the_ceiling(
-    ceiling: int, history: list[tuple[Signal, bool, float, int, int]]
+    ceiling: int, history: list[tuple[Signal, bool, float, int, int, int]]
 ) -> None:
     aimd = AimdLimit(ceiling)
     assert aimd.limit == min(16, ceiling)
-    for signal, stale, latency, in_flight, started_with in history:
+    for signal, stale, latency, in_flight, at_api, started_with in history:
         aimd.record(
             signal,
             epoch=aimd.epoch - stale,
             latency=latency,
             in_flight=in_flight,
+            at_api=at_api,
             started_with=started_with,
         )
         assert 1 <= aimd.limit <= ceiling
@@ -78,7 +81,7 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     aimd = AimdLimit(128)
     epoch = aimd.epoch
     for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
-        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, started_with=16)
+        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, at_api=16, started_with=16)
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
@@ -89,7 +92,9 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     before = aimd.epoch
     _feed(aimd, Signal.REFUSED)
     for _ in range(50):
-        aimd.record(Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, started_with=14)
+        aimd.record(
+            Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, at_api=14, started_with=14
+        )
     assert aimd.limit == 14
 
 
@@ -108,10 +113,48 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
             epoch=epoch,
             latency=LATENCY,
             in_flight=in_flight,
+            at_api=in_flight,
             started_with=32,
         )
     assert aimd.epoch == epoch + 1, "one cut"
     assert aimd.limit == limit
+
+
+@pytest.mark.parametrize(("at_api", "limit"), [(16, 32), (7, 16)], ids=["at-api", "ours"])
+def test_the_limit_grows_only_while_the_api_has_half_of_it(at_api: int, limit: int) -> None:
+    aimd = AimdLimit(128)
+    # All 16 slots held, `at_api` of the calls sent: the rest wait on our side.
+    for _ in range(16):
+        aimd.record(
+            Signal.SUCCESS,
+            epoch=aimd.epoch,
+            latency=LATENCY,
+            in_flight=16,
+            at_api=at_api,
+            started_with=16,
+        )
+    assert aimd.limit == limit
+
+
+def test_refusals_hold_the_limit_to_the_calls_the_api_has_not_to_ours() -> None:
+    aimd = AimdLimit(128)
+    _feed(aimd, Signal.SUCCESS, 48)
+    assert aimd.limit == 64
+    epoch = aimd.epoch
+    # 64 slots held, 6 calls at the API (4 held, 2 refused on their way back): each
+    # refusal says so, however many of ours wait to be sent.
+    for in_flight in (64, 63):
+        aimd.record(
+            Signal.REFUSED,
+            epoch=epoch,
+            latency=LATENCY,
+            in_flight=in_flight,
+            at_api=6,
+            started_with=32,
+        )
+    assert aimd.limit == 32, "held to 5, but no lower than half the 64 before the cut"
+    _feed(aimd, Signal.REFUSED)
+    assert aimd.limit == 28, "a call started after the cut and refused cuts again: 32 x 0.9"
 
 
 @pytest.mark.parametrize(("probe", "expected"), [(1.0, [13, 13]), (4.0, [50, 14])])
@@ -119,7 +162,7 @@ def test_growth_past_what_the_api_held_is_slower_for_one_call(
     probe: float, expected: list[int]
 ) -> None:
     aimd = AimdLimit(128, AimdRules(probe=probe))
-    aimd.record(Signal.REFUSED, epoch=0, latency=LATENCY, in_flight=13, started_with=13)
+    aimd.record(Signal.REFUSED, epoch=0, latency=LATENCY, in_flight=13, at_api=13, started_with=13)
     assert aimd.limit == 12, "cut to 14, held to the 12 the API held"
     answers = []
     for target in (13, 14):
@@ -136,7 +179,9 @@ def test_growth_past_what_the_api_held_is_slower_for_one_call(
 def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> None:
     aimd = AimdLimit(128)
     _feed(aimd, Signal.SUCCESS, 16)
-    aimd.record(Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, started_with=3)
+    aimd.record(
+        Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, at_api=3, started_with=3
+    )
     assert aimd.limit == 28, "32 x 0.9: three in flight say nothing of what the API takes"
 
 
@@ -173,6 +218,7 @@ def test_an_idle_limit_does_not_grow() -> None:
             epoch=aimd.epoch,
             latency=LATENCY,
             in_flight=7,
+            at_api=7,
             started_with=7,
         )
     assert aimd.limit == 16, "7 of 16 in flight: less than half in use"
@@ -299,6 +345,8 @@ def _drive(
             epoch=call.epoch,
             latency=now - call.start,
             in_flight=in_flight,
+            # The simulated client sends each call whole at once.
+            at_api=in_flight,
             started_with=call.load,
         )
         in_flight -= 1
@@ -444,6 +492,27 @@ async def test_waiters_get_slots_in_arrival_order() -> None:
         task.cancel()
     await asyncio.gather(*queued, return_exceptions=True)
     assert (limiter.in_flight, limiter.waiting) == (0, 0)
+
+
+@pytest.mark.parametrize(("sent", "grown"), [(16, True), (4, False)], ids=["sent", "ours"])
+async def test_only_calls_sent_whole_are_the_apis_load(sent: int, grown: bool) -> None:
+    limiter = AdaptiveLimiter(128)
+    release = asyncio.Event()
+
+    async def call(send: bool) -> None:
+        async with limiter.slot() as permit:
+            if send:
+                permit.sent()
+                permit.sent()  # once counts
+            await release.wait()
+            permit.signal = Signal.SUCCESS
+
+    calls = [asyncio.create_task(call(i < sent)) for i in range(16)]
+    await asyncio.sleep(0)
+    assert limiter.in_flight == 16
+    release.set()
+    await asyncio.gather(*calls)
+    assert (limiter.limit > 16) is grown
 
 
 async def test_retries_wait_ahead_of_first_attempts_in_their_own_order() -> None:

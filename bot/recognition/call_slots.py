@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import monotonic
 
 from bot.recognition.limiter import AimdLimit, AimdRules, Signal
@@ -26,6 +26,17 @@ class Permit:
     # own overshoot, which the limiter corrects, rather than the API's limit on one call.
     crowded: bool
     signal: Signal = Signal.NEUTRAL
+    # Whether `sent` was called: the API has the whole request.
+    delivered: bool = False
+    _on_sent: Callable[[], None] = field(default=lambda: None, repr=False)
+
+    def sent(self) -> None:
+        """The request has been handed to the connection whole: until the answer, the
+        call is the API's, no longer waiting on our side (connecting, encoding, or for
+        our own event loop)."""
+        if not self.delivered:
+            self.delivered = True
+            self._on_sent()
 
 
 class AdaptiveLimiter:
@@ -47,6 +58,8 @@ class AdaptiveLimiter:
     ) -> None:
         self._aimd = AimdLimit(ceiling, rules)
         self._in_flight = 0
+        # Of those, the calls whose request the API has whole (`Permit.sent`).
+        self._at_api = 0
         self._retries: deque[asyncio.Future[_Grant]] = deque()
         self._firsts: deque[asyncio.Future[_Grant]] = deque()
         self._on_change = on_change
@@ -73,7 +86,7 @@ class AdaptiveLimiter:
         """Hold one slot for the block; the permit's `signal` feeds the limit on exit.
         A `retry` waits ahead of first attempts."""
         epoch, started_with = await self._acquire(self._retries if retry else self._firsts)
-        permit = Permit(epoch, crowded=self._in_flight > 1)
+        permit = Permit(epoch, crowded=self._in_flight > 1, _on_sent=self._sent)
         started = monotonic()
         try:
             yield permit
@@ -85,12 +98,19 @@ class AdaptiveLimiter:
                 epoch=permit.epoch,
                 latency=monotonic() - started,
                 in_flight=self._in_flight,
+                # An answer says the API had the call, sent whole or not (a server
+                # may answer before it has read a request).
+                at_api=self._at_api + (not permit.delivered),
                 started_with=started_with,
             )
             self._in_flight -= 1
+            self._at_api -= permit.delivered
             if self._on_change is not None and self._aimd.limit != before:
                 self._on_change(self._aimd.limit)
             self._wake()
+
+    def _sent(self) -> None:
+        self._at_api += 1
 
     async def _acquire(self, queue: deque[asyncio.Future[_Grant]]) -> _Grant:
         if not self.waiting and self._in_flight < self._aimd.limit:

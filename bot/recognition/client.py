@@ -122,7 +122,6 @@ class Recognizer:
 
     async def recognize(self, image: bytes) -> RecognitionResult:
         """Send raw JPEG/PNG bytes; return the result or raise `RecognitionError` (logged)."""
-        body = Body(image)
         attempts = 0
         # Attempts that count against `max_attempts`: all but our own overshoots.
         charged = 0
@@ -135,7 +134,7 @@ class Recognizer:
                     attempts += 1
                     async with self._slots.slot(retry=attempts > 1) as permit:
                         try:
-                            result = await self._attempt(body)
+                            result = await self._attempt(Body(image, sent=permit.sent))
                         except RecognitionError as error:
                             permit.signal = _LOAD_SIGNALS.get(error.kind, Signal.NEUTRAL)
                             failure = error

@@ -5,7 +5,7 @@ bounded read (bot/http/bounded.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,12 +31,19 @@ _PREFIX = b'{"image":"'
 _SUFFIX = b'"}'
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Body:
     """The JSON request body for `image`. Base64 has no characters JSON must escape, so
-    it is the encoded image between two byte strings: no JSON encoder, no joined copy."""
+    it is the encoded image between two byte strings: no JSON encoder, no joined copy.
+    `sent` is called once the last part has been handed to the connection: from then
+    on the API has the call (bot/recognition/call_slots.py counts it as the API's)."""
 
     image: bytes
+    sent: Callable[[], None] = _nothing
 
     @property
     def length(self) -> int:
@@ -47,24 +54,27 @@ class Body:
         if len(view) <= _BASE64_PIECE:
             # One write (one send on the socket) for a photo's whole body.
             yield _PREFIX + pybase64.b64encode(view) + _SUFFIX
-            return
-        yield _PREFIX
-        # The next piece is encoded while this one is being sent.
-        pieces = [
-            view[start : start + _BASE64_PIECE] for start in range(0, len(view), _BASE64_PIECE)
-        ]
-        upcoming = asyncio.ensure_future(asyncio.to_thread(pybase64.b64encode, pieces[0]))
-        try:
-            for following in [*pieces[1:], None]:
-                encoded = await upcoming
-                if following is not None:
-                    upcoming = asyncio.ensure_future(
-                        asyncio.to_thread(pybase64.b64encode, following)
-                    )
-                yield encoded
-        finally:
-            upcoming.cancel()
-        yield _SUFFIX
+        else:
+            yield _PREFIX
+            # The next piece is encoded while this one is being sent.
+            pieces = [
+                view[start : start + _BASE64_PIECE] for start in range(0, len(view), _BASE64_PIECE)
+            ]
+            upcoming = asyncio.ensure_future(asyncio.to_thread(pybase64.b64encode, pieces[0]))
+            try:
+                for following in [*pieces[1:], None]:
+                    encoded = await upcoming
+                    if following is not None:
+                        upcoming = asyncio.ensure_future(
+                            asyncio.to_thread(pybase64.b64encode, following)
+                        )
+                    yield encoded
+            finally:
+                upcoming.cancel()
+            yield _SUFFIX
+        # Both clients ask for a part after the last only once that one is written
+        # (aiohttp) or handed to the connection (httpx), and read the answer after.
+        self.sent()
 
 
 class Exchange(Protocol):

@@ -74,6 +74,16 @@ Why these rules, with the numbers that decided them (figures from
   113; with it, 17 and about 30 (tests/test_recognizer_load.py). Timeouts do not
   hold the limit so: a call timing out while few are in flight says nothing of how
   many the API takes.
+- Only calls the API has count as its load: a call's request handed over whole
+  (`Permit.sent`), not yet answered. A call still connecting, encoding or waiting
+  for our own busy event loop is not at the API, so growth needs half the limit
+  there, and a refusal holds the limit to the others the API has. Counting every
+  slot held instead, a client short of CPU grew without the API ever seeing more:
+  over httpx (about 9 ms of CPU a call while it opened its connections, with the
+  fake on the same loop) the limit reached 106 while the API held 9, and K falling
+  from 16 to 4 then cost 99-106 refused calls in 1 run of 4 or 5 (85-104 with the
+  client on a quarter of a core), where it now costs 19-23 (16-18 on a quarter of
+  a core; over aiohttp 35-40 became 22-27).
 - Growth past the count the API held at its latest refusal is 4x slower, for one
   call: at a steady K the limit went K - 1, K, K + 1, refused a call and started
   over about every round; now it stays at K four times as long. Refused calls
@@ -205,28 +215,36 @@ class AimdLimit:
         return int(self._limit)
 
     def record(
-        self, signal: Signal, *, epoch: int, latency: float, in_flight: int, started_with: int
+        self,
+        signal: Signal,
+        *,
+        epoch: int,
+        latency: float,
+        in_flight: int,
+        at_api: int,
+        started_with: int,
     ) -> None:
         """One call finished: `epoch` as it was when the call started, `latency` in
-        seconds, `in_flight` counting this call, `started_with` the calls in flight
-        when it started, itself included."""
+        seconds, `in_flight` counting this call, `at_api` those of them the API had
+        whole (sent, not yet answered; this call counted too), `started_with` the
+        calls in flight when it started, itself included."""
         if epoch == self.epoch:
-            self._move(signal, latency, in_flight, started_with)
+            self._move(signal, latency, at_api, started_with)
         if signal is Signal.REFUSED:
-            # The other calls in flight: held by the API, or refused and on their way.
-            self._hold(in_flight - 1)
+            # The others the API had: held by it, or refused and on their way back.
+            self._hold(at_api - 1)
         if in_flight <= 1:
             # Nothing else in flight: latency is compared within a busy spell only.
             self._reference = None
             self._new_round()
 
-    def _move(self, signal: Signal, latency: float, in_flight: int, started_with: int) -> None:
+    def _move(self, signal: Signal, latency: float, at_api: int, started_with: int) -> None:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
                 self._sample(latency, started_with)
                 # No growth while a rise is checked at the earlier load.
-                if self._suspect is None and in_flight * 2 >= self._limit:
+                if self._suspect is None and at_api * 2 >= self._limit:
                     self._grow()
             case Signal.REFUSED | Signal.TIMEOUT:
                 self._cut()
