@@ -37,6 +37,7 @@ def _feed(
             signal,
             epoch=epoch,
             latency=latency,
+            ours=0.0,
             in_flight=aimd.limit,
             at_api=aimd.limit,
             started_with=aimd.limit if load is None else load,
@@ -69,6 +70,7 @@ def test_the_limit_stays_between_one_and_the_ceiling(
             signal,
             epoch=aimd.epoch - stale,
             latency=latency,
+            ours=0.0,
             in_flight=in_flight,
             at_api=at_api,
             started_with=started_with,
@@ -81,7 +83,9 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     aimd = AimdLimit(128)
     epoch = aimd.epoch
     for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
-        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, at_api=16, started_with=16)
+        aimd.record(
+            signal, epoch=epoch, latency=LATENCY, ours=0.0, in_flight=16, at_api=16, started_with=16
+        )
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
@@ -93,7 +97,13 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
     _feed(aimd, Signal.REFUSED)
     for _ in range(50):
         aimd.record(
-            Signal.SUCCESS, epoch=before, latency=LATENCY, in_flight=14, at_api=14, started_with=14
+            Signal.SUCCESS,
+            epoch=before,
+            latency=LATENCY,
+            ours=0.0,
+            in_flight=14,
+            at_api=14,
+            started_with=14,
         )
     assert aimd.limit == 14
 
@@ -112,6 +122,7 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
             Signal.REFUSED,
             epoch=epoch,
             latency=LATENCY,
+            ours=0.0,
             in_flight=in_flight,
             at_api=in_flight,
             started_with=32,
@@ -120,17 +131,20 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
     assert aimd.limit == limit
 
 
-@pytest.mark.parametrize(("at_api", "limit"), [(16, 32), (7, 16)], ids=["at-api", "ours"])
-def test_the_limit_grows_only_while_the_api_has_half_of_it(at_api: int, limit: int) -> None:
+@pytest.mark.parametrize(("ours", "limit"), [(0.04, 32), (0.05, 16)], ids=["api", "ours"])
+def test_calls_that_waited_half_their_time_on_our_side_do_not_grow_the_limit(
+    ours: float, limit: int
+) -> None:
     aimd = AimdLimit(128)
-    # All 16 slots held, `at_api` of the calls sent: the rest wait on our side.
+    # Answered 0.1 s after they took a slot, `ours` of it before they were sent.
     for _ in range(16):
         aimd.record(
             Signal.SUCCESS,
             epoch=aimd.epoch,
-            latency=LATENCY,
+            latency=0.1,
+            ours=ours,
             in_flight=16,
-            at_api=at_api,
+            at_api=16,
             started_with=16,
         )
     assert aimd.limit == limit
@@ -148,6 +162,7 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_has_not_to_ours() -> None:
             Signal.REFUSED,
             epoch=epoch,
             latency=LATENCY,
+            ours=0.0,
             in_flight=in_flight,
             at_api=6,
             started_with=32,
@@ -162,7 +177,9 @@ def test_growth_past_what_the_api_held_is_slower_for_one_call(
     probe: float, expected: list[int]
 ) -> None:
     aimd = AimdLimit(128, AimdRules(probe=probe))
-    aimd.record(Signal.REFUSED, epoch=0, latency=LATENCY, in_flight=13, at_api=13, started_with=13)
+    aimd.record(
+        Signal.REFUSED, epoch=0, latency=LATENCY, ours=0.0, in_flight=13, at_api=13, started_with=13
+    )
     assert aimd.limit == 12, "cut to 14, held to the 12 the API held"
     answers = []
     for target in (13, 14):
@@ -180,7 +197,13 @@ def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> No
     aimd = AimdLimit(128)
     _feed(aimd, Signal.SUCCESS, 16)
     aimd.record(
-        Signal.TIMEOUT, epoch=aimd.epoch, latency=5.0, in_flight=3, at_api=3, started_with=3
+        Signal.TIMEOUT,
+        epoch=aimd.epoch,
+        latency=5.0,
+        ours=0.0,
+        in_flight=3,
+        at_api=3,
+        started_with=3,
     )
     assert aimd.limit == 28, "32 x 0.9: three in flight say nothing of what the API takes"
 
@@ -217,6 +240,7 @@ def test_an_idle_limit_does_not_grow() -> None:
             Signal.SUCCESS,
             epoch=aimd.epoch,
             latency=LATENCY,
+            ours=0.0,
             in_flight=7,
             at_api=7,
             started_with=7,
@@ -344,6 +368,7 @@ def _drive(
             Signal.REFUSED if call.refused else Signal.SUCCESS,
             epoch=call.epoch,
             latency=now - call.start,
+            ours=0.0,
             in_flight=in_flight,
             # The simulated client sends each call whole at once.
             at_api=in_flight,
@@ -494,25 +519,44 @@ async def test_waiters_get_slots_in_arrival_order() -> None:
     assert (limiter.in_flight, limiter.waiting) == (0, 0)
 
 
-@pytest.mark.parametrize(("sent", "grown"), [(16, True), (4, False)], ids=["sent", "ours"])
-async def test_only_calls_sent_whole_are_the_apis_load(sent: int, grown: bool) -> None:
+@pytest.mark.parametrize("wait", [0.0, 0.05], ids=["sent-at-once", "sent-late"])
+async def test_the_time_before_a_call_is_sent_is_ours(wait: float) -> None:
     limiter = AdaptiveLimiter(128)
-    release = asyncio.Event()
 
-    async def call(send: bool) -> None:
+    async def call() -> None:
+        async with limiter.slot() as permit:
+            await asyncio.sleep(wait)
+            permit.sent()
+            permit.sent()  # the first one counts
+            await asyncio.sleep(0.03)
+            permit.signal = Signal.SUCCESS
+
+    await asyncio.gather(*(call() for _ in range(16)))
+    # Sent at once, slow start grew the limit while half of it was in flight (to 22).
+    assert (limiter.limit > 16) is (wait == 0)
+
+
+async def test_a_refusal_holds_the_limit_to_the_calls_sent() -> None:
+    limiter = AdaptiveLimiter(128)
+    refuse = asyncio.Event()
+    calls: list[asyncio.Task[None]] = []
+
+    async def call(send: bool, signal: Signal) -> None:
         async with limiter.slot() as permit:
             if send:
                 permit.sent()
-                permit.sent()  # once counts
-            await release.wait()
-            permit.signal = Signal.SUCCESS
+            await refuse.wait()
+            permit.signal = signal
 
-    calls = [asyncio.create_task(call(i < sent)) for i in range(16)]
+    # 16 slots: 5 calls sent (one to be refused), 11 still ours.
+    for i in range(16):
+        signal = Signal.REFUSED if i == 0 else Signal.NEUTRAL
+        calls.append(asyncio.create_task(call(i < 5, signal)))
     await asyncio.sleep(0)
-    assert limiter.in_flight == 16
-    release.set()
+    refuse.set()
+    await calls[0]
+    assert limiter.limit == 8, "held to the 4 others sent, but no lower than half of 16"
     await asyncio.gather(*calls)
-    assert (limiter.limit > 16) is grown
 
 
 async def test_retries_wait_ahead_of_first_attempts_in_their_own_order() -> None:

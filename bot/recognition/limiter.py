@@ -74,16 +74,18 @@ Why these rules, with the numbers that decided them (figures from
   113; with it, 17 and about 30 (tests/test_recognizer_load.py). Timeouts do not
   hold the limit so: a call timing out while few are in flight says nothing of how
   many the API takes.
-- Only calls the API has count as its load: a call's request handed over whole
-  (`Permit.sent`), not yet answered. A call still connecting, encoding or waiting
-  for our own busy event loop is not at the API, so growth needs half the limit
-  there, and a refusal holds the limit to the others the API has. Counting every
-  slot held instead, a client short of CPU grew without the API ever seeing more:
-  over httpx (about 9 ms of CPU a call while it opened its connections, with the
-  fake on the same loop) the limit reached 106 while the API held 9, and K falling
-  from 16 to 4 then cost 99-106 refused calls in 1 run of 4 or 5 (85-104 with the
-  client on a quarter of a core), where it now costs 19-23 (16-18 on a quarter of
-  a core; over aiohttp 35-40 became 22-27).
+- A call is the API's once its request is handed over whole (`Permit.sent`);
+  before that it is ours: connecting, encoding, waiting for our own event loop. A
+  refusal holds the limit to the others the API has, not to every slot held, and a
+  call that spent half its time on our side before it was sent does not grow the
+  limit (our side is short, not the API). Without either, a client short of CPU
+  grew its limit while the API saw no more: over httpx (about 9 ms of CPU a call
+  while it opened connections, the fake on the same loop) the limit reached 106
+  while the API held 9, and K falling from 16 to 4 then cost 99-106 refused calls
+  in 1 run of 4 or 5 (85-104 with the client on a quarter of a core); now 26-32
+  (12-27 on a quarter of a core). Growth needing half the limit at the API
+  instead slowed slow start, whose new calls wait a few ms to be sent: the step
+  to 0.8 s with room fell from 87 % to 81 % of the ideal; this keeps 86 %.
 - Growth past the count the API held at its latest refusal is 4x slower, for one
   call: at a steady K the limit went K - 1, K, K + 1, refused a call and started
   over about every round; now it stays at K four times as long. Refused calls
@@ -106,7 +108,7 @@ class Signal(enum.Enum):
     """What one finished call says about the API's load."""
 
     SUCCESS = "success"  # answered: latency sampled, the limit may grow
-    REFUSED = "refused"  # refused for load (429, Kling 1302/1303): cut, hold to in flight
+    REFUSED = "refused"  # refused for load (429, Kling 1302/1303): cut, hold to those sent
     TIMEOUT = "timeout"  # timed out: cut
     ERROR = "error"  # 5xx or network failure: cut when several come in a row
     NEUTRAL = "neutral"  # says nothing about load (bad key, bad image, cancelled)
@@ -220,16 +222,18 @@ class AimdLimit:
         *,
         epoch: int,
         latency: float,
+        ours: float,
         in_flight: int,
         at_api: int,
         started_with: int,
     ) -> None:
         """One call finished: `epoch` as it was when the call started, `latency` in
-        seconds, `in_flight` counting this call, `at_api` those of them the API had
-        whole (sent, not yet answered; this call counted too), `started_with` the
-        calls in flight when it started, itself included."""
+        seconds, `ours` the seconds of it before the call was sent, `in_flight`
+        counting this call, `at_api` those of them the API had whole (sent, not yet
+        answered; this call counted too), `started_with` the calls in flight when it
+        started, itself included."""
         if epoch == self.epoch:
-            self._move(signal, latency, at_api, started_with)
+            self._move(signal, latency, ours, in_flight, started_with)
         if signal is Signal.REFUSED:
             # The others the API had: held by it, or refused and on their way back.
             self._hold(at_api - 1)
@@ -238,13 +242,17 @@ class AimdLimit:
             self._reference = None
             self._new_round()
 
-    def _move(self, signal: Signal, latency: float, at_api: int, started_with: int) -> None:
+    def _move(
+        self, signal: Signal, latency: float, ours: float, in_flight: int, started_with: int
+    ) -> None:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
                 self._sample(latency, started_with)
-                # No growth while a rise is checked at the earlier load.
-                if self._suspect is None and at_api * 2 >= self._limit:
+                # No growth while a rise is checked at the earlier load, nor for a
+                # call that spent half its time on our side before it was sent: our
+                # side is short (of CPU, of connections), not the API of calls.
+                if self._suspect is None and in_flight * 2 >= self._limit and ours * 2 < latency:
                     self._grow()
             case Signal.REFUSED | Signal.TIMEOUT:
                 self._cut()
