@@ -28,18 +28,22 @@ def _feed(
     latency: float = LATENCY,
     load: int | None = None,
     epoch: int | None = None,
+    *,
+    ours: float = 0.0,
+    at_api: int | None = None,
 ) -> None:
     """`count` answers to calls started now (or in `epoch`) with `load` calls in
-    flight (the limit if None), with the limit fully in use."""
+    flight (the limit if None), with the limit fully in use and, unless `at_api`
+    says how many, all of it sent; each waited `ours` seconds before it was sent."""
     epoch = aimd.epoch if epoch is None else epoch
     for _ in range(count):
         aimd.record(
             signal,
             epoch=epoch,
             latency=latency,
-            ours=0.0,
+            ours=ours,
             in_flight=aimd.limit,
-            at_api=aimd.limit,
+            at_api=aimd.limit if at_api is None else at_api,
             started_with=aimd.limit if load is None else load,
         )
 
@@ -137,16 +141,7 @@ def test_calls_that_waited_half_their_time_on_our_side_do_not_grow_the_limit(
 ) -> None:
     aimd = AimdLimit(128)
     # Answered 0.1 s after they took a slot, `ours` of it before they were sent.
-    for _ in range(16):
-        aimd.record(
-            Signal.SUCCESS,
-            epoch=aimd.epoch,
-            latency=0.1,
-            ours=ours,
-            in_flight=16,
-            at_api=16,
-            started_with=16,
-        )
+    _feed(aimd, Signal.SUCCESS, 16, latency=0.1, load=16, ours=ours)
     assert aimd.limit == limit
 
 
@@ -155,18 +150,9 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_has_not_to_ours() -> None:
     _feed(aimd, Signal.SUCCESS, 48)
     assert aimd.limit == 64
     epoch = aimd.epoch
-    # 64 slots held, 6 calls at the API (4 held, 2 refused on their way back): each
+    # Every slot held, 6 calls at the API (4 held, 2 refused on their way back): each
     # refusal says so, however many of ours wait to be sent.
-    for in_flight in (64, 63):
-        aimd.record(
-            Signal.REFUSED,
-            epoch=epoch,
-            latency=LATENCY,
-            ours=0.0,
-            in_flight=in_flight,
-            at_api=6,
-            started_with=32,
-        )
+    _feed(aimd, Signal.REFUSED, 2, epoch=epoch, at_api=6)
     assert aimd.limit == 32, "held to 5, but no lower than half the 64 before the cut"
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 28, "a call started after the cut and refused cuts again: 32 x 0.9"
