@@ -29,19 +29,17 @@ def _feed(
     load: int | None = None,
     epoch: int | None = None,
     *,
-    ours: float = 0.0,
     at_api: int | None = None,
 ) -> None:
     """`count` answers to calls started now (or in `epoch`) with `load` calls in
     flight (the limit if None), with the limit fully in use and, unless `at_api`
-    says how many, all of it sent; each waited `ours` seconds before it was sent."""
+    says how many, all of it sent."""
     epoch = aimd.epoch if epoch is None else epoch
     for _ in range(count):
         aimd.record(
             signal,
             epoch=epoch,
             latency=latency,
-            ours=ours,
             in_flight=aimd.limit,
             at_api=aimd.limit if at_api is None else at_api,
             started_with=aimd.limit if load is None else load,
@@ -74,7 +72,6 @@ def test_the_limit_stays_between_one_and_the_ceiling(
             signal,
             epoch=aimd.epoch - stale,
             latency=latency,
-            ours=0.0,
             in_flight=in_flight,
             at_api=at_api,
             started_with=started_with,
@@ -87,9 +84,7 @@ def test_one_overload_cuts_once_however_many_calls_it_refuses(refusals: int, err
     aimd = AimdLimit(128)
     epoch = aimd.epoch
     for signal in [Signal.REFUSED] * refusals + [Signal.ERROR] * errors:
-        aimd.record(
-            signal, epoch=epoch, latency=LATENCY, ours=0.0, in_flight=16, at_api=16, started_with=16
-        )
+        aimd.record(signal, epoch=epoch, latency=LATENCY, in_flight=16, at_api=16, started_with=16)
     assert aimd.limit == 14  # 16 x 0.9 = 14.4
     _feed(aimd, Signal.REFUSED)
     assert aimd.limit == 12, "a call started after the cut and refused cuts again"
@@ -104,7 +99,6 @@ def test_answers_to_calls_started_before_a_cut_neither_grow_nor_cut() -> None:
             Signal.SUCCESS,
             epoch=before,
             latency=LATENCY,
-            ours=0.0,
             in_flight=14,
             at_api=14,
             started_with=14,
@@ -126,22 +120,11 @@ def test_refusals_hold_the_limit_to_the_calls_the_api_held_down_to_half(
             Signal.REFUSED,
             epoch=epoch,
             latency=LATENCY,
-            ours=0.0,
             in_flight=in_flight,
             at_api=in_flight,
             started_with=32,
         )
     assert aimd.epoch == epoch + 1, "one cut"
-    assert aimd.limit == limit
-
-
-@pytest.mark.parametrize(("ours", "limit"), [(0.04, 32), (0.05, 16)], ids=["api", "ours"])
-def test_calls_that_waited_half_their_time_on_our_side_do_not_grow_the_limit(
-    ours: float, limit: int
-) -> None:
-    aimd = AimdLimit(128)
-    # Answered 0.1 s after they took a slot, `ours` of it before they were sent.
-    _feed(aimd, Signal.SUCCESS, 16, latency=0.1, load=16, ours=ours)
     assert aimd.limit == limit
 
 
@@ -163,9 +146,7 @@ def test_growth_past_what_the_api_held_is_slower_for_one_call(
     probe: float, expected: list[int]
 ) -> None:
     aimd = AimdLimit(128, AimdRules(probe=probe))
-    aimd.record(
-        Signal.REFUSED, epoch=0, latency=LATENCY, ours=0.0, in_flight=13, at_api=13, started_with=13
-    )
+    aimd.record(Signal.REFUSED, epoch=0, latency=LATENCY, in_flight=13, at_api=13, started_with=13)
     assert aimd.limit == 12, "cut to 14, held to the 12 the API held"
     answers = []
     for target in (13, 14):
@@ -186,7 +167,6 @@ def test_a_timeout_cuts_without_holding_the_limit_to_the_calls_in_flight() -> No
         Signal.TIMEOUT,
         epoch=aimd.epoch,
         latency=5.0,
-        ours=0.0,
         in_flight=3,
         at_api=3,
         started_with=3,
@@ -226,7 +206,6 @@ def test_an_idle_limit_does_not_grow() -> None:
             Signal.SUCCESS,
             epoch=aimd.epoch,
             latency=LATENCY,
-            ours=0.0,
             in_flight=7,
             at_api=7,
             started_with=7,
@@ -354,7 +333,6 @@ def _drive(
             Signal.REFUSED if call.refused else Signal.SUCCESS,
             epoch=call.epoch,
             latency=now - call.start,
-            ours=0.0,
             in_flight=in_flight,
             # The simulated client sends each call whole at once.
             at_api=in_flight,
@@ -503,23 +481,6 @@ async def test_waiters_get_slots_in_arrival_order() -> None:
         task.cancel()
     await asyncio.gather(*queued, return_exceptions=True)
     assert (limiter.in_flight, limiter.waiting) == (0, 0)
-
-
-@pytest.mark.parametrize("wait", [0.0, 0.05], ids=["sent-at-once", "sent-late"])
-async def test_the_time_before_a_call_is_sent_is_ours(wait: float) -> None:
-    limiter = AdaptiveLimiter(128)
-
-    async def call() -> None:
-        async with limiter.slot() as permit:
-            await asyncio.sleep(wait)
-            permit.sent()
-            permit.sent()  # the first one counts
-            await asyncio.sleep(0.03)
-            permit.signal = Signal.SUCCESS
-
-    await asyncio.gather(*(call() for _ in range(16)))
-    # Sent at once, slow start grew the limit while half of it was in flight (to 22).
-    assert (limiter.limit > 16) is (wait == 0)
 
 
 async def test_a_refusal_holds_the_limit_to_the_calls_sent() -> None:

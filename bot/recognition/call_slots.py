@@ -26,16 +26,16 @@ class Permit:
     # own overshoot, which the limiter corrects, rather than the API's limit on one call.
     crowded: bool
     signal: Signal = Signal.NEUTRAL
-    # When `sent` was first called: from then on the API has the whole request.
-    sent_at: float | None = None
+    # Whether `sent` was called: the API has the whole request.
+    delivered: bool = False
     _on_sent: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def sent(self) -> None:
         """The request has been handed to the connection whole: until the answer, the
         call is the API's, no longer waiting on our side (connecting, encoding, or for
         our own event loop)."""
-        if self.sent_at is None:
-            self.sent_at = monotonic()
+        if not self.delivered:
+            self.delivered = True
             self._on_sent()
 
 
@@ -93,22 +93,18 @@ class AdaptiveLimiter:
         finally:
             permit.crowded = permit.crowded or self._in_flight > 1
             before = self._aimd.limit
-            ended = monotonic()
-            delivered = permit.sent_at is not None
-            sent_at = ended if permit.sent_at is None else permit.sent_at
             self._aimd.record(
                 permit.signal,
                 epoch=permit.epoch,
-                latency=ended - started,
-                ours=sent_at - started,
+                latency=monotonic() - started,
                 in_flight=self._in_flight,
                 # An answer says the API had the call, sent whole or not (a server
                 # may answer before it has read a request).
-                at_api=self._at_api + (not delivered),
+                at_api=self._at_api + (not permit.delivered),
                 started_with=started_with,
             )
             self._in_flight -= 1
-            self._at_api -= delivered
+            self._at_api -= permit.delivered
             if self._on_change is not None and self._aimd.limit != before:
                 self._on_change(self._aimd.limit)
             self._wake()

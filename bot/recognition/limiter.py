@@ -75,17 +75,18 @@ Why these rules, with the numbers that decided them (figures from
   hold the limit so: a call timing out while few are in flight says nothing of how
   many the API takes.
 - A call is the API's once its request is handed over whole (`Permit.sent`);
-  before that it is ours: connecting, encoding, waiting for our own event loop. A
-  refusal holds the limit to the others the API has, not to every slot held, and a
-  call that spent half its time on our side before it was sent does not grow the
-  limit (our side is short, not the API). Without either, a client short of CPU
-  grew its limit while the API saw no more: over httpx (about 9 ms of CPU a call
-  while it opened connections, the fake on the same loop) the limit reached 106
-  while the API held 9, and K falling from 16 to 4 then cost 99-106 refused calls
-  in 1 run of 4 or 5 (85-104 with the client on a quarter of a core); now 26-32
-  (12-27 on a quarter of a core). Growth needing half the limit at the API
-  instead slowed slow start, whose new calls wait a few ms to be sent: the step
-  to 0.8 s with room fell from 87 % to 81 % of the ideal; this keeps 86 %.
+  before that it is ours: connecting, encoding, waiting for our own event loop.
+  A refusal holds the limit to the others the API has, not to every slot held.
+  A client short of CPU holds many slots the API never sees: over httpx (about
+  9 ms of CPU a call while it opened connections, the fake on the same loop) the
+  limit reached 106 while the API held 9, and when K fell from 16 to 4 each
+  refusal held the limit to the slots less one, a walk down one call at a time:
+  99-106 refused calls in 1 run of 4 or 5 (and in CI), now 25-31; with the client
+  on a quarter of a core, 85-104 then and 24-85 now. Growth is not gated on it:
+  the calls slow start grants together wait up to 0.16 s to be sent, so growth
+  needing half the limit sent cut the step to 0.8 s with room from 87 % to 81 %,
+  and no growth for a call that waited half its time on our side stalled the
+  limit at 54 with room in 3 runs of 4 of the load tests.
 - Growth past the count the API held at its latest refusal is 4x slower, for one
   call: at a steady K the limit went K - 1, K, K + 1, refused a call and started
   over about every round; now it stays at K four times as long. Refused calls
@@ -222,18 +223,16 @@ class AimdLimit:
         *,
         epoch: int,
         latency: float,
-        ours: float,
         in_flight: int,
         at_api: int,
         started_with: int,
     ) -> None:
         """One call finished: `epoch` as it was when the call started, `latency` in
-        seconds, `ours` the seconds of it before the call was sent, `in_flight`
-        counting this call, `at_api` those of them the API had whole (sent, not yet
-        answered; this call counted too), `started_with` the calls in flight when it
-        started, itself included."""
+        seconds, `in_flight` counting this call, `at_api` those of them the API had
+        whole (sent, not yet answered; this call counted too), `started_with` the
+        calls in flight when it started, itself included."""
         if epoch == self.epoch:
-            self._move(signal, latency, ours, in_flight, started_with)
+            self._move(signal, latency, in_flight, started_with)
         if signal is Signal.REFUSED:
             # The others the API had: held by it, or refused and on their way back.
             self._hold(at_api - 1)
@@ -242,17 +241,13 @@ class AimdLimit:
             self._reference = None
             self._new_round()
 
-    def _move(
-        self, signal: Signal, latency: float, ours: float, in_flight: int, started_with: int
-    ) -> None:
+    def _move(self, signal: Signal, latency: float, in_flight: int, started_with: int) -> None:
         match signal:
             case Signal.SUCCESS:
                 self._errors_in_a_row = 0
                 self._sample(latency, started_with)
-                # No growth while a rise is checked at the earlier load, nor for a
-                # call that spent half its time on our side before it was sent: our
-                # side is short (of CPU, of connections), not the API of calls.
-                if self._suspect is None and in_flight * 2 >= self._limit and ours * 2 < latency:
+                # No growth while a rise is checked at the earlier load.
+                if self._suspect is None and in_flight * 2 >= self._limit:
                     self._grow()
             case Signal.REFUSED | Signal.TIMEOUT:
                 self._cut()
