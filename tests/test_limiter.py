@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.recognition.call_slots import AdaptiveLimiter
+from bot.recognition.exchange import Body
 from bot.recognition.limiter import AimdLimit, AimdRules, Signal
 
 LATENCY = 0.05
@@ -654,3 +655,14 @@ def test_an_api_that_refuses_is_followed_through_a_latency_step(
     # against 32 then read as our own queue, and the limit went back to 16 for a round.
     assert min(limits[32:]) >= 32 * 3 // 4
     assert 24 <= statistics.median(limits) <= 34
+
+
+@pytest.mark.parametrize("size", [1_000, 3 * 1024 * 1024], ids=["one-part", "pieces"])
+async def test_a_body_says_it_was_sent_once_after_its_last_part(size: int) -> None:
+    seen: list[str] = []
+    body = Body(b"\xff" * size, sent=lambda: seen.append("sent"))
+    async for part in body.parts():
+        seen.append(f"{len(part)} bytes")
+    assert seen.count("sent") == 1
+    assert seen[-1] == "sent", "only once the last part was asked for"
+    assert len(seen) > (3 if size > 1_000 else 1)

@@ -25,10 +25,10 @@ class Permit:
     # Other calls were in flight when this one started or ended: a refusal may be our
     # own overshoot, which the limiter corrects, rather than the API's limit on one call.
     crowded: bool
+    _on_sent: Callable[[], None] = field(repr=False)
     signal: Signal = Signal.NEUTRAL
     # Whether `sent` was called: the API has the whole request.
     delivered: bool = False
-    _on_sent: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def sent(self) -> None:
         """The request has been handed to the connection whole: until the answer, the

@@ -31,10 +31,6 @@ _PREFIX = b'{"image":"'
 _SUFFIX = b'"}'
 
 
-def _nothing() -> None:
-    pass
-
-
 @dataclass(frozen=True)
 class Body:
     """The JSON request body for `image`. Base64 has no characters JSON must escape, so
@@ -43,7 +39,7 @@ class Body:
     on the API has the call (bot/recognition/call_slots.py counts it as the API's)."""
 
     image: bytes
-    sent: Callable[[], None] = _nothing
+    sent: Callable[[], None]
 
     @property
     def length(self) -> int:
